@@ -1,0 +1,67 @@
+"""The settings of one :class:`~spacetools_env.env.SpaceToolsEnv`, validated once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from spacetools_env.rewards import resolve_weights
+from tool_backends import ToolClient
+
+ClientFactory = Callable[[], ToolClient]
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """Everything ``gym.make(id, **kwargs)`` accepts besides the task.
+
+    Attributes:
+        split: Which items to draw (``train``, ``validation``, ``test``); ``reset`` options may override.
+        difficulty: Scene preset (``easy``/``medium``/``hard``), a ``SceneConfig``, or overrides dict.
+        max_turns: Assistant turns before ``truncated`` (8, as the original).
+        max_calls_per_turn: Tool calls run per turn; extra calls are reported as errors (8).
+        max_response_chars: Tool response text cap, middle-truncated (2,048, as the original).
+        tools: Names of the tools offered (None: the backend's default set), e.g. the
+            pointing-only Phase 1 set ``("roborefer.detect_one",)``.
+        tool_backend: Backend name for the built-in client (``oracle``).
+        tool_options: Backend options, e.g. ``{"noise": {"roborefer": ToolNoise(point_sigma=0.02)}}``.
+        tool_client: A factory returning a :class:`~tool_backends.ToolClient` (e.g. a remote
+            server's client); overrides ``tool_backend``. A factory, so the env stays picklable.
+        reward_weights: Overrides of :data:`spacetools_env.rewards.DEFAULT_WEIGHTS`.
+        tool_images: Show images returned by tools to the model (off, as in the original).
+        tools_in_system_prompt: Append the Qwen2.5 ``# Tools`` block to the system message;
+            turn off when your chat template renders ``info["tools"]`` itself.
+        num_items: Items per split for synthetic sources (None: the source's defaults).
+    """
+
+    split: str = "train"
+    difficulty: Any = "medium"
+    max_turns: int = 8
+    max_calls_per_turn: int = 8
+    max_response_chars: int = 2048
+    tools: Sequence[str] | None = None
+    tool_backend: str = "oracle"
+    tool_options: Mapping[str, Any] = field(default_factory=dict)
+    tool_client: ClientFactory | None = None
+    reward_weights: Mapping[str, float] | None = None
+    tool_images: bool = False
+    tools_in_system_prompt: bool = True
+    num_items: Mapping[str, int] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_turns", "max_calls_per_turn", "max_response_chars"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.max_response_chars < 32:
+            raise ValueError(f"max_response_chars must be at least 32, got {self.max_response_chars}")
+        if self.tools is not None and (isinstance(self.tools, str) or not all(isinstance(t, str) for t in self.tools)):
+            raise ValueError(f"tools must be a list of tool names, got {self.tools!r}")
+        if self.tool_client is not None and not callable(self.tool_client):
+            raise ValueError("tool_client must be a factory (a callable returning a ToolClient)")
+        resolve_weights(self.reward_weights)
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return resolve_weights(self.reward_weights)

@@ -1,0 +1,95 @@
+"""Drawing on images: question markers (BLINK-style labelled circles, CV-Bench boxes) and tool results.
+
+All coordinates are normalized (x, y) in [0, 1], origin top-left; drawing never mutates its input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+Color = tuple[int, int, int]
+RED: Color = (230, 30, 30)
+BLUE: Color = (30, 80, 230)
+GREEN: Color = (20, 200, 60)
+YELLOW: Color = (250, 210, 0)
+BOX_EDGES = ((0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 6), (6, 7), (7, 4), (0, 4), (1, 5), (2, 6), (3, 7))
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1 has no sized default font
+        return ImageFont.load_default()
+
+
+def _px(image: Image.Image, xy: Sequence[float]) -> tuple[float, float]:
+    return float(xy[0]) * image.width, float(xy[1]) * image.height
+
+
+def draw_labelled_circles(image: np.ndarray, points: Sequence[tuple[str, Sequence[float]]], color: Color = RED) -> np.ndarray:
+    """BLINK-style markers: a ring around each point and its label beside it."""
+    canvas = Image.fromarray(image)
+    draw = ImageDraw.Draw(canvas)
+    radius = max(6, canvas.height // 48)
+    font = _font(max(12, canvas.height // 24))
+    for label, xy in points:
+        x, y = _px(canvas, xy)
+        draw.ellipse((x - radius, y - radius, x + radius, y + radius), outline=color, width=max(2, radius // 3))
+        draw.text((x + radius + 2, y - 2 * radius), label, fill=color, font=font, stroke_width=2, stroke_fill=(255, 255, 255))
+    return np.asarray(canvas)
+
+
+def draw_rectangles(image: np.ndarray, boxes: Sequence[tuple[Sequence[float], Color]], width: int = 3) -> np.ndarray:
+    """Axis-aligned boxes ``(x0, y0, x1, y1)`` normalized, each with its colour (CV-Bench style)."""
+    canvas = Image.fromarray(image)
+    draw = ImageDraw.Draw(canvas)
+    for box, color in boxes:
+        x0, y0 = _px(canvas, box[:2])
+        x1, y1 = _px(canvas, box[2:])
+        draw.rectangle((x0, y0, x1, y1), outline=color, width=width)
+    return np.asarray(canvas)
+
+
+def overlay_mask(image: np.ndarray, mask: np.ndarray, color: Color = GREEN, alpha: float = 0.45) -> np.ndarray:
+    out = image.astype(np.float32)
+    out[mask] = (1 - alpha) * out[mask] + alpha * np.array(color, dtype=np.float32)
+    return out.astype(np.uint8)
+
+
+def draw_points(image: np.ndarray, points: Iterable[Sequence[float]], color: Color = YELLOW) -> np.ndarray:
+    canvas = Image.fromarray(image)
+    draw = ImageDraw.Draw(canvas)
+    r = max(4, canvas.height // 80)
+    for xy in points:
+        x, y = _px(canvas, xy)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=color, outline=(0, 0, 0), width=1)
+    return np.asarray(canvas)
+
+
+def draw_box_corners(image: np.ndarray, corners: Sequence[Sequence[float]], color: Color = BLUE) -> np.ndarray:
+    """The 12 edges of a projected 3D box given its 8 normalized corners (bottom face, then top)."""
+    canvas = Image.fromarray(image)
+    draw = ImageDraw.Draw(canvas)
+    pts = [_px(canvas, c) for c in corners]
+    if len(pts) == 8:
+        for i, j in BOX_EDGES:
+            draw.line((pts[i], pts[j]), fill=color, width=2)
+    return np.asarray(canvas)
+
+
+def draw_tool_results(image: np.ndarray, results: Iterable[dict[str, Any]]) -> np.ndarray:
+    """Draw what tools returned (``info["tool_results"]`` records): masks, points, boxes."""
+    out = image
+    for record in results:
+        data = record.get("data") or {}
+        if isinstance(data.get("mask"), np.ndarray) and data["mask"].shape == image.shape[:2]:
+            out = overlay_mask(out, data["mask"])
+        if data.get("corners_2d") is not None:
+            out = draw_box_corners(out, np.asarray(data["corners_2d"]).reshape(-1, 2))
+        if data.get("points"):
+            out = draw_points(out, data["points"])
+    return out

@@ -1,0 +1,242 @@
+"""SpaceToolsEnv: one spatial question per episode, answered by calling vision tools over turns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from spacetools_env import messages as msg
+from spacetools_env.config import EnvConfig
+from spacetools_env.parsing import ToolCallRequest, parse_action
+from spacetools_env.prompts import tools_block
+from spacetools_env.rewards import total, zero_components
+from spacetools_env.sources import SyntheticSource, resolve_difficulty
+from spacetools_env.spaces import ChatMessages, ModelAction
+from spacetools_env.task import ItemSource, TaskFamily, TaskItem
+from tool_backends import EpisodeContext, ToolError, ToolResult, VariableStore, make_client
+
+SourceFactory = Callable[[TaskFamily, EnvConfig], ItemSource]
+
+
+class SpaceToolsEnv(gym.Env[list, Any]):
+    """A tool-augmented spatial question as a Gymnasium environment.
+
+    Description:
+        Each episode poses one question about an image (a synthetic tabletop scene or a
+        benchmark item). The agent answers over up to ``max_turns`` assistant turns; in each
+        it may call up to ``max_calls_per_turn`` vision tools (pointing, depth, segmentation,
+        image ops, 3D boxes) using the original SpaceTools protocol, and ends the episode
+        with ``<answer>...</answer>``.
+
+    Observation:
+        A list of chat messages (:class:`~spacetools_env.spaces.ChatMessages`): ``reset``
+        returns the system message (instructions and, by default, the Qwen2.5 ``# Tools``
+        block) and the user message (images, then the question); ``step`` returns one
+        ``role="tool"`` message per call or problem, its text capped at ``max_response_chars``
+        by cutting the middle. Keep the history yourself or use ``ChatHistory``.
+
+    Tools:
+        The original names, arguments and text templates (``roborefer.detect_one``,
+        ``depth_estimator.estimate_depth``, ``sam2.segment_from_point``, ...). Large results
+        are stored per episode and referenced as ``"$depth_map"``. Calls in one turn run in
+        order, so a call may use a variable stored by an earlier call of the same turn. Schemas
+        (OpenAI format) are in ``info["tools"]``.
+
+    Reward:
+        ``sum(weight * component)`` over ``score`` (official), ``shaped`` (dense partial
+        credit), ``invalid_action`` and ``tool_error`` (penalties); see
+        :mod:`spacetools_env.rewards`. Every component is in ``info["reward_components"]``.
+
+    Episode end:
+        ``terminated`` when the model answers; ``truncated`` after ``max_turns`` turns
+        without an answer. Malformed actions never raise: they return ``Error: ...``
+        messages the model can learn from, plus an ``invalid_action`` penalty.
+
+    Registered ids:
+        ``SpaceTools-Synth-<Family>-v<version>`` for every synthetic family (see
+        ``spacetools_env.registered_ids()``).
+
+    Version history:
+        v0: initial release.
+    """
+
+    metadata = {"render_modes": ["rgb_array"]}
+
+    def __init__(
+        self,
+        task: str | TaskFamily,
+        source: ItemSource | SourceFactory | None = None,
+        render_mode: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        from spacetools_env.registration import get_family
+
+        self.family = get_family(task) if isinstance(task, str) else task
+        self.config = EnvConfig(**kwargs)
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        self.render_mode = render_mode
+        self.source = self._make_source(source)
+        self.client = self._make_client()
+        self.tool_schemas = [spec.openai_schema() for spec in self.client.specs]
+        self.system_prompt = self.family.system_prompt + (
+            tools_block(self.tool_schemas) if self.config.tools_in_system_prompt else ""
+        )
+        self.weights = self.config.weights
+        self.observation_space = ChatMessages()
+        self.action_space = ModelAction([spec.name for spec in self.client.specs])
+        self.variables = VariableStore()
+        self.item: TaskItem | None = None
+        self.timing: dict[str, float] = {}
+        self._reset_episode_state()
+
+    # ------------------------------------------------------------------ construction
+    def _make_source(self, source: ItemSource | SourceFactory | None) -> ItemSource:
+        if source is None:
+            return SyntheticSource(self.family, resolve_difficulty(self.config.difficulty), self.config.num_items)
+        if callable(source) and not hasattr(source, "get"):
+            return source(self.family, self.config)
+        return source
+
+    def _make_client(self) -> Any:
+        if self.config.tool_client is not None:
+            return self.config.tool_client()
+        return make_client(self.config.tool_backend, tools=self.config.tools, **dict(self.config.tool_options))
+
+    def _reset_episode_state(self) -> None:
+        self.turn = 0
+        self.done = False
+        self.score = 0.0
+        self.answer: str | None = None
+        self.invalid_actions = 0
+        self.tool_calls = 0
+        self.tool_errors = 0
+        self.by_tool: dict[str, dict[str, int]] = {}
+        self.images: list[np.ndarray] = []
+        self.task_info: dict[str, Any] = {}
+        self.timing = {"tools_s": 0.0}
+        self.variables.clear()
+
+    # ------------------------------------------------------------------ gymnasium API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[list, dict]:
+        super().reset(seed=seed)
+        options = dict(options or {})
+        split = str(options.pop("split", self.config.split))
+        count = self.source.num_items(split)
+        if "index" in options:
+            index = int(options.pop("index"))
+        else:
+            index = int(self.np_random.integers(0, count))
+        if options:
+            raise ValueError(f"unknown reset options {sorted(options)}; supported: ['index', 'split']")
+        item = self.source.get(split, index)
+        self._reset_episode_state()
+        self.item = item
+        self.images = list(item.images)
+        episode_seed = int(self.np_random.integers(0, 2**31 - 1))
+        self.client.open_episode(EpisodeContext(images=item.images, truth=item.truth, seed=episode_seed))
+        self.task_info = {
+            "family": self.family.name,
+            "version": self.family.version,
+            "env_id": self.spec.id if self.spec is not None else None,
+            "item_id": item.item_id,
+            "split": split,
+            "index": index,
+            **item.meta,
+        }
+        observation = [msg.system_message(self.system_prompt), msg.user_message(item.question, item.images)]
+        return observation, self._info(zero_components(), [])
+
+    def step(self, action: Any) -> tuple[list, float, bool, bool, dict]:
+        if self.item is None or self.done:
+            raise RuntimeError("the episode is over (or never started): call reset() before step()")
+        self.turn += 1
+        parsed = parse_action(action)
+        components = zero_components()
+        observation: list[dict[str, Any]] = []
+        results: list[dict[str, Any]] = []
+        terminated = False
+        if parsed.answer is not None:
+            self.answer = parsed.answer
+            self.score = float(self.family.score(parsed.answer, self.item))
+            components["score"] = self.score
+            components["shaped"] = float(self.family.shaped_score(parsed.answer, self.item))
+            terminated = True
+        else:
+            errors = list(parsed.errors)
+            calls = parsed.calls
+            cap = self.config.max_calls_per_turn
+            if len(calls) > cap:
+                errors.append(f"at most {cap} tool calls run per turn; calls {cap + 1}..{len(calls)} were not run.")
+                calls = calls[:cap]
+            for error in errors:
+                observation.append(msg.tool_message("invalid_action", "Error: " + error))
+            self.invalid_actions += len(errors)
+            components["invalid_action"] = -float(len(errors))
+            for call in calls:
+                message, record = self._run_call(call)
+                observation.append(message)
+                results.append(record)
+                if not record["ok"]:
+                    components["tool_error"] -= 1.0
+        truncated = not terminated and self.turn >= self.config.max_turns
+        self.done = terminated or truncated
+        return observation, total(components, self.weights), terminated, truncated, self._info(components, results)
+
+    def _run_call(self, call: ToolCallRequest) -> tuple[dict[str, Any], dict[str, Any]]:
+        try:
+            arguments = self.variables.resolve(call.arguments)
+        except ToolError as exc:
+            result = ToolResult.error(str(exc))
+        except RecursionError:
+            result = ToolResult.error(f"{call.name}: arguments are nested too deeply")
+        else:
+            result = self.client.call(call.name, arguments)
+        if result.ok:
+            self.variables.update_from(result.variables)
+        self.tool_calls += 1
+        stats = self.by_tool.setdefault(call.name if call.name in self.action_space.tool_names else "<unknown>",
+                                        {"calls": 0, "errors": 0})
+        stats["calls"] += 1
+        if not result.ok:
+            self.tool_errors += 1
+            stats["errors"] += 1
+        self.timing["tools_s"] += result.elapsed_s
+        images: tuple[np.ndarray, ...] = ()
+        if self.config.tool_images and result.images:
+            images = result.images
+            self.images.extend(images)
+        text = msg.truncate_middle(result.text, self.config.max_response_chars)
+        record = {"name": call.name, "arguments": call.arguments, "ok": result.ok, "text": text, "data": result.data}
+        return msg.tool_message(call.name, text, images), record
+
+    def _info(self, components: dict[str, float], results: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "score": self.score,
+            "answer": self.answer,
+            "reward_components": components,
+            "reward_weights": self.weights,
+            "turn": self.turn,
+            "invalid_actions": self.invalid_actions,
+            "tool_stats": {
+                "calls": self.tool_calls,
+                "errors": self.tool_errors,
+                "by_tool": {name: dict(s) for name, s in self.by_tool.items()},
+            },
+            "tool_results": results,
+            "task": self.task_info,
+            "tools": self.tool_schemas,
+        }
+
+    def render(self) -> np.ndarray | None:
+        """The question image; drawings of tool results are added by :mod:`spacetools_env.drawing`."""
+        if self.render_mode != "rgb_array" or self.item is None:
+            return None
+        return np.array(self.item.images[0])
+
+    def close(self) -> None:
+        self.client.close()
+        super().close()

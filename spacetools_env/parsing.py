@@ -1,0 +1,160 @@
+"""Turn the model's action (text or a structured dict) into tool calls, an answer, or errors.
+
+Text follows the Hermes convention of Qwen2.5 and the original SpaceTools agent loop::
+
+    <think>...</think>
+    <tool_call>
+    {"name": "roborefer.detect_one", "arguments": {"obj_name": "mug", "image_index": 0}}
+    </tool_call>
+
+or ends the episode with ``<answer>...</answer>``. Parsing never raises: every problem becomes
+a message in :attr:`ParsedAction.errors`, which the env returns to the model as an
+``Error: ...`` tool response. Decision: when a turn holds both an answer and tool calls, the
+answer wins and the calls are not run (the official scorers read the first ``<answer>``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+_FORMAT_HINT = (
+    'Write each call as <tool_call>{"name": "<tool name>", "arguments": {...}}</tool_call>, '
+    "or give the final answer as <answer>...</answer>."
+)
+_SNIPPET = 60
+
+
+@dataclass(frozen=True)
+class ToolCallRequest:
+    """One call the model asked for, before variable resolution."""
+
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ParsedAction:
+    """What one assistant turn asked for."""
+
+    calls: tuple[ToolCallRequest, ...] = ()
+    answer: str | None = None
+    errors: tuple[str, ...] = field(default_factory=tuple)
+    text: str = ""
+
+
+def parse_action(action: Any) -> ParsedAction:
+    """Parse a model action: a text message, or a dict (one call, ``tool_calls``, ``answer``)."""
+    if isinstance(action, str):
+        return parse_text(action)
+    if isinstance(action, Mapping):
+        return _parse_structured(action)
+    return ParsedAction(errors=(f"the action must be text or a dict, got {type(action).__name__}. {_FORMAT_HINT}",))
+
+
+def parse_text(text: str) -> ParsedAction:
+    """Parse assistant text in the Hermes / SpaceTools format (linear time, whatever the input)."""
+    answer = _first_between(text, "<answer>", "</answer>")
+    if answer is not None:
+        return ParsedAction(answer=answer.strip(), text=text)
+    calls: list[ToolCallRequest] = []
+    errors: list[str] = []
+    start, number = text.find("<tool_call>"), 0
+    while start >= 0:
+        number += 1
+        body_start = start + len("<tool_call>")
+        end = text.find("</tool_call>", body_start)
+        if end < 0:
+            errors.append(f"tool call {number}: <tool_call> is not closed with </tool_call>. {_FORMAT_HINT}")
+            break
+        call, error = _decode_call_json(text[body_start:end], number)
+        if call is not None:
+            calls.append(call)
+        else:
+            errors.append(error)
+        start = text.find("<tool_call>", end)
+    if "<answer>" in text:
+        errors.append("found <answer> without a closing </answer>. " + _FORMAT_HINT)
+    if not calls and not errors:
+        errors.append("no tool call or answer found in the message. " + _FORMAT_HINT)
+    return ParsedAction(calls=tuple(calls), errors=tuple(errors), text=text)
+
+
+def _first_between(text: str, open_tag: str, close_tag: str) -> str | None:
+    start = text.find(open_tag)
+    if start < 0:
+        return None
+    end = text.find(close_tag, start + len(open_tag))
+    return None if end < 0 else text[start + len(open_tag) : end]
+
+
+def _decode_call_json(body: str, number: int) -> tuple[ToolCallRequest | None, str]:
+    try:
+        payload = json.loads(body)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nesting too deep"
+        return None, f"tool call {number} is not valid JSON ({reason}): {_snippet(body)}. {_FORMAT_HINT}"
+    return _call_from_mapping(payload, number)
+
+
+def _call_from_mapping(payload: Any, number: int) -> tuple[ToolCallRequest | None, str]:
+    if not isinstance(payload, Mapping):
+        return None, f"tool call {number} must be a JSON object, got {type(payload).__name__}. {_FORMAT_HINT}"
+    if "function" in payload and isinstance(payload["function"], Mapping):
+        payload = payload["function"]  # OpenAI {"type": "function", "function": {...}}
+    name = payload.get("name")
+    if not isinstance(name, str) or not name:
+        return None, f'tool call {number} needs a "name" string. {_FORMAT_HINT}'
+    arguments = payload.get("arguments", {})
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments) if arguments.strip() else {}
+        except (json.JSONDecodeError, RecursionError):
+            return None, f"tool call {number}: \"arguments\" is a string that is not valid JSON. {_FORMAT_HINT}"
+    if not isinstance(arguments, Mapping):
+        return None, (
+            f'tool call {number}: "arguments" must be an object, got {type(arguments).__name__}. {_FORMAT_HINT}'
+        )
+    return ToolCallRequest(name=name, arguments=dict(arguments)), ""
+
+
+def _parse_structured(action: Mapping[str, Any]) -> ParsedAction:
+    if "answer" in action:
+        answer = action["answer"]
+        if not isinstance(answer, str):
+            return ParsedAction(errors=(f'"answer" must be a string, got {type(answer).__name__}.',))
+        return ParsedAction(answer=answer.strip())
+    if "name" in action or "function" in action:
+        raw_calls: Any = [action]
+    else:
+        raw_calls = action.get("tool_calls")
+    content = action.get("content")
+    if raw_calls is None:
+        if isinstance(content, str):
+            return parse_text(content)
+        keys = sorted(map(str, action))[:8]
+        return ParsedAction(
+            errors=(f'a dict action needs "name"+"arguments", "tool_calls", "answer" or "content"; got keys {keys}.',)
+        )
+    if not isinstance(raw_calls, list | tuple):
+        return ParsedAction(errors=(f'"tool_calls" must be a list, got {type(raw_calls).__name__}.',))
+    text_part = parse_text(content) if isinstance(content, str) and content else None
+    if text_part is not None and text_part.answer is not None:
+        return text_part
+    calls, errors = [], []
+    for number, raw in enumerate(raw_calls, start=1):
+        call, error = _call_from_mapping(raw, number)
+        if call is not None:
+            calls.append(call)
+        else:
+            errors.append(error)
+    if not calls and not errors:
+        errors.append('"tool_calls" is empty. ' + _FORMAT_HINT)
+    return ParsedAction(calls=tuple(calls), errors=tuple(errors), text=content if isinstance(content, str) else "")
+
+
+def _snippet(text: str) -> str:
+    text = " ".join(text.split())
+    return repr(text if len(text) <= _SNIPPET else text[: _SNIPPET - 3] + "...")

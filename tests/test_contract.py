@@ -1,0 +1,28 @@
+"""Registry-wide contract: every registered id passes the conformance kit (new tasks are checked automatically)."""
+
+from __future__ import annotations
+
+import pytest
+
+import spacetools_env
+from spacetools_env import testing
+
+IDS = spacetools_env.registered_ids()
+
+
+def test_every_builtin_family_is_registered():
+    families = {spacetools_env.get_family(f).name for f in spacetools_env.families()}
+    assert {f"SpaceTools-Synth-{name}-v0" for name in families} <= set(IDS)
+    assert len(IDS) >= 9
+
+
+@pytest.mark.parametrize("check", testing.ALL_CHECKS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("env_id", IDS)
+def test_conformance(env_id, check):
+    check(env_id)
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_docstring_sections(env_id):
+    family = spacetools_env.get_family(env_id.split("-")[2])
+    assert "Version history" in family.description, f"{family.name}: docstring lacks 'Version history'"

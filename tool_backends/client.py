@@ -1,0 +1,131 @@
+"""How the environment reaches tools: a client with a per-episode session.
+
+The env only ever talks to a :class:`ToolClient`. :class:`LocalToolClient` runs toolsets in the
+env's own process; a remote client (the Ray tool server) implements the same four members, which
+is why episode data is handed over once in :meth:`ToolClient.open_episode` and every call carries
+only its name and already-resolved arguments.
+"""
+
+from __future__ import annotations
+
+import difflib
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from tool_backends.declaration import ToolSpec
+from tool_backends.result import ToolError, ToolInfrastructureError, ToolResult
+from tool_backends.toolset import Toolset
+from tool_backends.truth import EpisodeContext, GroundTruth
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """What one tool call may read: the episode, and an RNG private to this call."""
+
+    episode: EpisodeContext
+    rng: np.random.Generator
+
+    def image(self, index: int) -> np.ndarray:
+        """The conversation's image ``index``; a clear error when it does not exist."""
+        count = len(self.episode.images)
+        if not 0 <= index < count:
+            valid = f"0..{count - 1}" if count else "none"
+            raise ToolError(
+                f"image_index {index} is out of range: the conversation has {count} image(s) "
+                f"(valid indices: {valid})"
+            )
+        return self.episode.images[index]
+
+    def truth(self, index: int) -> GroundTruth:
+        """Ground truth of image ``index`` (oracle tools only)."""
+        self.image(index)
+        truth = self.episode.truth[index] if index < len(self.episode.truth) else None
+        if truth is None:
+            raise ToolInfrastructureError(
+                f"the oracle backend has no ground truth for image {index}; use a model or replay backend"
+            )
+        return truth
+
+
+@runtime_checkable
+class ToolClient(Protocol):
+    """The env's only view of tools."""
+
+    @property
+    def specs(self) -> tuple[ToolSpec, ...]:
+        """Declarations of the tools this client exposes, in a stable order."""
+        ...
+
+    def open_episode(self, episode: EpisodeContext) -> None:
+        """Start a session: later calls see these images and this ground truth."""
+        ...
+
+    def call(self, name: str, arguments: Mapping[str, Any]) -> ToolResult:
+        """Run one tool call; bad calls return a failed result, only infrastructure faults raise."""
+        ...
+
+    def close(self) -> None:
+        """Release resources (processes, connections)."""
+        ...
+
+
+class LocalToolClient:
+    """Runs toolsets in-process.
+
+    Args:
+        toolsets: Toolset instances whose tools are offered.
+        include: Exact tool names to expose (e.g. only ``roborefer.detect_one`` for Phase 1);
+            None exposes them all. Unknown names raise ``ValueError`` listing the available ones.
+    """
+
+    def __init__(self, toolsets: Iterable[Toolset], include: Sequence[str] | None = None) -> None:
+        tools = {spec.name: (spec, fn) for ts in toolsets for spec, fn in ts.tools()}
+        if include is not None:
+            missing = [n for n in include if n not in tools]
+            if missing:
+                raise ValueError(f"unknown tool(s) {missing}; available: {sorted(tools)}")
+            tools = {n: tools[n] for n in include}
+        self._tools = tools
+        self._specs = tuple(spec for spec, _ in tools.values())
+        self._episode = EpisodeContext(images=())
+        self._calls = 0
+
+    @property
+    def specs(self) -> tuple[ToolSpec, ...]:
+        return self._specs
+
+    def open_episode(self, episode: EpisodeContext) -> None:
+        self._episode = episode
+        self._calls = 0
+
+    def call(self, name: str, arguments: Mapping[str, Any]) -> ToolResult:
+        start = time.perf_counter()
+        entry = self._tools.get(name)
+        if entry is None:
+            return ToolResult.error(_unknown_tool_message(name, list(self._tools)))
+        spec, fn = entry
+        self._calls += 1
+        ctx = CallContext(self._episode, np.random.default_rng([self._episode.seed, self._calls]))
+        try:
+            result = fn(ctx, **spec.bind(arguments))
+        except ToolError as exc:
+            result = ToolResult.error(str(exc))
+        except ToolInfrastructureError:
+            raise
+        except Exception as exc:  # a tool choking on odd input must not end the episode
+            result = ToolResult.error(f"{name} failed: {type(exc).__name__}: {exc}")
+        return replace(result, elapsed_s=time.perf_counter() - start)
+
+    def close(self) -> None:
+        self._episode = EpisodeContext(images=())
+
+
+def _unknown_tool_message(name: str, available: list[str]) -> str:
+    hint = difflib.get_close_matches(name, available, n=1, cutoff=0.5)
+    suggestion = f" Did you mean '{hint[0]}'?" if hint else ""
+    shown = name if len(name) <= 60 else name[:57] + "..."
+    return f"Unknown tool '{shown}'; available: {available}.{suggestion}"
