@@ -115,6 +115,8 @@ def spec_from_function(name: str, func: Callable[..., Any]) -> ToolSpec:
     for pname, param in inspect.signature(func).parameters.items():
         if pname in _HIDDEN_PARAMS:
             continue
+        if param.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            raise TypeError(f"tool {name}: *{pname} is not allowed; declare each argument the model may pass")
         if pname not in hints:
             raise TypeError(f"tool {name}: parameter '{pname}' needs a type hint")
         if pname not in arg_docs:
@@ -128,8 +130,14 @@ def spec_from_function(name: str, func: Callable[..., Any]) -> ToolSpec:
     return ToolSpec(name=name, description=summary, params=tuple(params))
 
 
-_SECTION = re.compile(r"^(Args|Arguments|Returns|Raises|Yields|Examples?|Notes?):\s*$")
-_ARG_LINE = re.compile(r"^(\w+)(?:\s*\([^)]*\))?:\s*(.*)$")
+_SECTION = re.compile(
+    r"^(Args|Arguments|Keyword Args|Keyword Arguments|Other Parameters|Parameters|Returns|Return|Raises|"
+    r"Yields|Examples?|Notes?|Attributes|Warnings?|Todo|See Also|References|Methods):\s*$"
+)
+_ARGS_SECTIONS = frozenset({"Args", "Arguments", "Keyword Args", "Keyword Arguments", "Other Parameters",
+                            "Parameters"})
+# "name (type): text" with an optional type (one level of nested brackets allowed) and *, ** prefixes.
+_ARG_LINE = re.compile(r"^\*{0,2}(\w+)(?:\s*\((?:[^()]|\([^()]*\))*\))?:\s*(.*)$")
 
 
 def _parse_google_docstring(doc: str) -> tuple[str, dict[str, str]]:
@@ -148,7 +156,7 @@ def _parse_google_docstring(doc: str) -> tuple[str, dict[str, str]]:
             continue
         if section is None:
             description.append(line)
-        elif section in ("Args", "Arguments") and line:
+        elif section in _ARGS_SECTIONS and line:
             indent = len(raw) - len(raw.lstrip())
             match = _ARG_LINE.match(line)
             if match and (current is None or indent <= args_indent):
@@ -237,7 +245,8 @@ def _coerce(tool: str, name: str, value: Any, annotation: Any) -> Any:
         if origin is tuple and args and Ellipsis not in args:
             if len(value) != len(args):
                 raise ToolError(f"{where} must have {len(args)} items, got {len(value)}")
-            return tuple(_coerce(tool, f"{name}[{i}]", v, a) for i, (v, a) in enumerate(zip(value, args)))
+            pairs = enumerate(zip(value, args, strict=True))
+            return tuple(_coerce(tool, f"{name}[{i}]", v, a) for i, (v, a) in pairs)
         item = args[0] if args else Any
         return [_coerce(tool, f"{name}[{i}]", v, item) for i, v in enumerate(value)]
     if origin in (Union, types.UnionType):

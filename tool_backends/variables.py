@@ -68,5 +68,6 @@ class VariableStore(Mapping[str, Any]):
         suggestion = f" Did you mean '${hint[0]}'?" if hint else ""
         raise ToolError(
             f"variable ${name} is not defined; stored variables: {known}.{suggestion} "
-            "Variables are created by earlier tool calls (e.g. depth_estimator.estimate_depth stores $depth_map)."
+            "Variables are created by earlier tool calls "
+            "(e.g. depth_estimator.estimate_depth stores $depth_map)."
         )

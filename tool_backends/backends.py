@@ -1,0 +1,65 @@
+"""Which backend answers the tools: a small registry and the client factory the env uses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from tool_backends.client import LocalToolClient
+from tool_backends.oracle import oracle_toolsets
+from tool_backends.toolset import Toolset
+
+DEFAULT_TOOLS: tuple[str, ...] = (
+    "roborefer.detect_one",
+    "roborefer.detect_all",
+    "vlm.detect_one",
+    "vlm.detect_all",
+    "depth_estimator.estimate_depth",
+    "depth_estimator.estimate_depth_with_pointcloud",
+    "sam2.segment_from_point",
+    "sam2.segment_from_points",
+    "vision_ops.index_at",
+    "bounding_box.compute_bbox",
+)
+"""The original's reasoning tools (v1 config) implemented here, in the order the schemas are shown."""
+
+PHASE1_TOOLS: tuple[str, ...] = ("roborefer.detect_one",)
+"""DIRL step 1 (interactive RL with the pointing tool only)."""
+
+BackendFactory = Callable[..., Sequence[Toolset]]
+
+BACKENDS: dict[str, BackendFactory] = {"oracle": oracle_toolsets}
+"""Backend name -> factory of its toolsets; the factory takes the backend's options as keywords."""
+
+
+def register_backend(name: str, factory: BackendFactory) -> None:
+    """Make a backend available to :func:`make_client` (and ``gym.make(..., tool_backend=name)``).
+
+    Raises:
+        ValueError: ``name`` is already registered.
+    """
+    if name in BACKENDS:
+        raise ValueError(f"tool backend '{name}' is already registered")
+    BACKENDS[name] = factory
+
+
+def make_client(
+    backend: str = "oracle", tools: Sequence[str] | None = None, **options: Any
+) -> LocalToolClient:
+    """An in-process client for ``backend`` exposing ``tools``.
+
+    Args:
+        backend: Registered backend name (see :data:`BACKENDS`).
+        tools: Tool names to expose, in this order; None exposes :data:`DEFAULT_TOOLS`.
+        **options: Passed to the backend's factory, e.g. ``noise={"roborefer": ToolNoise(...)}``.
+
+    Raises:
+        ValueError: unknown backend (the message lists the available ones) or unknown tool name.
+    """
+    factory = BACKENDS.get(backend)
+    if factory is None:
+        raise ValueError(f"Unknown tool backend '{backend}'; available: {sorted(BACKENDS)}")
+    return LocalToolClient(factory(**options), include=DEFAULT_TOOLS if tools is None else tuple(tools))
+
+
+__all__ = ["BACKENDS", "DEFAULT_TOOLS", "PHASE1_TOOLS", "make_client", "register_backend"]
