@@ -13,8 +13,8 @@ from typing import Any
 
 from agents.programs import PROGRAMS
 from agents.programs.toolkit import ProgramError, answer
-from spacetools_env.rollout import Turn
 from spacetools_env.messages import message_text
+from spacetools_env.rollout import Turn
 
 Program = Generator[str, list[str], None]
 ProgramFactory = Callable[[str], Program]

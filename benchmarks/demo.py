@@ -119,7 +119,9 @@ def _row(env_id: str, trajectories: list[Trajectory], seconds: float) -> FamilyR
 
 
 def format_table(rows: list[FamilyRow]) -> str:
-    header = f"{'family':<22}{'episodes':>9}{'score':>8}{'turns':>7}{'calls':>7}{'tool errors':>13}{'invalid':>9}{'s/ep':>7}"
+    header = (
+        f"{'family':<22}{'episodes':>9}{'score':>8}{'turns':>7}{'calls':>7}{'tool errors':>13}{'invalid':>9}{'s/ep':>7}"
+    )
     lines = [header, "-" * len(header)]
     for r in rows:
         lines.append(

@@ -30,7 +30,9 @@ def _px(image: Image.Image, xy: Sequence[float]) -> tuple[float, float]:
     return float(xy[0]) * image.width, float(xy[1]) * image.height
 
 
-def draw_labelled_circles(image: np.ndarray, points: Sequence[tuple[str, Sequence[float]]], color: Color = RED) -> np.ndarray:
+def draw_labelled_circles(
+    image: np.ndarray, points: Sequence[tuple[str, Sequence[float]]], color: Color = RED
+) -> np.ndarray:
     """BLINK-style markers: a ring around each point and its label beside it."""
     canvas = Image.fromarray(image)
     draw = ImageDraw.Draw(canvas)
@@ -39,7 +41,9 @@ def draw_labelled_circles(image: np.ndarray, points: Sequence[tuple[str, Sequenc
     for label, xy in points:
         x, y = _px(canvas, xy)
         draw.ellipse((x - radius, y - radius, x + radius, y + radius), outline=color, width=max(2, radius // 3))
-        draw.text((x + radius + 2, y - 2 * radius), label, fill=color, font=font, stroke_width=2, stroke_fill=(255, 255, 255))
+        draw.text(
+            (x + radius + 2, y - 2 * radius), label, fill=color, font=font, stroke_width=2, stroke_fill=(255, 255, 255)
+        )
     return np.asarray(canvas)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -63,7 +63,7 @@ class SpaceToolsEnv(gym.Env[list, Any]):
         v0: initial release.
     """
 
-    metadata = {"render_modes": ["rgb_array"]}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"]}
 
     def __init__(
         self,
@@ -126,10 +126,7 @@ class SpaceToolsEnv(gym.Env[list, Any]):
         options = dict(options or {})
         split = str(options.pop("split", self.config.split))
         count = self.source.num_items(split)
-        if "index" in options:
-            index = int(options.pop("index"))
-        else:
-            index = int(self.np_random.integers(0, count))
+        index = int(options.pop("index")) if "index" in options else int(self.np_random.integers(0, count))
         if options:
             raise ValueError(f"unknown reset options {sorted(options)}; supported: ['index', 'split']")
         item = self.source.get(split, index)
@@ -198,8 +195,9 @@ class SpaceToolsEnv(gym.Env[list, Any]):
         if result.ok:
             self.variables.update_from(result.variables)
         self.tool_calls += 1
-        stats = self.by_tool.setdefault(call.name if call.name in self.action_space.tool_names else "<unknown>",
-                                        {"calls": 0, "errors": 0})
+        stats = self.by_tool.setdefault(
+            call.name if call.name in self.action_space.tool_names else "<unknown>", {"calls": 0, "errors": 0}
+        )
         stats["calls"] += 1
         if not result.ok:
             self.tool_errors += 1
@@ -218,7 +216,7 @@ class SpaceToolsEnv(gym.Env[list, Any]):
             "score": self.score,
             "answer": self.answer,
             "reward_components": components,
-            "reward_weights": self.weights,
+            "reward_weights": dict(self.weights),
             "turn": self.turn,
             "invalid_actions": self.invalid_actions,
             "tool_stats": {
@@ -227,7 +225,7 @@ class SpaceToolsEnv(gym.Env[list, Any]):
                 "by_tool": {name: dict(s) for name, s in self.by_tool.items()},
             },
             "tool_results": results,
-            "task": self.task_info,
+            "task": dict(self.task_info),
             "tools": self.tool_schemas,
         }
 

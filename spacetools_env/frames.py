@@ -7,12 +7,12 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 
 
-class Frame(str, Enum):
+class Frame(StrEnum):
     NORMALIZED = "normalized"
     PIXEL = "pixel"
     PER_MILLE = "per_mille"
@@ -44,5 +44,7 @@ def format_points(points: np.ndarray, decimals: int = 3) -> str:
     >>> format_points(np.array([[0.5, 0.25], [0.1234, 1.0]]))
     '[(0.5, 0.25), (0.123, 1.0)]'
     """
-    pairs = (f"({round(float(x), decimals)}, {round(float(y), decimals)})" for x, y in np.asarray(points).reshape(-1, 2))
+    pairs = (
+        f"({round(float(x), decimals)}, {round(float(y), decimals)})" for x, y in np.asarray(points).reshape(-1, 2)
+    )
     return "[" + ", ".join(pairs) + "]"

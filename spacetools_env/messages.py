@@ -74,9 +74,7 @@ def render_text(messages: Iterable[Message], image_token: str = "<image>") -> st
     """Render messages as ChatML text, tool outputs wrapped in ``<tool_response>`` tags."""
     lines = []
     for m in messages:
-        body = "".join(
-            p["text"] if p.get("type") == "text" else image_token for p in m["content"]
-        )
+        body = "".join(p["text"] if p.get("type") == "text" else image_token for p in m["content"])
         if m["role"] == "tool":
             lines.append(f"<|im_start|>user\n<tool_response>\n{body}\n</tool_response><|im_end|>")
         else:

@@ -112,7 +112,7 @@ def _call_from_mapping(payload: Any, number: int) -> tuple[ToolCallRequest | Non
         try:
             arguments = json.loads(arguments) if arguments.strip() else {}
         except (json.JSONDecodeError, RecursionError):
-            return None, f"tool call {number}: \"arguments\" is a string that is not valid JSON. {_FORMAT_HINT}"
+            return None, f'tool call {number}: "arguments" is a string that is not valid JSON. {_FORMAT_HINT}'
     if not isinstance(arguments, Mapping):
         return None, (
             f'tool call {number}: "arguments" must be an object, got {type(arguments).__name__}. {_FORMAT_HINT}'

@@ -86,6 +86,17 @@ class TaskFamily:
     def shaped_score(self, answer: str, item: TaskItem) -> float:
         return (self.shaped or self.score)(answer, item)
 
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        # Pickled by registry name: envs travel to vector-env workers and checkpoints without
+        # requiring the family's functions (lambdas included) to be picklable.
+        return (_registered_family, (self.name,))
+
+
+def _registered_family(name: str) -> TaskFamily:
+    from spacetools_env.registration import get_family
+
+    return get_family(name)
+
 
 class ItemSource(Protocol):
     """Where a family's items come from: the synthetic world or a benchmark on disk."""

@@ -85,11 +85,10 @@ def check_pickle_roundtrip(env_id: str, seed: int = 3, **kwargs: Any) -> None:
     env = _make(env_id, **kwargs)
     try:
         env.reset(seed=seed)
-        first_call = env.action_space.sample()
-        env.step(first_call)
+        env.step('<tool_call>{"name": "depth_estimator.estimate_depth", "arguments": {"image_index": 0}}</tool_call>')
         clone = pickle.loads(pickle.dumps(env))
-        action = "<answer>Yes</answer>"
-        assert data_equivalence(env.step(action), clone.step(action), exact=True), "pickled env diverged"
+        for action in ("no call, just thinking", "<answer>Yes</answer>"):
+            assert data_equivalence(env.step(action), clone.step(action), exact=True), "pickled env diverged"
     finally:
         env.close()
 

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 
 import spacetools_env
 from spacetools_env import testing
+from spacetools_env.registration import BUILTIN_FAMILY_MODULES
 
 IDS = spacetools_env.registered_ids()
 
 
 def test_every_builtin_family_is_registered():
-    families = {spacetools_env.get_family(f).name for f in spacetools_env.families()}
-    assert {f"SpaceTools-Synth-{name}-v0" for name in families} <= set(IDS)
-    assert len(IDS) >= 9
+    modules = [importlib.import_module(f"spacetools_env.tasks.{m}") for m in BUILTIN_FAMILY_MODULES]
+    assert {f"SpaceTools-Synth-{m.FAMILY.name}-v{m.FAMILY.version}" for m in modules} <= set(IDS)
+    assert len(modules) == 9
 
 
 @pytest.mark.parametrize("check", testing.ALL_CHECKS, ids=lambda c: c.__name__)

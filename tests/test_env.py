@@ -43,12 +43,12 @@ def test_info_has_the_same_keys_at_every_step(env):
 
 def test_variables_flow_from_one_call_to_the_next(env):
     env.reset(seed=2)
-    obs, reward, *_ , info = env.step(
+    obs, reward, *_, info = env.step(
         call("depth_estimator.estimate_depth", image_index=0)
         + call("vision_ops.index_at", data="$depth_map", u=0.5, v=0.5)
     )
     assert [m["name"] for m in obs] == ["depth_estimator.estimate_depth", "vision_ops.index_at"]
-    assert message_text(obs[1]).startswith("Pixel value at (0.5, 0.5) is ")
+    assert message_text(obs[1]).startswith("Pixel value at (0.500, 0.500) is ")
     assert info["tool_stats"]["calls"] == 2 and info["tool_stats"]["errors"] == 0 and reward == 0.0
 
 

@@ -12,18 +12,44 @@ from hypothesis import strategies as st
 from tests.conftest import ENV_ID
 
 TOOLS = [
-    "roborefer.detect_one", "roborefer.detect_all", "vlm.detect_one", "vlm.detect_all",
-    "depth_estimator.estimate_depth", "depth_estimator.estimate_depth_with_pointcloud",
-    "sam2.segment_from_point", "sam2.segment_from_points", "vision_ops.index_at", "bounding_box.compute_bbox",
+    "roborefer.detect_one",
+    "roborefer.detect_all",
+    "vlm.detect_one",
+    "vlm.detect_all",
+    "depth_estimator.estimate_depth",
+    "depth_estimator.estimate_depth_with_pointcloud",
+    "sam2.segment_from_point",
+    "sam2.segment_from_points",
+    "vision_ops.index_at",
+    "bounding_box.compute_bbox",
 ]
-ARG_NAMES = ["obj_name", "image_index", "x", "y", "points", "data", "u", "v", "point_cloud", "mask",
-             "focal_length_px", "bogus"]
+ARG_NAMES = [
+    "obj_name",
+    "image_index",
+    "x",
+    "y",
+    "points",
+    "data",
+    "u",
+    "v",
+    "point_cloud",
+    "mask",
+    "focal_length_px",
+    "bogus",
+]
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=30), st.sampled_from(["$depth_map", "$point_cloud", "$segmentation_mask", "$nope", "x $depth_map"]),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
+    st.sampled_from(["$depth_map", "$point_cloud", "$segmentation_mask", "$nope", "x $depth_map"]),
 )
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
-                      max_leaves=12)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=12,
+)
 calls = st.builds(
     lambda name, args: {"name": name, "arguments": args},
     st.one_of(st.sampled_from(TOOLS), st.text(max_size=20)),
@@ -64,7 +90,11 @@ def test_any_action_is_an_observation_never_an_exception(action):
 def test_a_one_megabyte_action_is_an_error_response():
     env = gym.make(ENV_ID)
     env.reset(seed=0)
-    for action in ["x" * 2**20, "<tool_call>" + "{" * 2**20 + "</tool_call>", '<tool_call>{"name": "' + "a" * 2**20 + '"}</tool_call>']:
+    for action in [
+        "x" * 2**20,
+        "<tool_call>" + "{" * 2**20 + "</tool_call>",
+        '<tool_call>{"name": "' + "a" * 2**20 + '"}</tool_call>',
+    ]:
         obs, reward, terminated, *_ = env.step(action)
         assert not terminated and reward < 0
         assert obs[0]["content"][0]["text"].startswith("Error: ") and len(obs[0]["content"][0]["text"]) <= 2048

@@ -10,7 +10,8 @@ from spacetools_env.parsing import ToolCallRequest, parse_action
 def test_parses_hermes_calls_in_order():
     text = (
         "<think>plan</think>\n"
-        '<tool_call>\n{"name": "roborefer.detect_one", "arguments": {"obj_name": "mug", "image_index": 0}}\n</tool_call>\n'
+        '<tool_call>\n{"name": "roborefer.detect_one", '
+        '"arguments": {"obj_name": "mug", "image_index": 0}}\n</tool_call>\n'
         '<tool_call>{"name": "depth_estimator.estimate_depth", "arguments": {"image_index": 0}}</tool_call>'
     )
     parsed = parse_action(text)

@@ -23,7 +23,9 @@ def test_tool_program_agent_solves_family_with_oracle_tools(env_id):
     agent = ToolProgramAgent()
     trajectories = [rollout(env, agent_policy(agent), options={"index": i}) for i in range(EPISODES)]
     scores = [t.score for t in trajectories]
-    assert np.mean(scores) >= 0.95, f"{env_id}: mean {np.mean(scores):.3f}; failed items {[i for i, s in enumerate(scores) if s < 1]}"
+    assert np.mean(scores) >= 0.95, (
+        f"{env_id}: mean {np.mean(scores):.3f}; failed items {[i for i, s in enumerate(scores) if s < 1]}"
+    )
     assert all(t.terminated for t in trajectories)
     assert sum(t.info["tool_stats"]["errors"] for t in trajectories) == 0
     assert all(t.info["tool_stats"]["calls"] > 0 for t in trajectories)

@@ -9,16 +9,20 @@ import pytest
 from spacetools_env import make_vec
 from tests.conftest import ENV_ID
 
-DEPTH = "<tool_call>" + json.dumps({"name": "depth_estimator.estimate_depth", "arguments": {"image_index": 0}}) + "</tool_call>"
+DEPTH = (
+    "<tool_call>"
+    + json.dumps({"name": "depth_estimator.estimate_depth", "arguments": {"image_index": 0}})
+    + "</tool_call>"
+)
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_vector_env_steps_and_autoresets(mode):
     envs = make_vec(ENV_ID, num_envs=2, mode=mode)
     try:
-        obs, info = envs.reset(seed=[0, 1])
+        obs, _ = envs.reset(seed=[0, 1])
         assert len(obs) == 2 and obs[0][1]["role"] == "user"
-        obs, reward, terminated, truncated, info = envs.step([DEPTH, "<answer>A</answer>"])
+        obs, reward, terminated, _, _ = envs.step([DEPTH, "<answer>A</answer>"])
         assert obs[0][0]["name"] == "depth_estimator.estimate_depth"
         assert list(terminated) == [False, True]
         assert reward.shape == (2,)

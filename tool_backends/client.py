@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -22,12 +22,25 @@ from tool_backends.toolset import Toolset
 from tool_backends.truth import EpisodeContext, GroundTruth
 
 
-@dataclass(frozen=True)
 class CallContext:
-    """What one tool call may read: the episode, and an RNG private to this call."""
+    """What one tool call may read: the episode, and an RNG private to this call.
 
-    episode: EpisodeContext
-    rng: np.random.Generator
+    The RNG is seeded by ``(episode seed, call number)`` and built on first use: exact tools
+    never draw, and building a generator costs more than the rest of a call's overhead.
+    """
+
+    __slots__ = ("_rng", "_seed", "episode")
+
+    def __init__(self, episode: EpisodeContext, seed: Sequence[int]) -> None:
+        self.episode = episode
+        self._seed = seed
+        self._rng: np.random.Generator | None = None
+
+    @property
+    def rng(self) -> np.random.Generator:
+        if self._rng is None:
+            self._rng = np.random.default_rng(list(self._seed))
+        return self._rng
 
     def image(self, index: int) -> np.ndarray:
         """The conversation's image ``index``; a clear error when it does not exist."""
@@ -109,7 +122,7 @@ class LocalToolClient:
             return ToolResult.error(_unknown_tool_message(name, list(self._tools)))
         spec, fn = entry
         self._calls += 1
-        ctx = CallContext(self._episode, np.random.default_rng([self._episode.seed, self._calls]))
+        ctx = CallContext(self._episode, (self._episode.seed, self._calls))
         try:
             result = fn(ctx, **spec.bind(arguments))
         except ToolError as exc:

@@ -66,3 +66,43 @@ def pixel_value(response: str) -> float:
     if not match:
         raise ProgramError(f"not an index_at response: {response[:120]!r}")
     return float(match.group(1))
+
+
+def question_match(pattern: re.Pattern[str], question: str) -> tuple[str, ...]:
+    """The groups of ``pattern`` in the question.
+
+    Raises:
+        ProgramError: the question does not have the family's form.
+    """
+    match = pattern.search(question)
+    if not match:
+        raise ProgramError(f"the question does not match {pattern.pattern!r}: {question[:120]!r}")
+    return match.groups()
+
+
+_BBOX_3D = re.compile(r"Corners in 3D: \[(.*?)\]\]")
+_BBOX_2D = re.compile(r"Corners in normalized image coordinates: \[(.*?)\]\]")
+_BBOX_EDGES = re.compile(r"Edges: \[(.*?)\]\n")
+_NUMBER = re.compile(_FLOAT)
+
+
+def bbox_corners(response: str) -> tuple[list[tuple[float, ...]], list[tuple[float, ...]], list[tuple[int, int]]]:
+    """The 3D corners, 2D corners and edges of a ``bounding_box.compute_bbox`` response.
+
+    Returns:
+        ``(corners_3d, corners_2d, edges)``: 8 (x, y, z) in metres (camera frame), 8 normalized
+        (x, y), and the pairs of corner indices joined by box edges.
+
+    Raises:
+        ProgramError: the response is an error or has another form.
+    """
+    found = [pattern.search(response) for pattern in (_BBOX_3D, _BBOX_2D, _BBOX_EDGES)]
+    if not all(found):
+        raise ProgramError(f"not a compute_bbox response: {response[:120]!r}")
+    numbers = [[float(v) for v in _NUMBER.findall(m.group(1))] for m in found]  # type: ignore[union-attr]
+    if len(numbers[0]) != 24 or len(numbers[1]) != 16 or len(numbers[2]) % 2:
+        raise ProgramError(f"compute_bbox response without 8 corners: {response[:120]!r}")
+    corners_3d = [tuple(numbers[0][i : i + 3]) for i in range(0, 24, 3)]
+    corners_2d = [tuple(numbers[1][i : i + 2]) for i in range(0, 16, 2)]
+    edges = [(int(numbers[2][i]), int(numbers[2][i + 1])) for i in range(0, len(numbers[2]), 2)]
+    return corners_3d, corners_2d, edges

@@ -27,7 +27,9 @@ def object_referents(scene: Scene) -> list[Referent]:
     for obj in scene.objects:
         aliases = (obj.category,) if counts[obj.category] == 1 and obj.category != obj.name else ()
         referents.append(
-            Referent(name=obj.name, mask=obj.mask, point=interior_point(obj.mask), aliases=aliases, category=obj.category)
+            Referent(
+                name=obj.name, mask=obj.mask, point=interior_point(obj.mask), aliases=aliases, category=obj.category
+            )
         )
     return referents
 
@@ -66,7 +68,9 @@ def visible_objects(scene: Scene, min_pixels: int) -> list[ObjectInstance]:
     return [o for o in scene.objects if o.pixel_count >= min_pixels]
 
 
-def shuffled_pairs(rng: np.random.Generator, objects: Sequence[ObjectInstance]) -> list[tuple[ObjectInstance, ObjectInstance]]:
+def shuffled_pairs(
+    rng: np.random.Generator, objects: Sequence[ObjectInstance]
+) -> list[tuple[ObjectInstance, ObjectInstance]]:
     """All ordered pairs of distinct objects, in a random order drawn from ``rng``."""
     pairs = [(a, b) for a in objects for b in objects if a is not b]
     order = rng.permutation(len(pairs))

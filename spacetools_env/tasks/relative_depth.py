@@ -17,7 +17,7 @@ import numpy as np
 from scipy import ndimage
 
 from spacetools_env.drawing import draw_labelled_circles
-from spacetools_env.scoring import score_choice
+from spacetools_env.scoring import score_choice_letter
 from spacetools_env.task import TaskFamily, TaskItem
 from spacetools_env.tasks.common import generate_with_retries, scene_truth
 from spacetools_env.world import TABLE_LABEL, Scene, SceneConfig
@@ -104,11 +104,15 @@ def generate(rng: np.random.Generator, config: SceneConfig) -> RelativeDepthItem
 
 
 def score(answer: str, item: RelativeDepthItem) -> float:
-    return score_choice(answer, item.label)
+    return score_choice_letter(answer, item.label)
 
 
 def oracle(item: RelativeDepthItem) -> str:
     return item.label
+
+
+def counterexample(item: RelativeDepthItem) -> str:
+    return "B" if item.label == "A" else "A"
 
 
 FAMILY = TaskFamily(
@@ -119,4 +123,5 @@ FAMILY = TaskFamily(
     generate=generate,
     description=__doc__ or "",
     eval_key="blinkdepth",
+    counterexample=counterexample,
 )

@@ -64,6 +64,9 @@ class World:
         layout_retries: Layout samples rejected before rendering (no room for enough objects).
         resamples: Rendered scenes discarded because an object showed fewer than
             ``min_visible_px`` pixels; placement keeps this rare.
+        scenes_rendered: Renders so far (benchmarks count renders per generated item).
+        last_camera: Camera of the scene last returned; its bodies stay posed until the next
+            ``generate``, so benchmarks can re-render exactly that scene.
     """
 
     def __init__(self) -> None:
@@ -74,6 +77,8 @@ class World:
         self._pool = BodyPool(self._client)
         self.layout_retries = 0
         self.resamples = 0
+        self.scenes_rendered = 0
+        self.last_camera: Camera | None = None
 
     @property
     def client_id(self) -> int:
@@ -124,7 +129,9 @@ class World:
                 self.layout_retries += 1
                 continue
             scene = self._render_scene(camera, placements)
+            self.scenes_rendered += 1
             if min(o.pixel_count for o in scene.objects) >= config.min_visible_px:
+                self.last_camera = camera
                 return scene
             self.resamples += 1
         raise RuntimeError(

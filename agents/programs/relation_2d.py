@@ -1,0 +1,33 @@
+"""Relation2D program: point at both objects and compare their image coordinates.
+
+The original CV-Bench 2D trace: two pointing calls, then the option letter.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Generator
+
+from agents.programs.toolkit import ProgramError, answer, call, first_point, question_match, turn
+
+_QUESTION = re.compile(r"relative positions of the (.+?) and the (.+?) in the image provided")
+_OPTION = re.compile(r"^\(([A-Z])\) (\w+)\s*$", re.MULTILINE)
+
+
+def program(question: str) -> Generator[str, list[str], None]:
+    subject, reference = question_match(_QUESTION, question)
+    options = {text: letter for letter, text in _OPTION.findall(question)}
+    if not (set(options) <= {"left", "right", "above", "below"} and len(options) == 2):
+        raise ProgramError(f"unexpected options {sorted(options)}")
+    responses = yield turn(
+        call("roborefer.detect_one", obj_name=subject, image_index=0),
+        call("roborefer.detect_one", obj_name=reference, image_index=0),
+        thought=f"I need where the {subject} and the {reference} are in the image.",
+    )
+    (xs, ys), (xr, yr) = first_point(responses[0]), first_point(responses[1])
+    horizontal = "left" in options
+    relation = ("left" if xs < xr else "right") if horizontal else ("above" if ys < yr else "below")
+    yield answer(
+        options.get(relation, ""),
+        thought=f"The {subject} is at ({xs:.3f}, {ys:.3f}) and the {reference} at ({xr:.3f}, {yr:.3f}): {relation}.",
+    )

@@ -1,0 +1,130 @@
+"""Depth3D: which of two boxed objects is closer to the camera.
+
+Mirrors CV-Bench 3D Depth (SpaceTools eval key ``cvb3ddepth``): "Which object is closer to the
+camera taking this photo, the mug (highlighted by a red box) or the red cube (highlighted by a
+blue box)?\\n(A) mug\\n(B) red cube". The two objects' visible 2D boxes are drawn on the image,
+red for the first, blue for the second, as CV-Bench draws its Omni3D boxes.
+
+Ground truth: the object whose 3D box centre is nearer the camera centre (Euclidean distance,
+as Omni3D's centres). The farther distance is at least ``MIN_RATIO`` times the nearer one, and
+the depth a tool reads at each object's pointing location (the referents' interior points)
+orders them the same way with a ratio of at least ``MIN_POINT_RATIO``, so the question has one
+right answer. Which object is named first is drawn at random, so A and B are equally likely.
+Score: CV-Bench's letter match (:func:`~spacetools_env.scoring.score_choice_letter`). The
+original trace: depth, two pointing calls, two depth reads, compare.
+
+Version history:
+    v0: initial release.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from spacetools_env.drawing import BLUE, RED, draw_rectangles
+from spacetools_env.scoring import score_choice_letter
+from spacetools_env.task import TaskFamily, TaskItem
+from spacetools_env.tasks.common import generate_with_retries, scene_truth
+from spacetools_env.world import Scene, SceneConfig
+
+MIN_RATIO = 1.1
+MIN_POINT_RATIO = 1.05
+BOX_PAD_PX = 3
+QUESTION = (
+    "Which object is closer to the camera taking this photo, the {a} (highlighted by a red box) or the "
+    "{b} (highlighted by a blue box)?\n(A) {a}\n(B) {b}"
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Depth3DItem(TaskItem):
+    """Attributes: ``label`` the closer object's letter; ``objects`` the names of (A, B);
+    ``distances`` camera-to-centre distances of (A, B) in metres; ``boxes`` the drawn normalized
+    ``(x0, y0, x1, y1)`` boxes of (A, B)."""
+
+    label: str
+    objects: tuple[str, str]
+    distances: tuple[float, float]
+    boxes: tuple[tuple[float, float, float, float], tuple[float, float, float, float]]
+
+
+def point_depths(scene: Scene, points: np.ndarray) -> np.ndarray:
+    """Depth-map values at normalized (N, 2) points, read the way ``vision_ops.index_at`` reads them."""
+    height, width = scene.depth.shape
+    cols = np.minimum((points[:, 0] * width).astype(int), width - 1)
+    rows = np.minimum((points[:, 1] * height).astype(int), height - 1)
+    return scene.depth[rows, cols].astype(np.float64)
+
+
+def clear_depth_pairs(distances: np.ndarray, depths: np.ndarray) -> np.ndarray:
+    """(K, 2) object index pairs (i, j) where i is clearly closer than j by both measures."""
+    ok = (distances[None, :] >= MIN_RATIO * distances[:, None]) & (depths[None, :] >= MIN_POINT_RATIO * depths[:, None])
+    return np.argwhere(ok)
+
+
+def _visible_box(scene: Scene, index: int) -> tuple[float, float, float, float]:
+    mask = scene.objects[index].mask
+    height, width = mask.shape
+    cols = np.flatnonzero(mask.any(axis=0))
+    rows = np.flatnonzero(mask.any(axis=1))
+    x0, x1 = max(cols[0] - BOX_PAD_PX, 0), min(cols[-1] + 1 + BOX_PAD_PX, width - 1)
+    y0, y1 = max(rows[0] - BOX_PAD_PX, 0), min(rows[-1] + 1 + BOX_PAD_PX, height - 1)
+    return (x0 / width, y0 / height, x1 / width, y1 / height)
+
+
+def _build(scene: Scene, rng: np.random.Generator) -> Depth3DItem | None:
+    if len(scene.objects) < 2:
+        return None
+    truth = scene_truth(scene)
+    centres = np.array([o.position for o in scene.objects])
+    distances = np.linalg.norm(centres - scene.camera.position, axis=1)
+    points = np.array([r.point for r in truth.referents[: len(scene.objects)]])
+    pairs = clear_depth_pairs(distances, point_depths(scene, points))
+    if len(pairs) == 0:
+        return None
+    near, far = pairs[int(rng.integers(len(pairs)))]
+    order = (near, far) if rng.random() < 0.5 else (far, near)
+    names = tuple(scene.objects[i].name for i in order)
+    boxes = tuple(_visible_box(scene, i) for i in order)
+    image = draw_rectangles(scene.rgb, [(boxes[0], RED), (boxes[1], BLUE)])
+    return Depth3DItem(
+        item_id="",
+        question=QUESTION.format(a=names[0], b=names[1]),
+        images=(image,),
+        truth=(truth,),
+        meta={"question_type": "depth_3d", "objects": list(names)},
+        label="A" if order[0] == near else "B",
+        objects=(names[0], names[1]),
+        distances=(float(distances[order[0]]), float(distances[order[1]])),
+        boxes=(boxes[0], boxes[1]),
+    )
+
+
+def generate(rng: np.random.Generator, config: SceneConfig) -> Depth3DItem:
+    return generate_with_retries(rng, config, _build)
+
+
+def score(answer: str, item: Depth3DItem) -> float:
+    return score_choice_letter(answer, item.label)
+
+
+def oracle(item: Depth3DItem) -> str:
+    return item.label
+
+
+def counterexample(item: Depth3DItem) -> str:
+    return "B" if item.label == "A" else "A"
+
+
+FAMILY = TaskFamily(
+    name="Depth3D",
+    item_type=Depth3DItem,
+    score=score,
+    oracle=oracle,
+    generate=generate,
+    description=__doc__ or "",
+    eval_key="cvb3ddepth",
+    counterexample=counterexample,
+)
