@@ -40,7 +40,11 @@ def draw_labelled_circles(
     font = _font(max(12, canvas.height // 24))
     for label, xy in points:
         x, y = _px(canvas, xy)
-        draw.ellipse((x - radius, y - radius, x + radius, y + radius), outline=color, width=max(2, radius // 3))
+        ring = max(2, radius // 3)
+        # a white halo keeps the marker visible on objects of the marker's own colour
+        halo = radius + ring
+        draw.ellipse((x - halo, y - halo, x + halo, y + halo), outline=(255, 255, 255), width=ring)
+        draw.ellipse((x - radius, y - radius, x + radius, y + radius), outline=color, width=ring)
         draw.text(
             (x + radius + 2, y - 2 * radius), label, fill=color, font=font, stroke_width=2, stroke_fill=(255, 255, 255)
         )

@@ -22,7 +22,7 @@ from spacetools_env.world import DIFFICULTIES, SceneConfig
 
 SPLITS: Mapping[str, int] = {"train": 0, "validation": 1, "test": 2}
 DEFAULT_NUM_ITEMS: Mapping[str, int] = {"train": 100_000, "validation": 1_000, "test": 1_000}
-_CACHE_SIZE = int(os.environ.get("SPACETOOLS_CACHE_ITEMS", "32"))
+_CACHE_SIZE = int(os.environ.get("SPACETOOLS_CACHE_ITEMS", "16"))
 _CACHE: OrderedDict[tuple[Any, ...], TaskItem] = OrderedDict()
 
 

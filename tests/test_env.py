@@ -140,3 +140,16 @@ def test_bad_configuration_is_a_clear_error():
         gym.make(ENV_ID, max_turns=0)
     with pytest.raises(ValueError, match="unknown difficulty 'brutal'"):
         gym.make(ENV_ID, difficulty="brutal")
+
+
+def test_tool_noise_is_configurable_and_deterministic():
+    noisy = {"noise": {"roborefer": {"point_sigma": 0.05}}}
+    detect = call("roborefer.detect_one", obj_name="point A", image_index=0)
+    texts = []
+    for _ in range(2):
+        env = gym.make(ENV_ID, tool_options=noisy)
+        env.reset(seed=5)
+        texts.append(message_text(env.step(detect)[0][0]))
+    exact = gym.make(ENV_ID)
+    exact.reset(seed=5)
+    assert texts[0] == texts[1] != message_text(exact.step(detect)[0][0])

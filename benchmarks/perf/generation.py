@@ -69,7 +69,8 @@ import json, resource, gymnasium as gym, spacetools_env
 env = gym.make("SpaceTools-Synth-BoxPose-v0")
 for i in range(40):
     env.reset(options={"index": i})
-    env.step('<tool_call>{"name": "depth_estimator.estimate_depth_with_pointcloud", "arguments": {"image_index": 0}}</tool_call>')
+    env.step('<tool_call>{"name": "depth_estimator.estimate_depth_with_pointcloud", '
+             '"arguments": {"image_index": 0}}</tool_call>')
 rss = int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize()
 print(json.dumps({"rss_mb": rss / 2**20, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
@@ -82,13 +83,17 @@ def env_memory_mb() -> dict[str, float]:
 
 
 def vector_throughput(resets: int = 12) -> dict[str, float]:
-    """Items generated per second by 2 envs, sync vs async; every reset draws a fresh item."""
+    """Items generated per second by 2 envs, sync vs async; every reset draws a fresh item.
+
+    The cache is cleared before the envs are built (async workers fork and would inherit it),
+    and each mode draws its own seeds, so every timed reset generates.
+    """
     rates = {}
-    for mode in ("sync", "async"):
-        envs = spacetools_env.make_vec(ENV_ID, num_envs=2, mode=mode)
-        envs.reset(seed=[10_000, 10_001])  # start the workers, warm the world
+    for offset, mode in enumerate(("sync", "async")):
         clear_cache()
-        seeds = np.arange(resets * 2).reshape(resets, 2) + 1
+        envs = spacetools_env.make_vec(ENV_ID, num_envs=2, mode=mode)
+        envs.reset(seed=[10_000 + offset, 20_000 + offset])  # start the workers, warm the world
+        seeds = np.arange(resets * 2).reshape(resets, 2) + 1000 * (offset + 1)
         start = time.perf_counter()
         for pair in seeds:
             envs.reset(seed=[int(s) for s in pair])

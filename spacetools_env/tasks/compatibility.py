@@ -27,8 +27,10 @@ which way is up. Scenes hold at least three objects (the preset's other settings
 
 The answer is drawn first, "Yes" or "No" with equal probability, and kept until a scene offers
 such a question (the first scene for about nine items in ten). Scenes offer "between" mostly
-for yes and "on top" mostly for no, so the rarer template is asked whenever a scene has one;
-the template still hints at the answer (see the README of the family's tests for the rates).
+for yes and "on top" mostly for no, so the rarer template is asked whenever a scene has one.
+The template still hints at the answer, because sparse scenes rarely hold a gap narrower than
+an object or a top wider than one: over 300 items, "between" is answered yes 100 % / 91 % /
+64 % of the time and "on top" no 92 % / 86 % / 61 % (easy / medium / hard).
 Score: the official RoboSpatial-Eval yes/no rule (:func:`~spacetools_env.scoring.score_yes_no`).
 
 Version history:
@@ -282,7 +284,10 @@ def _build(scene: Scene, rng: np.random.Generator, *, answer: bool) -> Compatibi
 def generate(rng: np.random.Generator, config: SceneConfig) -> CompatibilityItem:
     low, high = config.num_objects
     if low < MIN_OBJECTS:
-        config = dataclasses.replace(config, num_objects=(MIN_OBJECTS, max(MIN_OBJECTS, high)))
+        try:
+            config = dataclasses.replace(config, num_objects=(MIN_OBJECTS, max(MIN_OBJECTS, high)))
+        except ValueError as exc:
+            raise ValueError(f"Compatibility asks about scenes of at least {MIN_OBJECTS} objects: {exc}") from None
     # The answer is drawn once, before any scene, so retries cannot skew the yes/no balance.
     answer = bool(rng.random() < 0.5)
     return generate_with_retries(rng, config, partial(_build, answer=answer))

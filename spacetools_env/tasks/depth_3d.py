@@ -5,13 +5,14 @@ camera taking this photo, the mug (highlighted by a red box) or the red cube (hi
 blue box)?\\n(A) mug\\n(B) red cube". The two objects' visible 2D boxes are drawn on the image,
 red for the first, blue for the second, as CV-Bench draws its Omni3D boxes.
 
-Ground truth: the object whose 3D box centre is nearer the camera centre (Euclidean distance,
-as Omni3D's centres). The farther distance is at least ``MIN_RATIO`` times the nearer one, and
-the depth a tool reads at each object's pointing location (the referents' interior points)
-orders them the same way with a ratio of at least ``MIN_POINT_RATIO``, so the question has one
-right answer. Which object is named first is drawn at random, so A and B are equally likely.
-Score: CV-Bench's letter match (:func:`~spacetools_env.scoring.score_choice_letter`). The
-original trace: depth, two pointing calls, two depth reads, compare.
+Ground truth: the object whose 3D box centre has the smaller depth (its z in the camera frame,
+as CV-Bench compares Omni3D box centres). The larger depth is at least ``MIN_RATIO`` times the
+smaller one, and the depth map read at each object's pointing location (the referents' interior
+points, where a tool points) orders them the same way with a ratio of at least
+``MIN_POINT_RATIO``, so the question has one right answer. Which object is named first is
+drawn at random, so A and B are equally likely. Score: CV-Bench's letter match
+(:func:`~spacetools_env.scoring.score_choice_letter`). The original trace: depth, two pointing
+calls, two depth reads, compare.
 
 Version history:
     v0: initial release.
@@ -41,12 +42,12 @@ QUESTION = (
 @dataclass(frozen=True, kw_only=True)
 class Depth3DItem(TaskItem):
     """Attributes: ``label`` the closer object's letter; ``objects`` the names of (A, B);
-    ``distances`` camera-to-centre distances of (A, B) in metres; ``boxes`` the drawn normalized
+    ``depths`` camera depths of the box centres of (A, B) in metres; ``boxes`` the drawn normalized
     ``(x0, y0, x1, y1)`` boxes of (A, B)."""
 
     label: str
     objects: tuple[str, str]
-    distances: tuple[float, float]
+    depths: tuple[float, float]
     boxes: tuple[tuple[float, float, float, float], tuple[float, float, float, float]]
 
 
@@ -58,9 +59,23 @@ def point_depths(scene: Scene, points: np.ndarray) -> np.ndarray:
     return scene.depth[rows, cols].astype(np.float64)
 
 
-def clear_depth_pairs(distances: np.ndarray, depths: np.ndarray) -> np.ndarray:
-    """(K, 2) object index pairs (i, j) where i is clearly closer than j by both measures."""
-    ok = (distances[None, :] >= MIN_RATIO * distances[:, None]) & (depths[None, :] >= MIN_POINT_RATIO * depths[:, None])
+def centre_depths(scene: Scene) -> np.ndarray:
+    """(N,) depth (camera-frame z, metres) of each object's 3D box centre."""
+    return scene.camera.world_to_camera(np.array([o.position for o in scene.objects]))[:, 2]
+
+
+def clear_depth_pairs(
+    centres: np.ndarray, points: np.ndarray, ratio: float = MIN_RATIO, point_ratio: float = MIN_POINT_RATIO
+) -> np.ndarray:
+    """(K, 2) object index pairs (i, j) where i is clearly closer than j.
+
+    Args:
+        centres: (N,) depths of the box centres.
+        points: (N,) depth-map values at the objects' pointing locations.
+        ratio: Least ratio of the centre depths.
+        point_ratio: Least ratio of the point depths.
+    """
+    ok = (centres[None, :] >= ratio * centres[:, None]) & (points[None, :] >= point_ratio * points[:, None])
     return np.argwhere(ok)
 
 
@@ -78,10 +93,9 @@ def _build(scene: Scene, rng: np.random.Generator) -> Depth3DItem | None:
     if len(scene.objects) < 2:
         return None
     truth = scene_truth(scene)
-    centres = np.array([o.position for o in scene.objects])
-    distances = np.linalg.norm(centres - scene.camera.position, axis=1)
+    depths = centre_depths(scene)
     points = np.array([r.point for r in truth.referents[: len(scene.objects)]])
-    pairs = clear_depth_pairs(distances, point_depths(scene, points))
+    pairs = clear_depth_pairs(depths, point_depths(scene, points))
     if len(pairs) == 0:
         return None
     near, far = pairs[int(rng.integers(len(pairs)))]
@@ -97,7 +111,7 @@ def _build(scene: Scene, rng: np.random.Generator) -> Depth3DItem | None:
         meta={"question_type": "depth_3d", "objects": list(names)},
         label="A" if order[0] == near else "B",
         objects=(names[0], names[1]),
-        distances=(float(distances[order[0]]), float(distances[order[1]])),
+        depths=(float(depths[order[0]]), float(depths[order[1]])),
         boxes=(boxes[0], boxes[1]),
     )
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 
 from spacetools_env.scoring import score_choice_letter
 from spacetools_env.task import TaskFamily, TaskItem
@@ -57,23 +58,18 @@ class Relation2DItem(TaskItem):
 def object_positions(scene: Scene, points: np.ndarray) -> np.ndarray:
     """(3, N, 2) normalized (x, y) per object: visible-box centres, mask centroids, ``points``.
 
-    Vectorised over the segmentation (one pass), so it costs about a millisecond.
+    Works on each object's bounding crop of the segmentation, so it costs well under a millisecond.
     """
     height, width = scene.segmentation.shape
-    labels = np.array([o.label for o in scene.objects])
-    box_centres = np.empty((len(labels), 2))
+    slices = ndimage.find_objects(scene.segmentation)
+    out = np.empty((3, len(scene.objects), 2))
     for i, obj in enumerate(scene.objects):
-        cols = np.flatnonzero(obj.mask.any(axis=0))
-        rows = np.flatnonzero(obj.mask.any(axis=1))
-        box_centres[i] = ((cols[0] + cols[-1] + 1) / 2 / width, (rows[0] + rows[-1] + 1) / 2 / height)
-    seg = scene.segmentation.ravel()
-    size = int(labels.max()) + 1
-    counts = np.bincount(seg, minlength=size)[labels]
-    vv, uu = np.divmod(np.arange(seg.size), width)
-    cx = np.bincount(seg, weights=uu, minlength=size)[labels] / counts
-    cy = np.bincount(seg, weights=vv, minlength=size)[labels] / counts
-    centroids = np.stack([(cx + 0.5) / width, (cy + 0.5) / height], axis=1)
-    return np.stack([box_centres, centroids, points])
+        rows, cols = slices[obj.label - 1]
+        vv, uu = np.nonzero(scene.segmentation[rows, cols] == obj.label)
+        out[0, i] = ((cols.start + cols.stop) / 2 / width, (rows.start + rows.stop) / 2 / height)
+        out[1, i] = ((cols.start + uu.mean() + 0.5) / width, (rows.start + vv.mean() + 0.5) / height)
+    out[2] = points
+    return out
 
 
 def clear_pairs(positions: np.ndarray, axis: int) -> np.ndarray:

@@ -8,8 +8,8 @@ the left of the red cube? Answer yes or no." Relations are taken from the camera
   ``MIN_COLUMN_OFFSET`` (normalized image width) to that side of the reference's; the
   projections of the 3D box centres and the points a pointing tool returns (the referents'
   interior points, by at least ``MIN_POINT_OFFSET``) lie the same way.
-- "in front of" / "behind": the subject's 3D box centre is closer to / farther from the camera
-  centre than the reference's by the factor ``MIN_DEPTH_RATIO``, and the depth map read at the
+- "in front of" / "behind": the subject's 3D box centre is nearer / farther in depth (camera-frame
+  z) than the reference's by the factor ``MIN_DEPTH_RATIO``, and the depth map read at the
   pointing locations orders them the same way with ratio ``MIN_POINT_DEPTH_RATIO``.
 
 Each relation is asked a quarter of the time (left/right questions fall back to front/behind
@@ -31,7 +31,8 @@ import numpy as np
 from spacetools_env.scoring import score_yes_no
 from spacetools_env.task import TaskFamily, TaskItem
 from spacetools_env.tasks.common import generate_with_retries, scene_truth, yes_no
-from spacetools_env.tasks.depth_3d import point_depths
+from spacetools_env.tasks.depth_3d import centre_depths, clear_depth_pairs, point_depths
+from spacetools_env.tasks.relation_2d import object_positions
 from spacetools_env.world import Scene, SceneConfig
 
 MIN_COLUMN_OFFSET = 0.06
@@ -59,15 +60,8 @@ class SpatialConfigurationItem(TaskItem):
 
 def _horizontal_pairs(scene: Scene, points: np.ndarray) -> np.ndarray:
     """(K, 2) pairs (i, j): object i clearly left of object j in the image."""
-    width = scene.segmentation.shape[1]
-    labels = np.array([o.label for o in scene.objects])
-    seg = scene.segmentation.ravel()
-    size = int(labels.max()) + 1
-    columns = np.arange(seg.size) % width
-    counts = np.bincount(seg, minlength=size)[labels]
-    centroid_x = (np.bincount(seg, weights=columns, minlength=size)[labels] / counts + 0.5) / width
     centre_x = scene.camera.project(np.array([o.position for o in scene.objects]))[:, 0]
-    xs = np.stack([centroid_x, centre_x, points[:, 0]])  # (3, N)
+    xs = np.stack([object_positions(scene, points)[1, :, 0], centre_x, points[:, 0]])  # (3, N)
     diff = xs[:, None, :] - xs[:, :, None]  # diff[k, i, j] = x_j - x_i
     ok = (diff[0] >= MIN_COLUMN_OFFSET) & (diff[1] > 0) & (diff[2] >= MIN_POINT_OFFSET)
     return np.argwhere(ok)
@@ -75,13 +69,7 @@ def _horizontal_pairs(scene: Scene, points: np.ndarray) -> np.ndarray:
 
 def _depth_pairs(scene: Scene, points: np.ndarray) -> np.ndarray:
     """(K, 2) pairs (i, j): object i clearly closer to the camera than object j."""
-    centres = np.array([o.position for o in scene.objects])
-    distances = np.linalg.norm(centres - scene.camera.position, axis=1)
-    depths = point_depths(scene, points)
-    ok = (distances[None, :] >= MIN_DEPTH_RATIO * distances[:, None]) & (
-        depths[None, :] >= MIN_POINT_DEPTH_RATIO * depths[:, None]
-    )
-    return np.argwhere(ok)
+    return clear_depth_pairs(centre_depths(scene), point_depths(scene, points), MIN_DEPTH_RATIO, MIN_POINT_DEPTH_RATIO)
 
 
 def _build(scene: Scene, rng: np.random.Generator) -> SpatialConfigurationItem | None:

@@ -26,20 +26,25 @@ IMAGE_INDEX_DOC = (
 
 
 class TruthCache:
-    """Values derived from one :class:`GroundTruth`, dropped when that object is collected.
+    """Values derived from the most recently used :class:`GroundTruth` objects.
 
     Keyed by ``id()`` (ground truths hold arrays, so they are not hashable) and checked with a
     weak reference, so a new object that reuses a dead one's id never sees stale entries.
+    At most ``max_truths`` are kept: items stay alive in the env's item cache, and a point cloud
+    per cached item would multiply an env's memory (an episode uses one image, rarely two).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_truths: int = 2) -> None:
+        self.max_truths = max_truths
         self._entries: dict[int, tuple[weakref.ref[GroundTruth], dict[Any, Any]]] = {}
 
     def get(self, truth: GroundTruth, key: Any, compute: Callable[[], T]) -> T:
-        entry = self._entries.get(id(truth))
+        entry = self._entries.pop(id(truth), None)
         if entry is None or entry[0]() is not truth:
             entry = (weakref.ref(truth, self._forget(id(truth))), {})
-            self._entries[id(truth)] = entry
+        self._entries[id(truth)] = entry  # most recently used last
+        while len(self._entries) > self.max_truths:
+            del self._entries[next(iter(self._entries))]
         values = entry[1]
         if key not in values:
             values[key] = compute()
@@ -60,9 +65,10 @@ class TruthCache:
 
     # Weak references do not pickle; a cache is rebuilt on demand, so an env pickles with it empty.
     def __getstate__(self) -> dict[str, Any]:
-        return {}
+        return {"max_truths": self.max_truths}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        self.max_truths = state.get("max_truths", 2)
         self._entries = {}
 
 

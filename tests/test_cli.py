@@ -1,0 +1,35 @@
+"""The `spacetools` command, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from benchmarks.cli import main
+
+
+def test_demo_prints_a_table_and_writes_pictures(tmp_path, capsys):
+    out = tmp_path / "demo"
+    args = ["--episodes", "2", "--pictures", "1", "--out", str(out), "--families", "RelativeDepth", "BoxPose"]
+    code = main(["demo", *args])
+    assert code == 0
+    table = capsys.readouterr().out
+    assert "RelativeDepth" in table and "BoxPose" in table and "mean score" in table
+    rows = json.loads((out / "summary.json").read_text())
+    assert {r["family"] for r in rows} == {"RelativeDepth", "BoxPose"}
+    assert all(r["episodes"] == 2 and r["score"] >= 0.9 for r in rows)
+    assert sorted(p.name for p in out.glob("*.png")) == [
+        "SpaceTools-Synth-BoxPose-v0-0.png",
+        "SpaceTools-Synth-RelativeDepth-v0-0.png",
+    ]
+
+
+def test_unknown_family_is_a_clear_error(capsys):
+    assert main(["demo", "--families", "Nope"]) == 2
+    assert "unknown families ['Nope']" in capsys.readouterr().err
+
+
+def test_console_script_is_installed():
+    result = subprocess.run([sys.executable, "-m", "benchmarks.cli", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "demo" in result.stdout
