@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from agents.tool_program import ToolProgramAgent
-from benchmarks.demo import synthetic_ids
+from spacetools_env.docs import builtin_families
 from spacetools_env.rollout import agent_policy, rollout
 
 EPISODES = 30
 
 
-@pytest.mark.parametrize("env_id", synthetic_ids())
+@pytest.mark.parametrize("env_id", [f"SpaceTools-Synth-{f.name}-v{f.version}" for f in builtin_families()])
 def test_tool_program_agent_solves_family_with_oracle_tools(env_id):
     env = gym.make(env_id, split="test")
     agent = ToolProgramAgent()
