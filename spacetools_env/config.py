@@ -33,6 +33,8 @@ class EnvConfig:
         tools_in_system_prompt: Append the Qwen2.5 ``# Tools`` block to the system message;
             turn off when your chat template renders ``info["tools"]`` itself.
         num_items: Items per split for synthetic sources (None: the source's defaults).
+        data_dir: Where a benchmark's local copy lives (benchmark sources only; see
+            ``benchmarks.data`` for the lookup order when None).
     """
 
     split: str = "train"
@@ -48,6 +50,7 @@ class EnvConfig:
     tool_images: bool = False
     tools_in_system_prompt: bool = True
     num_items: Mapping[str, int] | None = None
+    data_dir: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("max_turns", "max_calls_per_turn", "max_response_chars"):

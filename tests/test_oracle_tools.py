@@ -18,7 +18,6 @@ from tool_backends import (
     GroundTruth,
     LocalToolClient,
     Referent,
-    ToolInfrastructureError,
     ToolNoise,
     ToolResult,
     VariableStore,
@@ -439,11 +438,12 @@ def test_undefined_variable_is_reported_with_the_stored_names(session):
         session.store.resolve({"point_cloud": "$point_cloud"})
 
 
-def test_missing_ground_truth_is_an_infrastructure_error():
+def test_missing_ground_truth_is_reported_to_the_model_not_raised():
     client = make_client()
     client.open_episode(EpisodeContext(images=(np.zeros((4, 4, 3), np.uint8),), truth=(None,)))
-    with pytest.raises(ToolInfrastructureError, match="no ground truth"):
-        client.call("roborefer.detect_one", {"obj_name": "mug", "image_index": 0})
+    result = client.call("roborefer.detect_one", {"obj_name": "mug", "image_index": 0})
+    assert not result.ok and "has no ground truth for image 0" in result.text
+    assert "model or replay tool backend" in result.text
 
 
 # ----------------------------------------------------------------------------- noise

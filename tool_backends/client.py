@@ -54,12 +54,19 @@ class CallContext:
         return self.episode.images[index]
 
     def truth(self, index: int) -> GroundTruth:
-        """Ground truth of image ``index`` (oracle tools only)."""
+        """Ground truth of image ``index`` (oracle tools only).
+
+        Raises:
+            ToolError: the image has no ground truth (a benchmark that ships no depth or masks).
+                Reported to the model rather than raised out of ``step()``, so agents that never
+                call tools, or call only truth-free ones, still run on such benchmarks.
+        """
         self.image(index)
         truth = self.episode.truth[index] if index < len(self.episode.truth) else None
         if truth is None:
-            raise ToolInfrastructureError(
-                f"the oracle backend has no ground truth for image {index}; use a model or replay backend"
+            raise ToolError(
+                f"the oracle backend has no ground truth for image {index} (this item ships no depth or masks); "
+                "run this benchmark with a model or replay tool backend"
             )
         return truth
 
