@@ -10,19 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import ENV_ID
+from tool_backends import DEFAULT_TOOLS
 
-TOOLS = [
-    "roborefer.detect_one",
-    "roborefer.detect_all",
-    "vlm.detect_one",
-    "vlm.detect_all",
-    "depth_estimator.estimate_depth",
-    "depth_estimator.estimate_depth_with_pointcloud",
-    "sam2.segment_from_point",
-    "sam2.segment_from_points",
-    "vision_ops.index_at",
-    "bounding_box.compute_bbox",
-]
+TOOLS = list(DEFAULT_TOOLS)
 ARG_NAMES = [
     "obj_name",
     "image_index",

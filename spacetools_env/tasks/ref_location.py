@@ -33,9 +33,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from spacetools_env.frames import format_points
-from spacetools_env.scoring import score_mask_nndc, score_refspatial_mask
-from spacetools_env.task import TaskFamily, TaskItem
+from spacetools_env.scoring import score_refspatial_mask
+from spacetools_env.task import TaskFamily
+from spacetools_env.tasks import mask_pointing
 from spacetools_env.tasks.common import generate_with_retries, mask_centroid, scene_truth
+from spacetools_env.tasks.mask_pointing import MaskPointItem
 from spacetools_env.world import ObjectInstance, Scene, SceneConfig
 from tool_backends import Referent
 from tool_backends.geometry import interior_point
@@ -55,16 +57,10 @@ QUESTION = "Please point out {expression}. " + SUFFIX
 
 
 @dataclass(frozen=True, kw_only=True)
-class RefLocationItem(TaskItem):
-    """Attributes: ``expression`` the referring expression; ``target`` the object's name; ``mask`` its
-    visible pixels (HxW bool, the ground truth); ``point`` a point well inside the mask; ``wrong_point``
-    a point on another object (the counterexample)."""
+class RefLocationItem(MaskPointItem):
+    """Adds ``target``, the name of the object the expression picks out."""
 
-    expression: str
     target: str
-    mask: np.ndarray
-    point: tuple[float, float]
-    wrong_point: tuple[float, float]
 
 
 @dataclass(frozen=True)
@@ -187,7 +183,7 @@ def _build(scene: Scene, rng: np.random.Generator) -> RefLocationItem | None:
 def _item(scene: Scene, cand: Candidate) -> RefLocationItem | None:
     target = cand.target
     point = interior_point(target.mask)
-    if (score_refspatial_mask(format_points(np.asarray([point])), target.mask) or 0.0) < 1.0:
+    if score_refspatial_mask(format_points(np.asarray([point])), target.mask) != 1.0:
         return None  # a sliver so thin that the 3-decimal answer leaves it
     others = [o for o in scene.objects if o is not target and o.pixel_count > 0]
     wrong = interior_point(others[0].mask) if others else (0.0, 0.0)
@@ -217,34 +213,14 @@ def generate(rng: np.random.Generator, config: SceneConfig) -> RefLocationItem:
     return generate_with_retries(rng, config, _build)
 
 
-# ---------------------------------------------------------------------------- scoring
-def score(answer: str, item: RefLocationItem) -> float:
-    """RefSpatial-Bench: the share of the answer's points inside the mask (0 when nothing parses)."""
-    return score_refspatial_mask(answer, item.mask) or 0.0
-
-
-def shaped(answer: str, item: RefLocationItem) -> float:
-    """NNDC: the hit, or partial credit for a first point near the mask's centroid."""
-    return score_mask_nndc(answer, item.mask)
-
-
-def oracle(item: RefLocationItem) -> str:
-    return format_points(np.asarray([item.point]))
-
-
-def counterexample(item: RefLocationItem) -> str:
-    """A point on another object."""
-    return format_points(np.asarray([item.wrong_point]))
-
-
 FAMILY = TaskFamily(
     name="RefLocation",
     item_type=RefLocationItem,
-    score=score,
-    oracle=oracle,
+    score=mask_pointing.score,
+    oracle=mask_pointing.oracle,
     generate=generate,
-    shaped=shaped,
+    shaped=mask_pointing.shaped,
     description=__doc__ or "",
     eval_key="reflocation",
-    counterexample=counterexample,
+    counterexample=mask_pointing.counterexample,
 )

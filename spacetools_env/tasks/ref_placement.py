@@ -30,9 +30,8 @@ from functools import partial
 import numpy as np
 from scipy import ndimage
 
-from spacetools_env.frames import format_points
-from spacetools_env.scoring import score_mask_nndc, score_refspatial_mask
-from spacetools_env.task import TaskFamily, TaskItem
+from spacetools_env.task import TaskFamily
+from spacetools_env.tasks import mask_pointing
 from spacetools_env.tasks.common import generate_with_retries, scene_truth
 from spacetools_env.tasks.free_space import (
     CLEARANCE_M,
@@ -42,6 +41,7 @@ from spacetools_env.tasks.free_space import (
     reference_names,
     side_of,
 )
+from spacetools_env.tasks.mask_pointing import MaskPointItem
 from spacetools_env.tasks.ref_location import QUESTION
 from spacetools_env.world import ObjectInstance, Scene, SceneConfig
 from tool_backends import Referent
@@ -55,15 +55,8 @@ BETWEEN_NOUNS = ("free area", "free space", "vacant area", "vacant space", "empt
 
 
 @dataclass(frozen=True, kw_only=True)
-class RefPlacementItem(TaskItem):
-    """Attributes: ``expression`` the referring expression; ``mask`` the free region (HxW bool, the
-    ground truth); ``point`` a point well inside it; ``wrong_point`` a point on an object (the
-    counterexample)."""
-
-    expression: str
-    mask: np.ndarray
-    point: tuple[float, float]
-    wrong_point: tuple[float, float]
+class RefPlacementItem(MaskPointItem):
+    """The free region described relative to objects; see :class:`MaskPointItem`."""
 
 
 @dataclass(frozen=True)
@@ -184,33 +177,14 @@ def generate(rng: np.random.Generator, config: SceneConfig) -> RefPlacementItem:
     return generate_with_retries(rng, config, _build)
 
 
-def score(answer: str, item: RefPlacementItem) -> float:
-    """RefSpatial-Bench: the share of the answer's points inside the mask (0 when nothing parses)."""
-    return score_refspatial_mask(answer, item.mask) or 0.0
-
-
-def shaped(answer: str, item: RefPlacementItem) -> float:
-    """NNDC: the hit, or partial credit for a first point near the mask's centroid."""
-    return score_mask_nndc(answer, item.mask)
-
-
-def oracle(item: RefPlacementItem) -> str:
-    return format_points(np.asarray([item.point]))
-
-
-def counterexample(item: RefPlacementItem) -> str:
-    """The centre of the anchor object: occupied, not free space."""
-    return format_points(np.asarray([item.wrong_point]))
-
-
 FAMILY = TaskFamily(
     name="RefPlacement",
     item_type=RefPlacementItem,
-    score=score,
-    oracle=oracle,
+    score=mask_pointing.score,
+    oracle=mask_pointing.oracle,
     generate=generate,
-    shaped=shaped,
+    shaped=mask_pointing.shaped,
     description=__doc__ or "",
     eval_key="refplacement",
-    counterexample=counterexample,
+    counterexample=mask_pointing.counterexample,
 )
