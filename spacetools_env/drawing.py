@@ -11,12 +11,13 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from tool_backends.geometry import BOX_EDGES
+
 Color = tuple[int, int, int]
 RED: Color = (230, 30, 30)
 BLUE: Color = (30, 80, 230)
 GREEN: Color = (20, 200, 60)
 YELLOW: Color = (250, 210, 0)
-BOX_EDGES = ((0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 6), (6, 7), (7, 4), (0, 4), (1, 5), (2, 6), (3, 7))
 
 
 def _font(size: int) -> ImageFont.ImageFont:

@@ -1,13 +1,26 @@
-"""Small, dependency-free 2D geometry for the scorers: hulls, point-in-polygon, convex clipping.
+"""2D geometry for the scorers: hulls, hull IoU, and the official point-in-region rules.
 
 Points are ``(x, y)`` float pairs in any frame (the scorers use normalized [0, 1] image
 coordinates). Nothing here raises on NaN or infinity: such input is treated as degenerate.
+
+The hull, area, clipping and IoU arithmetic is :mod:`tool_backends.geometry`'s (one
+implementation for tools, scorers and the world). What stays here reproduces official scoring
+code and so keeps its own semantics:
+
+- :func:`point_in_convex_polygon`, SpaceTools' context rule: a fixed absolute tolerance on the
+  cross product and an empty degenerate hull, where ``tool_backends.geometry.point_in_convex_hull``
+  uses a tolerance relative to the hull's size and lets a degenerate hull contain its segment.
+- the RoboSpatial-Eval ray casts, current and legacy (bug included), over the vertices in listed
+  order, which are not convex-hull tests at all;
+- :func:`polygon_centroid`, used only by the shaped reward.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+
+from tool_backends.geometry import convex_hull_2d, convex_polygon_iou, polygon_area
 
 Point = tuple[float, float]
 
@@ -28,40 +41,18 @@ def _all_finite(points: Sequence[Point]) -> bool:
 def convex_hull(points: Sequence[Point]) -> list[Point]:
     """Counter-clockwise convex hull (Andrew's monotone chain), collinear points dropped.
 
-    Returns fewer than 3 vertices for degenerate input (all points equal or collinear) and an
-    empty list if any coordinate is NaN or infinite.
+    ``tool_backends.geometry.convex_hull_2d`` with the exact collinearity test (every strictly
+    convex turn kept: a score must not depend on a tolerance tuned for the tools' point clouds),
+    as a list of tuples. Returns fewer than 3 vertices for degenerate input (all points equal or
+    collinear) and an empty list if any coordinate is NaN or infinite.
 
     >>> convex_hull([(0, 0), (1, 0), (1, 1), (0, 1), (0.5, 0.5)])
     [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)]
     """
-    pts = sorted({(float(x), float(y)) for x, y in points})
+    pts = [(float(x), float(y)) for x, y in points]
     if not _all_finite(pts):
         return []
-    if len(pts) < 3:
-        return pts
-    lower: list[Point] = []
-    for p in pts:
-        while len(lower) >= 2 and _cross(lower[-2], lower[-1], p) <= 0:
-            lower.pop()
-        lower.append(p)
-    upper: list[Point] = []
-    for p in reversed(pts):
-        while len(upper) >= 2 and _cross(upper[-2], upper[-1], p) <= 0:
-            upper.pop()
-        upper.append(p)
-    return lower[:-1] + upper[:-1]
-
-
-def polygon_area(polygon: Sequence[Point]) -> float:
-    """Unsigned shoelace area of a simple polygon (0.0 for fewer than 3 vertices)."""
-    n = len(polygon)
-    if n < 3:
-        return 0.0
-    twice = 0.0
-    for i in range(n):
-        (x0, y0), (x1, y1) = polygon[i], polygon[(i + 1) % n]
-        twice += x0 * y1 - x1 * y0
-    return abs(twice) / 2.0
+    return [(x, y) for x, y in convex_hull_2d(pts, collinear_tol=0.0).tolist()]
 
 
 def polygon_centroid(polygon: Sequence[Point]) -> Point | None:
@@ -139,47 +130,22 @@ def point_in_polygon_ray_cast_legacy(x: float, y: float, polygon: Sequence[Point
     return inside
 
 
-def _clip_edge(subject: list[Point], a: Point, b: Point) -> list[Point]:
-    """Keep the part of ``subject`` left of (or on) the directed line a -> b."""
-    out: list[Point] = []
-    n = len(subject)
-    for i in range(n):
-        current, previous = subject[i], subject[i - 1]
-        cur_in = _cross(a, b, current) >= 0.0
-        prev_in = _cross(a, b, previous) >= 0.0
-        if cur_in != prev_in:
-            dx, dy = current[0] - previous[0], current[1] - previous[1]
-            denom = (b[0] - a[0]) * dy - (b[1] - a[1]) * dx
-            if denom != 0.0:
-                t = ((a[0] - previous[0]) * (b[1] - a[1]) - (a[1] - previous[1]) * (b[0] - a[0])) / -denom
-                out.append((previous[0] + t * dx, previous[1] + t * dy))
-        if cur_in:
-            out.append(current)
-    return out
-
-
-def convex_polygon_intersection(subject: Sequence[Point], clip: Sequence[Point]) -> list[Point]:
-    """Intersection of two counter-clockwise convex polygons (Sutherland-Hodgman clipping)."""
-    result = list(subject)
-    m = len(clip)
-    for i in range(m):
-        if len(result) < 3:
-            return []
-        result = _clip_edge(result, clip[i], clip[(i + 1) % m])
-    return result if len(result) >= 3 else []
-
-
 def convex_hull_iou(points_a: Sequence[Point], points_b: Sequence[Point]) -> float:
     """IoU of the convex hulls of two point sets, in [0, 1]; 0.0 if either hull has no area.
 
     Order-invariant by construction: only the hulls matter. Used for the BOP-ASK pose score.
     """
-    hull_a, hull_b = convex_hull(points_a), convex_hull(points_b)
-    area_a, area_b = polygon_area(hull_a), polygon_area(hull_b)
-    if not (area_a > 0.0 and area_b > 0.0) or not math.isfinite(area_a + area_b):
-        return 0.0
-    inter = polygon_area(convex_polygon_intersection(hull_a, hull_b))
-    union = area_a + area_b - inter
-    if not union > 0.0:
-        return 0.0
-    return min(1.0, max(0.0, inter / union))
+    return convex_polygon_iou(convex_hull(points_a), convex_hull(points_b))
+
+
+__all__ = [
+    "BOUNDARY_EPS",
+    "Point",
+    "convex_hull",
+    "convex_hull_iou",
+    "point_in_convex_polygon",
+    "point_in_polygon_ray_cast",
+    "point_in_polygon_ray_cast_legacy",
+    "polygon_area",
+    "polygon_centroid",
+]

@@ -1,4 +1,9 @@
-"""Small, vectorised geometry helpers for oriented boxes and their footprints on the table."""
+"""Small, vectorised geometry helpers for oriented boxes and their footprints on the table.
+
+Box corners (:func:`box_corners`, re-exported) and footprint hulls come from
+:mod:`tool_backends.geometry`, so the world's ground-truth boxes and the bounding-box tool share
+one corner order.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +11,7 @@ import math
 
 import numpy as np
 
-# Unit box corners: bottom face counter-clockwise seen from above (z up), then the top face in
-# the same order, so corner i + 4 sits above corner i.
-_UNIT_CORNERS = np.array(
-    [
-        [-1, -1, -1],
-        [1, -1, -1],
-        [1, 1, -1],
-        [-1, 1, -1],
-        [-1, -1, 1],
-        [1, -1, 1],
-        [1, 1, 1],
-        [-1, 1, 1],
-    ],
-    dtype=np.float64,
-)
+from tool_backends.geometry import box_corners
 
 
 def yaw_quaternion(yaw: float) -> np.ndarray:
@@ -44,39 +35,6 @@ def quaternion_matrix(quaternion: np.ndarray) -> np.ndarray:
             [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
         ]
     )
-
-
-def box_corners(center: np.ndarray, rotation: np.ndarray, extents: np.ndarray) -> np.ndarray:
-    """The 8 corners (8, 3) of an oriented box, in the order documented on ``_UNIT_CORNERS``.
-
-    Args:
-        center: (3,) box centre.
-        rotation: 3x3 rotation whose columns are the box axes.
-        extents: (3,) full box size along its own axes.
-    """
-    local = _UNIT_CORNERS * (np.asarray(extents, dtype=np.float64) / 2.0)
-    return local @ np.asarray(rotation).T + np.asarray(center, dtype=np.float64)
-
-
-def convex_hull_2d(points: np.ndarray) -> np.ndarray:
-    """Counter-clockwise convex hull (K, 2) of a few 2D points (Andrew's monotone chain)."""
-    pts = sorted({(float(x), float(y)) for x, y in np.asarray(points)})
-    if len(pts) <= 2:
-        return np.asarray(pts)
-
-    def half(seq: list[tuple[float, float]]) -> list[tuple[float, float]]:
-        chain: list[tuple[float, float]] = []
-        for p in seq:
-            while len(chain) >= 2:
-                (ax, ay), (bx, by) = chain[-2], chain[-1]
-                if (bx - ax) * (p[1] - ay) - (by - ay) * (p[0] - ax) > 0:
-                    break
-                chain.pop()
-            chain.append(p)
-        return chain
-
-    lower, upper = half(pts), half(pts[::-1])
-    return np.asarray(lower[:-1] + upper[:-1])
 
 
 def polygon_distance(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
@@ -129,3 +87,14 @@ def quaternion_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             aw * bw - ax * bx - ay * by - az * bz,
         ]
     )
+
+
+__all__ = [
+    "box_corners",
+    "polygon_distance",
+    "polygons_apart",
+    "quaternion_matrix",
+    "quaternion_multiply",
+    "yaw_matrix",
+    "yaw_quaternion",
+]

@@ -14,7 +14,8 @@ from functools import cached_property
 import numpy as np
 
 from spacetools_env.world.camera import Camera
-from spacetools_env.world.geometry import convex_hull_2d, polygon_distance, quaternion_matrix
+from spacetools_env.world.geometry import polygon_distance, quaternion_matrix
+from tool_backends.geometry import convex_hull_2d
 
 FLOOR_LABEL = 0
 """Segmentation label of the floor, the table's sides and legs, and pixels where nothing is hit."""
@@ -112,7 +113,9 @@ class ObjectInstance:
     @property
     def footprint_xy(self) -> np.ndarray:
         """(K, 2) counter-clockwise polygon: the 3D box projected on the table plane."""
-        return convex_hull_2d(self.corners_world[:, :2])
+        # The exact collinearity test: footprints, and the layouts and answers built on them,
+        # stay those of the scenes this env version has always generated.
+        return convex_hull_2d(self.corners_world[:, :2], collinear_tol=0.0)
 
 
 @dataclass(frozen=True, eq=False)
