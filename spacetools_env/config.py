@@ -34,7 +34,7 @@ class EnvConfig:
             turn off when your chat template renders ``info["tools"]`` itself.
         num_items: Items per split for synthetic sources (None: the source's defaults).
         data_dir: Where a benchmark's local copy lives (benchmark sources only; see
-            ``benchmarks.data`` for the lookup order when None).
+            :mod:`spacetools_env.loaders.paths` for the lookup order when None).
     """
 
     split: str = "train"

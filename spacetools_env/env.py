@@ -82,9 +82,8 @@ class SpaceToolsEnv(gym.Env[list, Any]):
         self.source = self._make_source(source)
         self.client = self._make_client()
         self.tool_schemas = [spec.openai_schema() for spec in self.client.specs]
-        self.system_prompt = self.family.system_prompt + (
-            tools_block(self.tool_schemas) if self.config.tools_in_system_prompt else ""
-        )
+        self.tools_text = tools_block(self.tool_schemas) if self.config.tools_in_system_prompt else ""
+        self.system_prompt = self.family.system_prompt + self.tools_text
         self.weights = self.config.weights
         self.observation_space = ChatMessages()
         self.action_space = ModelAction([spec.name for spec in self.client.specs])
@@ -144,7 +143,8 @@ class SpaceToolsEnv(gym.Env[list, Any]):
             "index": index,
             **item.meta,
         }
-        observation = [msg.system_message(self.system_prompt), msg.user_message(item.question, item.images)]
+        system = self.system_prompt if item.system_prompt is None else item.system_prompt + self.tools_text
+        observation = [msg.system_message(system), msg.user_message(item.question, item.images)]
         return observation, self._info(zero_components(), [])
 
     def step(self, action: Any) -> tuple[list, float, bool, bool, dict]:

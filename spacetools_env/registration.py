@@ -7,12 +7,14 @@ a Gymnasium id back, checked by the same contract tests (:mod:`spacetools_env.te
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
 
+from spacetools_env.loaders import spacetools_eval_source
 from spacetools_env.task import TaskFamily
 
 ENTRY_POINT = "spacetools_env.env:SpaceToolsEnv"
@@ -30,8 +32,24 @@ BUILTIN_FAMILY_MODULES = (
     "box_pose",
 )
 
+# env id -> (module in spacetools_env.tasks, key of the SpaceTools evaluation parquet). These ids
+# read siyich/spacetools-eval-benchmarks from a local copy (spacetools_env.loaders.paths), only
+# once reset; split "test" only.
+BENCHMARK_ENVS = (
+    ("SpaceTools-RoboSpatial-v0", "bench_robospatial", "robospatial"),
+    ("SpaceTools-RefSpatial-Location-v0", "bench_refspatial", "reflocation"),
+    ("SpaceTools-RefSpatial-Placement-v0", "bench_refspatial", "refplacement"),
+    ("SpaceTools-RefSpatial-Unseen-v0", "bench_refspatial", "refunseen"),
+    ("SpaceTools-BLINK-Depth-v0", "bench_blink", "blinkdepth"),
+    ("SpaceTools-CVBench-2DRelation-v0", "bench_cvbench", "cvb2drelation"),
+    ("SpaceTools-CVBench-3DDepth-v0", "bench_cvbench", "cvb3ddepth"),
+    ("SpaceTools-BOP-Pose-v0", "bench_bop_pose", "boppose"),
+    ("SpaceTools-BOP-Grasp-v0", "bench_bop_grasp", "bopgrasp"),
+)
+
 _FAMILIES: dict[str, TaskFamily] = {}
 _IDS: dict[str, str] = {}
+_NEEDS_DATA: set[str] = set()
 
 
 def register_task(
@@ -39,6 +57,7 @@ def register_task(
     *,
     env_id: str | None = None,
     source: Callable[..., Any] | None = None,
+    needs_data: bool = False,
     **env_defaults: Any,
 ) -> str:
     """Register a task family and give it a Gymnasium id.
@@ -49,6 +68,8 @@ def register_task(
             families with a synthetic generator (required otherwise).
         source: A picklable ``source(family, config) -> ItemSource`` factory for items that do
             not come from the synthetic world (benchmark loaders); None for the synthetic world.
+        needs_data: The source reads a local copy of a dataset, so the id cannot run without
+            one (the registry-wide contract tests skip it; see :func:`registered_ids`).
         **env_defaults: Default ``gym.make`` keyword arguments (``max_turns``, ``tools``, ...).
 
     Returns:
@@ -72,6 +93,10 @@ def register_task(
         del gym.registry[env_id]
     gym.register(id=env_id, entry_point=ENTRY_POINT, kwargs=kwargs)
     _IDS[env_id] = family.name
+    if needs_data:
+        _NEEDS_DATA.add(env_id)
+    else:
+        _NEEDS_DATA.discard(env_id)
     return env_id
 
 
@@ -87,9 +112,19 @@ def get_family(name: str) -> TaskFamily:
         raise KeyError(f"unknown task family {name!r}; registered: {sorted(_FAMILIES)}") from None
 
 
-def registered_ids() -> list[str]:
-    """Every Gymnasium id registered through :func:`register_task`, sorted."""
-    return sorted(_IDS)
+def registered_ids(*, needs_data: bool | None = None) -> list[str]:
+    """Every Gymnasium id registered through :func:`register_task`, sorted.
+
+    Args:
+        needs_data: None: all ids; False: the ids that run with no data on disk (synthetic
+            and in-memory sources); True: the ids that read a benchmark's local copy.
+    """
+    return sorted(i for i in _IDS if needs_data is None or (i in _NEEDS_DATA) == needs_data)
+
+
+def benchmark_ids() -> list[str]:
+    """The ids that read a benchmark's local copy (``data_dir=``, see :mod:`spacetools_env.loaders`)."""
+    return registered_ids(needs_data=True)
 
 
 def families() -> dict[str, TaskFamily]:
@@ -101,6 +136,16 @@ def register_builtin_families() -> list[str]:
     for module_name in BUILTIN_FAMILY_MODULES:
         module = importlib.import_module(f"spacetools_env.tasks.{module_name}")
         ids.append(register_task(module.FAMILY))
+    return ids + register_benchmark_envs()
+
+
+def register_benchmark_envs() -> list[str]:
+    """Register :data:`BENCHMARK_ENVS`; their sources touch no data until ``reset``."""
+    ids = []
+    for env_id, module_name, key in BENCHMARK_ENVS:
+        module = importlib.import_module(f"spacetools_env.tasks.{module_name}")
+        source = functools.partial(spacetools_eval_source, key=key, build=module.item_from_row)
+        ids.append(register_task(module.FAMILY, env_id=env_id, source=source, needs_data=True, split="test"))
     return ids
 
 

@@ -31,6 +31,8 @@ class TaskItem:
         images: Question images, HxWx3 uint8; index 0 is the one the question is about.
         truth: Ground truth per image for oracle tools (None where unknown).
         meta: Small JSON-able facts (question type, object names, difficulty) for reports.
+        system_prompt: This item's own system message (a benchmark that ships its prompts);
+            None uses the family's. The env appends the tools block either way.
     """
 
     item_id: str
@@ -38,6 +40,7 @@ class TaskItem:
     images: tuple[np.ndarray, ...]
     truth: tuple[GroundTruth | None, ...] = ()
     meta: Mapping[str, Any] = field(default_factory=dict)
+    system_prompt: str | None = None
 
 
 Scorer = Callable[[str, Any], float]

@@ -10,7 +10,7 @@ import spacetools_env
 from spacetools_env import testing
 from spacetools_env.registration import BUILTIN_FAMILY_MODULES
 
-IDS = spacetools_env.registered_ids()
+IDS = spacetools_env.registered_ids(needs_data=False)  # benchmark ids: tests/test_benchmark_envs.py
 
 
 def test_every_builtin_family_is_registered():

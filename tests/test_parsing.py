@@ -65,5 +65,5 @@ def test_one_megabyte_of_tags_parses_in_linear_time():
     junk = "<answer><tool_call>" * 60_000
     start = time.perf_counter()
     parsed = parse_action(junk)
-    assert time.perf_counter() - start < 0.5
+    assert time.perf_counter() - start < 1.0  # linear time; a quadratic scan takes minutes
     assert parsed.errors

@@ -1,0 +1,41 @@
+"""Loaders: real benchmarks, read from a local copy in their published formats, as item sources.
+
+- :mod:`~spacetools_env.loaders.paths`: where a local copy is found (``data_dir=``, then
+  ``$SPACETOOLS_DATA_DIR``, then the Hugging Face cache) and the error when it is not.
+- :mod:`~spacetools_env.loaders.rows`: a validated row, image/mask decoders, row errors.
+- :mod:`~spacetools_env.loaders.spacetools_parquet`: the SpaceTools evaluation parquet
+  (``siyich/spacetools-eval-benchmarks``, nine keys).
+
+pyarrow is imported only when a file is opened, so importing this package is cheap.
+"""
+
+from __future__ import annotations
+
+from spacetools_env.loaders.paths import (
+    ENV_VAR,
+    SPACETOOLS_EVAL,
+    BenchmarkDataNotFoundError,
+    HubDataset,
+    candidate_paths,
+    find_benchmark_file,
+    hf_hub_cache,
+)
+from spacetools_env.loaders.rows import BenchmarkRow, CorruptFileError, CorruptRowError, RowError
+from spacetools_env.loaders.spacetools_parquet import KEYS, SpaceToolsEvalSource, spacetools_eval_source
+
+__all__ = [
+    "ENV_VAR",
+    "KEYS",
+    "SPACETOOLS_EVAL",
+    "BenchmarkDataNotFoundError",
+    "BenchmarkRow",
+    "CorruptFileError",
+    "CorruptRowError",
+    "HubDataset",
+    "RowError",
+    "SpaceToolsEvalSource",
+    "candidate_paths",
+    "find_benchmark_file",
+    "hf_hub_cache",
+    "spacetools_eval_source",
+]

@@ -1,0 +1,333 @@
+"""The SpaceTools evaluation parquet (``siyich/spacetools-eval-benchmarks``) as an item source.
+
+One file per evaluation key, ``data/<key>.parquet``, in verl's RL-dataset format (notes section 0).
+Each row has:
+
+- ``data_source`` (str), e.g. ``BLINK/Relative_Depth``;
+- ``prompt``: the chat messages sent, ``[{"role": "system", ...}, {"role": "user", ...}]``;
+  the user text starts with an ``<image>`` placeholder, which we drop (the image is its own part);
+- ``images``: ``[{"image": "data:image/png;base64,..."}]``;
+- ``ability`` (str, unused), ``reward_model`` (``{"ground_truth": str, "style": "rule"}``);
+- ``extra_info`` (dict: ``question``, ``index`` and per-benchmark extras).
+
+Reading is lazy and cheap to repeat. Nothing is read until the first ``num_items``/``get``
+(so ``gym.make`` works without data; ``reset`` raises the missing-data error). Then the file is
+opened once and its small columns are read and validated, every row; images stay in the file
+and are decoded by ``get`` for that row only (the images column is read one row group at a time,
+the last two kept). Opened files are shared by every source in the process; decoded items are
+kept in a small per-source LRU, so a repeated ``reset`` costs a dictionary lookup.
+
+An eval runner enumerates a benchmark with ``source.num_items("test")`` and
+``source.get("test", i)``; ``source.validate()`` decodes every row once (a data check).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from spacetools_env.loaders.paths import SPACETOOLS_EVAL, find_benchmark_file
+from spacetools_env.loaders.rows import (
+    BenchmarkRow,
+    CorruptFileError,
+    CorruptRowError,
+    RowError,
+    decode_image_data_uri,
+    describe,
+)
+from spacetools_env.task import TaskFamily, TaskItem
+
+if TYPE_CHECKING:
+    from spacetools_env.config import EnvConfig
+
+KEYS = (
+    "robospatial",
+    "reflocation",
+    "refplacement",
+    "refunseen",
+    "blinkdepth",
+    "cvb2drelation",
+    "cvb3ddepth",
+    "boppose",
+    "bopgrasp",
+)
+SPLIT = "test"
+REQUIRED_COLUMNS = ("data_source", "prompt", "images", "reward_model", "extra_info")
+_SMALL_COLUMNS = ("data_source", "prompt", "reward_model", "extra_info")
+_PROMPT_SHAPE = "a list of chat messages [{'role': 'system', 'content': str}, {'role': 'user', 'content': str}]"
+_IMAGE_PLACEHOLDER = "<image>"
+_OPEN_FILES: OrderedDict[tuple[str, int, int], SpaceToolsEvalFile] = OrderedDict()
+_OPEN_FILES_MAX = 4
+_OPEN_LOCK = threading.Lock()
+
+RowBuilder = Callable[[BenchmarkRow], TaskItem]
+
+
+def relative_path(key: str) -> str:
+    """The file of ``key`` inside the release (``data/<key>.parquet``).
+
+    Raises:
+        ValueError: an unknown key.
+    """
+    if key not in KEYS:
+        raise ValueError(f"unknown SpaceTools evaluation key {key!r}; keys: {list(KEYS)}")
+    return f"data/{key}.parquet"
+
+
+def strip_image_placeholders(text: str) -> str:
+    """The user text without its leading ``<image>`` placeholders (and the newline after each)."""
+    while text.startswith(_IMAGE_PLACEHOLDER):
+        text = text[len(_IMAGE_PLACEHOLDER) :].removeprefix("\n")
+    return text
+
+
+@dataclass(frozen=True)
+class _StoredRow:
+    """The small, validated fields of one row (everything but the images)."""
+
+    data_source: str
+    system_prompt: str | None
+    question: str
+    ground_truth: str
+    extra_info: dict[str, Any]
+
+
+def _parse_prompt(value: Any) -> tuple[str | None, str]:
+    """(system text or None, user text) of a stored ``prompt``; raises RowError otherwise."""
+    messages = value if isinstance(value, list) else None
+    roles = [m.get("role") if isinstance(m, dict) else None for m in messages or []]
+    if roles not in (["system", "user"], ["user"]) or not all(isinstance(m.get("content"), str) for m in messages):
+        raise RowError("prompt", _PROMPT_SHAPE, describe(value))
+    system = messages[0]["content"] if roles[0] == "system" else None
+    return system, strip_image_placeholders(messages[-1]["content"])
+
+
+def _parse_small(data_source: Any, prompt: Any, reward_model: Any, extra_info: Any) -> _StoredRow:
+    if not isinstance(data_source, str):
+        raise RowError("data_source", "a string", describe(data_source))
+    system, question = _parse_prompt(prompt)
+    truth = reward_model.get("ground_truth") if isinstance(reward_model, dict) else None
+    if not isinstance(truth, str) or not truth.strip():
+        raise RowError("reward_model", "a dict with a non-empty string 'ground_truth'", describe(reward_model))
+    if extra_info is not None and not isinstance(extra_info, dict):
+        raise RowError("extra_info", "a dict (question, index, ...)", describe(extra_info))
+    # Arrow gives every row the union of the struct's fields; drop the ones this row lacks.
+    extra = {k: v for k, v in (extra_info or {}).items() if v is not None}
+    return _StoredRow(data_source, system, question, truth, extra)
+
+
+def _decode_images(value: Any) -> tuple[np.ndarray, ...]:
+    shape = "a non-empty list of {'image': 'data:image/<type>;base64,...'}"
+    if not isinstance(value, list) or not value or not all(isinstance(v, dict) for v in value):
+        raise RowError("images", shape, describe(value))
+    images = []
+    for k, entry in enumerate(value):
+        column = f"images[{k}].image"
+        if "image" not in entry:
+            raise RowError(f"images[{k}]", shape, describe(entry))
+        images.append(decode_image_data_uri(entry["image"], column))
+    return tuple(images)
+
+
+class SpaceToolsEvalFile:
+    """One opened ``data/<key>.parquet``: small columns validated and held, images read on demand.
+
+    Raises (on construction):
+        CorruptFileError: not a parquet file, or a required column is missing.
+        CorruptRowError: a row's small fields are malformed (names file, row and column).
+    """
+
+    def __init__(self, path: Path, key: str) -> None:
+        import pyarrow as pa  # imported here: ~0.25 s that `import spacetools_env` should not pay
+        import pyarrow.parquet as pq
+
+        self.path, self.key = path, key
+        self.fix = f"re-download it with `{SPACETOOLS_EVAL.download_command}`"
+        try:
+            self._file = pq.ParquetFile(path, memory_map=True)
+            names = set(self._file.schema_arrow.names)
+            missing = [c for c in REQUIRED_COLUMNS if c not in names]
+            if missing:
+                raise CorruptFileError(
+                    f"{path}: missing column(s) {missing}; the SpaceTools evaluation parquet has columns "
+                    f"{list(REQUIRED_COLUMNS)} (and 'ability'), found {sorted(names)}. Fix: {self.fix}."
+                )
+            table = self._file.read(columns=list(_SMALL_COLUMNS))
+        except (pa.ArrowException, OSError) as exc:
+            raise CorruptFileError(f"{path}: not a readable parquet file ({exc}). Fix: {self.fix}.") from None
+        columns = [table.column(name).to_pylist() for name in _SMALL_COLUMNS]
+        self.rows: list[_StoredRow] = []
+        for row, values in enumerate(zip(*columns, strict=True)):
+            try:
+                self.rows.append(_parse_small(*values))
+            except RowError as exc:
+                raise self.error(row, exc) from None
+        metadata = self._file.metadata
+        self._group_starts = np.cumsum([0] + [metadata.row_group(g).num_rows for g in range(metadata.num_row_groups)])
+        self._groups: OrderedDict[int, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self._read_errors = (pa.ArrowException, OSError)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def error(self, row: int, exc: RowError) -> CorruptRowError:
+        return CorruptRowError.for_field(self.path, row, exc.column, exc.expected, exc.found, self.fix)
+
+    def _images_value(self, row: int) -> Any:
+        group = int(np.searchsorted(self._group_starts, row, side="right") - 1)
+        with self._lock:
+            column = self._groups.get(group)
+            if column is None:
+                try:
+                    column = self._file.read_row_group(group, columns=["images"]).column(0)
+                except self._read_errors as exc:
+                    raise RowError("images", f"a readable row group {group}", f"a read error ({exc})") from None
+                self._groups[group] = column
+                while len(self._groups) > 2:
+                    self._groups.popitem(last=False)
+            else:
+                self._groups.move_to_end(group)
+            return column[row - int(self._group_starts[group])].as_py()
+
+    def row(self, row: int) -> BenchmarkRow:
+        """Row ``row`` with its images decoded.
+
+        Raises:
+            CorruptRowError: the images are malformed.
+        """
+        stored = self.rows[row]
+        try:
+            images = _decode_images(self._images_value(row))
+        except RowError as exc:
+            raise self.error(row, exc) from None
+        return BenchmarkRow(
+            key=self.key,
+            row=row,
+            data_source=stored.data_source,
+            system_prompt=stored.system_prompt,
+            question=stored.question,
+            images=images,
+            ground_truth=stored.ground_truth,
+            extra_info=stored.extra_info,
+        )
+
+
+def open_eval_file(path: Path, key: str) -> SpaceToolsEvalFile:
+    """The opened file at ``path``, shared process-wide while unchanged on disk (a few kept)."""
+    stat = path.stat()
+    cache_key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    with _OPEN_LOCK:
+        opened = _OPEN_FILES.get(cache_key)
+        if opened is not None:
+            _OPEN_FILES.move_to_end(cache_key)
+            return opened
+    opened = SpaceToolsEvalFile(path, key)
+    with _OPEN_LOCK:
+        _OPEN_FILES[cache_key] = opened
+        while len(_OPEN_FILES) > _OPEN_FILES_MAX:
+            _OPEN_FILES.popitem(last=False)
+    return opened
+
+
+class SpaceToolsEvalSource:
+    """The items of one evaluation key (an :class:`~spacetools_env.task.ItemSource`).
+
+    Args:
+        key: The evaluation key, one of :data:`KEYS`.
+        build: The family's ``item_from_row``: a :class:`BenchmarkRow` to its item type; raises
+            :class:`RowError` for a malformed ground truth.
+        data_dir: The ``data_dir=`` argument (see :mod:`spacetools_env.loaders.paths`).
+        cache_items: Decoded items kept per source.
+
+    Only split ``"test"`` exists; item ``i`` is row ``i`` of the file.
+    """
+
+    def __init__(
+        self, key: str, build: RowBuilder, data_dir: str | os.PathLike[str] | None = None, cache_items: int = 16
+    ) -> None:
+        self.key, self.build = key, build
+        self.relative_path = relative_path(key)
+        self.data_dir = None if data_dir is None else os.fspath(data_dir)
+        self.cache_items = cache_items
+        self._opened: SpaceToolsEvalFile | None = None
+        self._items: OrderedDict[int, TaskItem] = OrderedDict()
+
+    def _open(self) -> SpaceToolsEvalFile:
+        if self._opened is None:
+            path = find_benchmark_file(SPACETOOLS_EVAL, self.relative_path, self.data_dir)
+            self._opened = open_eval_file(path, self.key)
+        return self._opened
+
+    @property
+    def path(self) -> Path:
+        """The file read (found on first use).
+
+        Raises:
+            BenchmarkDataNotFoundError: no local copy.
+        """
+        return self._open().path
+
+    def num_items(self, split: str) -> int:
+        """Rows in the file; raises ValueError for a split other than ``"test"``."""
+        if split != SPLIT:
+            raise ValueError(f"unknown split {split!r} for {self.key!r}: this benchmark has only split {SPLIT!r}")
+        return len(self._open())
+
+    def get(self, split: str, index: int) -> TaskItem:
+        """Item ``index`` of ``split`` (row ``index`` of the file), decoded on first request.
+
+        Raises:
+            ValueError: unknown split or index out of range.
+            CorruptRowError: the row (images or ground truth) is malformed.
+            BenchmarkDataNotFoundError: no local copy.
+        """
+        count = self.num_items(split)
+        if not 0 <= index < count:
+            raise ValueError(f"index {index} is out of range for {self.key!r} split {split!r} (0..{count - 1})")
+        item = self._items.get(index)
+        if item is not None:
+            self._items.move_to_end(index)
+            return item
+        opened = self._open()
+        try:
+            item = self.build(opened.row(index))
+        except RowError as exc:
+            raise opened.error(index, exc) from None
+        self._items[index] = item
+        while len(self._items) > self.cache_items:
+            self._items.popitem(last=False)
+        return item
+
+    def validate(self) -> int:
+        """Decode every row once (images and ground truth); returns the row count.
+
+        Raises:
+            CorruptRowError: the first malformed row.
+        """
+        opened = self._open()
+        for index in range(len(opened)):
+            try:
+                self.build(opened.row(index))
+            except RowError as exc:
+                raise opened.error(index, exc) from None
+        return len(opened)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickled as its arguments: the copy reopens the file (a process-wide cache) on first use.
+        return {**self.__dict__, "_opened": None, "_items": OrderedDict()}
+
+
+def spacetools_eval_source(
+    family: TaskFamily, config: EnvConfig, *, key: str, build: RowBuilder
+) -> SpaceToolsEvalSource:
+    """Source factory for ``register_task(source=functools.partial(spacetools_eval_source, key=..., build=...))``."""
+    del family  # the builder already knows its family's item type
+    return SpaceToolsEvalSource(key, build, data_dir=config.data_dir)
