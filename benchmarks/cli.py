@@ -25,6 +25,52 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval(args: argparse.Namespace) -> int:
+    from benchmarks.eval import EvalConfig, ResultsLockedError, run_eval
+
+    config = EvalConfig(
+        agent=args.agent,
+        suite=args.suite,
+        out=Path(args.out),
+        episodes=args.episodes,
+        workers=args.workers,
+        difficulty=args.difficulty,
+        data_dir=args.data_dir,
+        split=args.split,
+        seed=args.seed,
+        progress=not args.no_progress,
+    )
+    try:
+        summary = run_eval(config)
+    except (ResultsLockedError, FileNotFoundError) as exc:  # another run; a benchmark's data not found
+        print(f"spacetools: error: {exc}", file=sys.stderr)
+        return 2
+    print(summary.format())
+    print(f"results.jsonl, manifest.json and summary.json in {config.out}/")
+    return 0 if summary.complete else 1
+
+
+def _add_eval(sub: argparse._SubParsersAction) -> None:
+    run = sub.add_parser(
+        "eval",
+        help="evaluate an agent on a suite (resumable: re-run the same command after a crash)",
+        description="Play every episode of a suite with an agent; write results.jsonl, manifest.json and "
+        "summary.json to --out. Re-running the same command resumes; a different run into the same "
+        "folder is refused. Exit status 1 when some episodes failed (re-run to retry them).",
+    )
+    run.add_argument("--agent", required=True, help="agent name (e.g. tool-program) or module:Class")
+    run.add_argument("--suite", required=True, help="synth, paper, or comma-separated env ids")
+    run.add_argument("--out", required=True, help="output folder (created; resumed if it holds this run)")
+    run.add_argument("--episodes", type=int, help="items per env id (default: synth 50, benchmarks all)")
+    run.add_argument("--workers", type=int, default=1, help="worker processes (default 1: in this process)")
+    run.add_argument("--difficulty", default="medium", choices=["easy", "medium", "hard"], help="synthetic scenes")
+    run.add_argument("--data-dir", help="local copy of the benchmarks (passed to gym.make as data_dir=)")
+    run.add_argument("--split", help="override the suite's item split")
+    run.add_argument("--seed", type=int, default=0, help="base seed of the episodes' resets (default 0)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(func=_eval)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spacetools", description="Tool-augmented spatial reasoning environments.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -36,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--pictures", type=int, default=2, help="episodes per family saved as pictures")
     demo.add_argument("--families", nargs="*", help="family names to play (default: all)")
     demo.set_defaults(func=_demo)
+    _add_eval(sub)
     return parser
 
 

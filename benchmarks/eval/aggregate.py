@@ -1,0 +1,263 @@
+"""Aggregation rules: records -> the numbers each benchmark's official code reports.
+
+Records are grouped by benchmark through their ``eval_key`` (see :data:`BENCHMARK_OF_KEY`);
+synthetic families that mirror a key get the same rule under ``"<Benchmark> (synthetic)"``.
+Benchmark metrics are percentages, as published (notes/benchmarks.md §0-4, 8):
+
+- RoboSpatial: ``VQA`` (yes/no items pooled), ``Vacant`` (context points), ``Overall`` pooled
+  over all items (SpaceTools, Table 2); per category and, when every item's category is known
+  and all three occur, the RoboSpatial-Eval leaderboard's ``VQA avg`` (mean of configuration
+  and compatibility) and ``Total`` (mean of the three category accuracies). The category is the
+  item meta's ``category`` or ``question_type``; yes/no vs point is its ``answer_kind``.
+- RefSpatial: per split, ``pooled`` (all items; the paper's 53.07 = 147/277) and ``mean`` (the
+  simple mean of the splits).
+- BLINK, CV-Bench: accuracy per task.
+- BOP-ASK pose: mean convex-hull IoU x100. Grasp: success rate, the share with NCE < 2 (the
+  family's official score is that success indicator).
+
+A record whose ``score`` is null was *skipped* by the official scorer (RefSpatial and
+Where2Place drop unparsable samples): it leaves every denominator and is counted in ``skipped``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+Record = Mapping[str, Any]
+Rule = Callable[[list[Record]], dict[str, float]]
+
+BENCHMARK_OF_KEY: Mapping[str, str] = MappingProxyType(
+    {
+        "robospatial": "RoboSpatial",
+        "reflocation": "RefSpatial",
+        "refplacement": "RefSpatial",
+        "refunseen": "RefSpatial",
+        "blinkdepth": "BLINK",
+        "cvb2drelation": "CV-Bench",
+        "cvb3ddepth": "CV-Bench",
+        "boppose": "BOP-ASK Pose",
+        "bopgrasp": "BOP-ASK Grasp",
+    }
+)
+TASK_OF_KEY: Mapping[str, str] = MappingProxyType(
+    {
+        "reflocation": "Location",
+        "refplacement": "Placement",
+        "refunseen": "Unseen",
+        "blinkdepth": "Relative_Depth",
+        "cvb2drelation": "2D-Relation",
+        "cvb3ddepth": "3D-Depth",
+    }
+)
+YES_NO_CATEGORIES = ("configuration", "compatibility")
+VACANT_CATEGORIES = ("context",)
+
+
+def scored(records: Iterable[Record]) -> list[Record]:
+    """Records the official scorer did not skip."""
+    return [r for r in records if r.get("score") is not None]
+
+
+def pct(records: list[Record]) -> float | None:
+    """Mean official score x100 (None for no records)."""
+    return 100.0 * sum(float(r["score"]) for r in records) / len(records) if records else None
+
+
+def category(record: Record) -> str | None:
+    meta = record.get("meta") or {}
+    value = meta.get("category", meta.get("question_type"))
+    return str(value).lower() if value is not None else None
+
+
+def robospatial(records: list[Record]) -> dict[str, float]:
+    rows = scored(records)
+    yes_no = [r for r in rows if _answer_kind(r) == "yes_no"]
+    vacant = [r for r in rows if _answer_kind(r) == "point"]
+    metrics = {"VQA": pct(yes_no), "Vacant": pct(vacant), "Overall": pct(rows)}
+    by_cat: dict[str | None, list[Record]] = defaultdict(list)
+    for r in rows:
+        by_cat[category(r)].append(r)
+    categories = (*YES_NO_CATEGORIES, *VACANT_CATEGORIES)
+    for c in categories:
+        metrics[c] = pct(by_cat.get(c, []))
+    uncategorized = sum(len(v) for c, v in by_cat.items() if c not in categories)
+    if uncategorized:
+        metrics["uncategorized_n"] = float(uncategorized)
+    elif all(by_cat.get(c) for c in categories):
+        config, compat, context = (metrics[c] for c in categories)
+        metrics["VQA avg (leaderboard)"] = (config + compat) / 2
+        metrics["Total (leaderboard)"] = (config + compat + context) / 3
+    return _drop_none(metrics)
+
+
+def _answer_kind(record: Record) -> str | None:
+    """``yes_no`` or ``point``: the item meta's ``answer_kind``, else implied by the category."""
+    kind = (record.get("meta") or {}).get("answer_kind")
+    if kind is not None:
+        return str(kind)
+    c = category(record)
+    if c in YES_NO_CATEGORIES or c == "yes_no":
+        return "yes_no"
+    return "point" if c in VACANT_CATEGORIES else None
+
+
+def refspatial(records: list[Record]) -> dict[str, float]:
+    rows = scored(records)
+    splits = _by_task(rows)
+    metrics = {name: pct(split) for name, split in splits.items()}
+    metrics["pooled"] = pct(rows)
+    if splits:
+        metrics["mean"] = sum(pct(s) for s in splits.values()) / len(splits)
+    return _drop_none(metrics)
+
+
+def accuracy_per_task(records: list[Record]) -> dict[str, float]:
+    rows = scored(records)
+    return _drop_none({name: pct(task) for name, task in _by_task(rows).items()})
+
+
+def bop_pose(records: list[Record]) -> dict[str, float]:
+    return _drop_none({"pose IoU x100": pct(scored(records))})
+
+
+def bop_grasp(records: list[Record]) -> dict[str, float]:
+    rows = scored(records)
+    success = [r for r in rows if float(r["score"]) >= 0.5]
+    return _drop_none({"SR (NCE<2)": 100.0 * len(success) / len(rows) if rows else None})
+
+
+RULES: Mapping[str, Rule] = MappingProxyType(
+    {
+        "RoboSpatial": robospatial,
+        "RefSpatial": refspatial,
+        "BLINK": accuracy_per_task,
+        "CV-Bench": accuracy_per_task,
+        "BOP-ASK Pose": bop_pose,
+        "BOP-ASK Grasp": bop_grasp,
+    }
+)
+"""Benchmark -> its official aggregation rule (one per row of the paper's Table 2)."""
+
+
+def benchmark_of(record: Record) -> str | None:
+    """``RoboSpatial``, ``RefSpatial (synthetic)``, ...; None for a family mirroring no benchmark."""
+    name = BENCHMARK_OF_KEY.get(record.get("eval_key") or "")
+    if name is None:
+        return None
+    return f"{name} (synthetic)" if record.get("source") == "synthetic" else name
+
+
+def _by_task(records: list[Record]) -> dict[str, list[Record]]:
+    tasks: dict[str, list[Record]] = defaultdict(list)
+    for r in records:
+        key = r.get("eval_key") or ""
+        tasks[TASK_OF_KEY.get(key, key)].append(r)
+    return dict(sorted(tasks.items()))
+
+
+def _drop_none(metrics: Mapping[str, float | None]) -> dict[str, float]:
+    return {k: v for k, v in metrics.items() if v is not None}
+
+
+# ---------------------------------------------------------------------- the whole summary
+def summarize(records: list[Record]) -> dict[str, Any]:
+    """Every number of ``summary.json``: families, benchmarks (official rules), question types, tools.
+
+    ``families`` has one row per synthetic family and one per benchmark env id.
+    """
+    rows = scored(records)
+    families = _group(records, _family_row)
+    family_scores = [f["mean_score"] for f in families.values() if f["mean_score"] is not None]
+    benchmarks: dict[str, Any] = {}
+    for name, group in _grouped(records, benchmark_of).items():
+        rule = RULES[name.removesuffix(" (synthetic)")]
+        benchmarks[name] = {
+            "n": len(group),
+            "skipped": len(group) - len(scored(group)),
+            "metrics_pct": rule(group),
+            "by_question_type": _group(group, _question_type),
+        }
+    return {
+        "episodes": len(records),
+        "skipped": len(records) - len(rows),
+        "mean_score": _mean(float(r["score"]) for r in rows),
+        "overall": {"family_mean": _mean(family_scores), "pooled": _mean(float(r["score"]) for r in rows)},
+        "families": families,
+        "benchmarks": dict(sorted(benchmarks.items())),
+        "by_question_type": _group(records, _question_type),
+        "tools": tool_statistics(records),
+    }
+
+
+def tool_statistics(records: list[Record]) -> dict[str, Any]:
+    """Calls per episode, error rate and the same per tool; invalid actions; episodes without tools."""
+    n = len(records)
+    calls = sum(int(r["tools"].get("calls", 0)) for r in records)
+    errors = sum(int(r["tools"].get("errors", 0)) for r in records)
+    by_tool: dict[str, dict[str, int]] = defaultdict(lambda: {"calls": 0, "errors": 0})
+    for r in records:
+        for name, stats in (r["tools"].get("by_tool") or {}).items():
+            by_tool[name]["calls"] += int(stats.get("calls", 0))
+            by_tool[name]["errors"] += int(stats.get("errors", 0))
+    return {
+        "calls": calls,
+        "errors": errors,
+        "calls_per_episode": calls / n if n else None,
+        "error_rate": errors / calls if calls else None,
+        "episodes_without_tools": sum(1 for r in records if not r["tools"].get("calls")),
+        "invalid_actions_per_episode": sum(int(r.get("invalid_actions", 0)) for r in records) / n if n else None,
+        "by_tool": {
+            name: {
+                **s,
+                "calls_per_episode": s["calls"] / n,
+                "error_rate": s["errors"] / s["calls"] if s["calls"] else None,
+            }
+            for name, s in sorted(by_tool.items())
+        },
+    }
+
+
+def _family_row(record: Record) -> str:
+    # Benchmark families can serve several ids (CVBench: 2D-Relation and 3D-Depth): one row per id.
+    if record.get("source") == "synthetic":
+        return str(record.get("family"))
+    return str(record["key"]["env_id"])
+
+
+def _question_type(record: Record) -> str:
+    return str((record.get("meta") or {}).get("question_type", "unknown"))
+
+
+def _grouped(records: Iterable[Record], key: Callable[[Record], str | None]) -> dict[str, list[Record]]:
+    groups: dict[str, list[Record]] = defaultdict(list)
+    for r in records:
+        k = key(r)
+        if k is not None:
+            groups[k].append(r)
+    return dict(sorted(groups.items()))
+
+
+def _group(records: Iterable[Record], key: Callable[[Record], str]) -> dict[str, dict[str, Any]]:
+    """Per group: n, mean official score in [0, 1], turns, tool calls per episode and tool error rate."""
+    out = {}
+    for name, group in _grouped(records, key).items():
+        rows = scored(group)
+        calls = sum(int(r["tools"].get("calls", 0)) for r in group)
+        errors = sum(int(r["tools"].get("errors", 0)) for r in group)
+        out[name] = {
+            "n": len(group),
+            "mean_score": _mean(float(r["score"]) for r in rows),
+            "turns": _mean(float(r.get("turns", 0)) for r in group),
+            "calls_per_episode": calls / len(group),
+            "tool_error_rate": errors / calls if calls else None,
+            "truncated": sum(1 for r in group if r.get("truncated")),
+        }
+    return out
+
+
+def _mean(values: Iterable[float]) -> float | None:
+    values = list(values)
+    return sum(values) / len(values) if values else None

@@ -1,0 +1,222 @@
+"""``run_eval``: agent x suite -> results.jsonl + manifest.json + summary.json, resumable and concurrent.
+
+The loop, in order:
+
+1. Resolve the suite, build each env once to plan the episodes, lock the folder and write (or
+   check) the manifest: a folder holding another run's results is refused before anything in it
+   changes.
+2. Read ``results.jsonl``, truncate a torn last line, and skip every recorded episode key.
+3. Play the rest on ``workers`` processes (or in this process when ``workers == 1``); the main
+   process appends each finished record as one line and fsyncs it.
+4. Aggregate every recorded episode of the suite the official way; print and save the summary.
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+import gymnasium as gym
+from tqdm import tqdm
+
+import spacetools_env  # noqa: F401  (registers the envs)
+from benchmarks.agents import AGENTS
+from benchmarks.eval.aggregate import summarize
+from benchmarks.eval.config import EvalConfig
+from benchmarks.eval.manifest import build_manifest, check_or_write, env_entry
+from benchmarks.eval.records import brief
+from benchmarks.eval.store import FolderLock, ResultsFile, record_key
+from benchmarks.eval.suites import PAPER_EVAL_KEYS, EpisodeKey, Suite, is_synthetic, resolve_suite
+from benchmarks.eval.summary import Summary
+from benchmarks.eval.worker import EpisodePlayer, Played, PlayerSpec, init_worker, play_in_worker
+
+Log = Callable[[str], None]
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_eval(config: EvalConfig, log: Log = _stderr) -> Summary:
+    """Evaluate ``config.agent`` on ``config.suite`` into ``config.out``, resuming what is there.
+
+    Raises:
+        ValueError: an unknown suite or id, too few items, or (``ManifestMismatchError``) a folder
+            holding a different run's results.
+        ResultsLockedError: another run is writing to the folder.
+        ResultsCorruptError: a damaged line other than the last in ``results.jsonl``.
+        FileNotFoundError: a benchmark's local copy is missing (the message says how to get it).
+    """
+    started = time.perf_counter()
+    suite = resolve_suite(config.suite, config.episodes)
+    _check_agent(config.agent)
+    keys, spec, entries = _plan(config, suite)  # before touching the folder: missing data fails here
+    config.out.mkdir(parents=True, exist_ok=True)
+    with FolderLock(config.out):
+        check_or_write(config.manifest_path, build_manifest(config, suite, entries))
+        with ResultsFile.open(config.results_path) as results:
+            found = results.recovered
+            if found.torn_bytes:
+                log(f"{results.path}: dropped a torn last line ({found.torn_bytes} bytes, a record cut off by a kill)")
+            if found.duplicates:
+                log(f"{results.path}: {len(found.duplicates)} keys appear twice; the first record of each counts")
+            planned = set(keys)
+            extra = [k for k in found.keys if k not in planned]
+            if extra:
+                log(f"{results.path}: {len(extra)} records are not in this suite and are ignored (e.g. {extra[0].id})")
+            done = [brief(r) for r in found.records if record_key(r) in planned]
+            pending = [k for k in keys if k not in found.keys]
+            if done:
+                log(f"resuming: {len(done)}/{len(keys)} episodes already recorded, {len(pending)} to play")
+            new, failed, timing = _play_all(config, suite, spec, pending, results, done)
+    timing["run_wall_s"] = time.perf_counter() - started
+    summary = Summary(
+        suite=suite.name,
+        suite_version=suite.version,
+        agent=config.agent,
+        out=str(config.out),
+        expected=len(keys),
+        recorded=len(done) + len(new),
+        resumed=len(done),
+        played=len(new),
+        torn_bytes=found.torn_bytes,
+        failed=tuple(failed),
+        stats=summarize(done + new),
+        timing=timing,
+    )
+    summary.save(config.summary_path)
+    return summary
+
+
+def _check_agent(name: str) -> None:
+    """Fail here, with load_agent's message, rather than in every worker process."""
+    target = AGENTS.get(name, name)
+    module_name, _, attr = target.partition(":")
+    if not attr:
+        raise ValueError(f"unknown agent {name!r}; known agents: {sorted(AGENTS)} (or pass 'module:Class')")
+    try:
+        getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"cannot load agent {target!r}: {exc}") from exc
+
+
+def _plan(config: EvalConfig, suite: Suite) -> tuple[list[EpisodeKey], PlayerSpec, list[dict[str, Any]]]:
+    """Build each env once: its split, item count, eval key and manifest entry; the episode keys in order."""
+    keys: list[EpisodeKey] = []
+    entries, make_kwargs, eval_keys, synthetic = [], {}, {}, set()
+    for env_id in suite.env_ids:
+        kwargs = dict(config.env_kwargs)
+        if is_synthetic(env_id):
+            synthetic.add(env_id)
+            kwargs["difficulty"] = config.difficulty
+        if config.data_dir is not None:
+            kwargs["data_dir"] = config.data_dir
+        split = config.split or suite.split
+        if split is not None:
+            kwargs["split"] = split
+        env = gym.make(env_id, **kwargs)
+        try:
+            split = split or env.unwrapped.config.split
+            kwargs["split"] = split
+            available = env.unwrapped.source.num_items(split)
+            count = available if suite.episodes is None else suite.episodes
+            if count > available:
+                raise ValueError(
+                    f"{env_id} has {available} items in split {split!r}, the suite asks for {count}; "
+                    f"pass --episodes {available} or less"
+                )
+            entries.append(env_entry(env, kwargs, split, count))
+            eval_keys[env_id] = PAPER_EVAL_KEYS.get(env_id, env.unwrapped.family.eval_key)
+        finally:
+            env.close()
+        make_kwargs[env_id] = kwargs
+        keys += [EpisodeKey(env_id, split, i) for i in range(count)]
+    spec = PlayerSpec(
+        agent=config.agent,
+        agent_kwargs=dict(config.agent_kwargs),
+        seed=config.seed,
+        make_kwargs=make_kwargs,
+        eval_keys=eval_keys,
+        synthetic=frozenset(synthetic),
+    )
+    return keys, spec, entries
+
+
+def _play_all(
+    config: EvalConfig,
+    suite: Suite,
+    spec: PlayerSpec,
+    pending: Sequence[EpisodeKey],
+    results: ResultsFile,
+    done: list[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[tuple[str, str]], dict[str, float]]:
+    """Play ``pending``, appending each record as it finishes; returns briefs, failures and timing sums."""
+    new: list[dict[str, Any]] = []
+    failed: list[tuple[str, str]] = []
+    timing = {"env_s": 0.0, "tools_s": 0.0, "agent_s": 0.0, "wall_s": 0.0}
+    scores = [float(r["score"]) for r in done if r.get("score") is not None]
+    total = sum(scores)
+    bar = tqdm(
+        total=len(done) + len(pending),
+        initial=len(done),
+        desc=f"eval {suite.name}",
+        unit="ep",
+        disable=not config.progress,
+        dynamic_ncols=True,
+    )
+    try:
+        for played in _played(config, spec, pending):
+            if played.line is None:
+                failed.append((played.key.id, str(played.error)))
+                bar.write(f"episode {played.key.id} failed: {played.error}", file=sys.stderr)
+            else:
+                results.append(played.line)
+                new.append(played.brief)
+                for name in timing:
+                    timing[name] += played.brief["timing"].get(name, 0.0)
+                if played.brief.get("score") is not None:
+                    total += float(played.brief["score"])
+                    scores.append(float(played.brief["score"]))
+                bar.set_postfix(score=f"{total / len(scores):.3f}" if scores else "-", refresh=False)
+            bar.update()
+    finally:
+        bar.close()
+    return new, failed, timing
+
+
+def _played(config: EvalConfig, spec: PlayerSpec, pending: Sequence[EpisodeKey]) -> Iterator[Played]:
+    """Finished episodes, in completion order: in this process, or from a pool of worker processes."""
+    if not pending:
+        return
+    if config.workers == 1:
+        player = EpisodePlayer(spec)
+        try:
+            for key in pending:
+                yield player.play(key)
+        finally:
+            player.close()
+        return
+    # spawn, not fork: PyBullet and tool backends hold native state a fork would share.
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(
+        max_workers=min(config.workers, len(pending)), mp_context=context, initializer=init_worker, initargs=(spec,)
+    )
+    try:
+        futures = [pool.submit(play_in_worker, key) for key in pending]
+        for future in as_completed(futures):
+            try:
+                played = future.result()
+            except BrokenProcessPool as exc:
+                raise RuntimeError(
+                    f"a worker process died ({exc}); every record written so far is kept: "
+                    "re-run the same command to resume"
+                ) from exc
+            yield played
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
