@@ -86,6 +86,7 @@ class SpaceToolsEnv(gym.Env[list, Any]):
         self.system_prompt = self.family.system_prompt + self.tools_text
         self.weights = self.config.weights
         self.observation_space = ChatMessages()
+        self.tool_names = frozenset(spec.name for spec in self.client.specs)
         self.action_space = ModelAction([spec.name for spec in self.client.specs])
         self.variables = VariableStore()
         self.item: TaskItem | None = None
@@ -195,9 +196,9 @@ class SpaceToolsEnv(gym.Env[list, Any]):
         if result.ok:
             self.variables.update_from(result.variables)
         self.tool_calls += 1
-        stats = self.by_tool.setdefault(
-            call.name if call.name in self.action_space.tool_names else "<unknown>", {"calls": 0, "errors": 0}
-        )
+        # unknown names are pooled so a model spraying invented names cannot grow info without bound
+        name = call.name if call.name in self.tool_names else "<unknown>"
+        stats = self.by_tool.setdefault(name, {"calls": 0, "errors": 0})
         stats["calls"] += 1
         if not result.ok:
             self.tool_errors += 1
