@@ -64,8 +64,9 @@ def test_undefined_variable_is_an_error_naming_what_exists(env):
 
 def test_unknown_tool_suggests_the_closest_name(env):
     env.reset(seed=3)
-    obs, *_ = env.step(call("sam2.segment_from_pont", x=0.5, y=0.5, image_index=0))
+    obs, *_, info = env.step(call("sam2.segment_from_pont", x=0.5, y=0.5, image_index=0))
     assert "Did you mean 'sam2.segment_from_point'?" in message_text(obs[0])
+    assert info["tool_stats"]["by_tool"] == {"<unknown>": {"calls": 1, "errors": 1}}
 
 
 def test_tool_responses_are_middle_truncated():
