@@ -136,7 +136,9 @@ def register_builtin_families() -> list[str]:
     for module_name in BUILTIN_FAMILY_MODULES:
         module = importlib.import_module(f"spacetools_env.tasks.{module_name}")
         ids.append(register_task(module.FAMILY))
-    return ids + register_benchmark_envs()
+    from spacetools_env.loaders.native_envs import register_native_envs
+
+    return ids + register_benchmark_envs() + register_native_envs()
 
 
 def register_benchmark_envs() -> list[str]:

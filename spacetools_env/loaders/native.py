@@ -1,0 +1,262 @@
+"""What every native-release loader shares: hub datasets, a lazy item source, image decoding.
+
+A native loader (``robospatial_home.py``, ``blink.py``, ``cvbench.py``) reads a benchmark in the
+format its authors publish, found through :func:`~spacetools_env.loaders.paths.find_benchmark_file`
+(``data_dir=``, then ``$SPACETOOLS_DATA_DIR``, then the Hugging Face cache). It supplies an
+*opener*: ``opener(path) -> NativeFile``, which reads and validates the small fields of every
+row and names its splits; images are decoded per item by ``NativeFile.item``.
+
+:class:`NativeSource` does the rest, as :class:`~spacetools_env.loaders.SpaceToolsEvalSource`
+does for the SpaceTools parquet: nothing is read until the first ``num_items``/``get`` (so
+``gym.make`` works without data), opened files are shared process-wide while unchanged on disk,
+decoded items sit in a small LRU, and a malformed row raises
+:class:`~spacetools_env.loaders.CorruptRowError` naming the file, the row, the column and the fix.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from spacetools_env.loaders.paths import HubDataset, find_benchmark_file
+from spacetools_env.loaders.rows import CorruptRowError, RowError, describe
+from spacetools_env.task import TaskItem
+
+ROBOSPATIAL_HOME = HubDataset(name="robospatial-home", repo_id="chanhee-luke/RoboSpatial-Home")
+BLINK = HubDataset(name="blink", repo_id="BLINK-Benchmark/BLINK")
+CVBENCH = HubDataset(name="cv-bench", repo_id="nyu-visionx/CV-Bench")
+
+_OPEN_FILES: OrderedDict[tuple[Any, ...], NativeFile] = OrderedDict()
+_OPEN_FILES_MAX = 8
+_OPEN_LOCK = threading.Lock()
+
+
+class NativeFile(Protocol):
+    """One opened native file: small fields validated, images decoded per item."""
+
+    path: Path
+    fix: str
+    splits: Mapping[str, list[int]]
+    """split name -> the file's row indices in that split, in order."""
+
+    def item(self, split: str, index: int, row: int) -> TaskItem:
+        """Item ``index`` of ``split`` (stored row ``row``); raises RowError for a malformed field."""
+        ...
+
+    def locate(self, row: int) -> tuple[Path, int]:
+        """The file holding stored row ``row`` and the row's index in that file."""
+        ...
+
+
+Opener = Callable[[Path], NativeFile]
+
+
+def corrupt_row(file: NativeFile, row: int, exc: RowError) -> CorruptRowError:
+    """``exc`` re-raised with the file, the row and the fix."""
+    path, index = file.locate(row)
+    return CorruptRowError.for_field(path, index, exc.column, exc.expected, exc.found, file.fix)
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    array = np.ascontiguousarray(array)
+    array.flags.writeable = False  # items are cached and shared: nobody may draw on them
+    return array
+
+
+def image_bytes(value: Any, column: str, base: Path | None = None) -> bytes:
+    """The encoded bytes of an image cell: HF ``{"bytes": ..., "path": ...}``, raw bytes, or a path.
+
+    A path (a string, or an HF cell with no bytes) is read relative to ``base``.
+
+    Raises:
+        RowError: no image there, or a path that does not exist.
+    """
+    if isinstance(value, dict):
+        data, path = value.get("bytes"), value.get("path")
+        if isinstance(data, bytes | bytearray) and data:
+            return bytes(data)
+        value = path
+    if isinstance(value, bytes | bytearray) and value:
+        return bytes(value)
+    if isinstance(value, str) and value and base is not None:
+        file = base / value
+        if not file.is_file():
+            raise RowError(column, f"an existing image file (relative to {base})", f"missing file {file}")
+        return file.read_bytes()
+    raise RowError(column, "an image (bytes, {'bytes': ..., 'path': ...} or a relative path)", describe(value))
+
+
+def open_image(value: Any, column: str, base: Path | None = None) -> Image.Image:
+    """The PIL image of an image cell (see :func:`image_bytes`).
+
+    Raises:
+        RowError: no image there, or bytes that are no readable image.
+    """
+    data = image_bytes(value, column, base)
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise RowError(column, "an image", f"{len(data)} bytes that are no readable image ({exc})") from None
+    return image
+
+
+def decode_rgb(value: Any, column: str, base: Path | None = None) -> np.ndarray:
+    """An RGB image cell as HxWx3 uint8 (read-only)."""
+    return _readonly(np.asarray(open_image(value, column, base).convert("RGB")))
+
+
+def decode_raw(value: Any, column: str, base: Path | None = None) -> np.ndarray:
+    """An image cell's stored values unchanged (a 16-bit depth PNG stays uint16), read-only."""
+    array = np.asarray(open_image(value, column, base))
+    if array.ndim == 3:
+        array = array[:, :, 0]
+    return _readonly(array)
+
+
+def open_shared(path: Path, opener: Opener, kind: str) -> NativeFile:
+    """The opened file at ``path``, shared process-wide while unchanged on disk (a few kept)."""
+    stat = path.stat()
+    # An opener reading more than one file (every *.json of a folder) stamps them all.
+    stamp = getattr(opener, "stamp", None)
+    cache_key = (kind, str(path.resolve()), stat.st_size, stat.st_mtime_ns, stamp(path) if stamp else ())
+    with _OPEN_LOCK:
+        opened = _OPEN_FILES.get(cache_key)
+        if opened is not None:
+            _OPEN_FILES.move_to_end(cache_key)
+            return opened
+    opened = opener(path)
+    with _OPEN_LOCK:
+        _OPEN_FILES[cache_key] = opened
+        while len(_OPEN_FILES) > _OPEN_FILES_MAX:
+            _OPEN_FILES.popitem(last=False)
+    return opened
+
+
+class NativeSource:
+    """The items of one native benchmark file (an :class:`~spacetools_env.task.ItemSource`).
+
+    Args:
+        dataset: The hub release the file belongs to.
+        relative_path: The file inside the release (``Relative_Depth/val-00000-of-00001.parquet``).
+        opener: Reads and validates the file (raises CorruptFileError / CorruptRowError).
+        data_dir: The ``data_dir=`` argument (see :mod:`spacetools_env.loaders.paths`).
+        cache_items: Decoded items kept per source.
+    """
+
+    def __init__(
+        self,
+        dataset: HubDataset,
+        relative_path: str,
+        opener: Opener,
+        data_dir: str | os.PathLike[str] | None = None,
+        cache_items: int = 16,
+    ) -> None:
+        self.dataset, self.relative_path, self.opener = dataset, relative_path, opener
+        self.data_dir = None if data_dir is None else os.fspath(data_dir)
+        self.cache_items = cache_items
+        self._opened: NativeFile | None = None
+        self._items: OrderedDict[tuple[str, int], TaskItem] = OrderedDict()
+
+    def _open(self) -> NativeFile:
+        if self._opened is None:
+            path = find_benchmark_file(self.dataset, self.relative_path, self.data_dir)
+            kind = f"{getattr(self.opener, '__module__', '')}.{getattr(self.opener, '__qualname__', self.opener)}"
+            self._opened = open_shared(path, self.opener, kind)
+        return self._opened
+
+    @property
+    def path(self) -> Path:
+        """The file read (found on first use); raises BenchmarkDataNotFoundError without a local copy."""
+        return self._open().path
+
+    def _rows(self, split: str) -> list[int]:
+        splits = self._open().splits
+        if split not in splits:
+            raise ValueError(
+                f"unknown split {split!r} for {self.dataset.repo_id} {self.relative_path!r}; "
+                f"splits: {sorted(splits)}"
+            )
+        return splits[split]
+
+    def num_items(self, split: str) -> int:
+        """Items in ``split``; raises ValueError for an unknown split."""
+        return len(self._rows(split))
+
+    def get(self, split: str, index: int) -> TaskItem:
+        """Item ``index`` of ``split``, decoded on first request.
+
+        Raises:
+            ValueError: unknown split or index out of range.
+            CorruptRowError: the row is malformed (names file, row, column and fix).
+            BenchmarkDataNotFoundError: no local copy.
+        """
+        rows = self._rows(split)
+        if not 0 <= index < len(rows):
+            raise ValueError(f"index {index} is out of range for split {split!r} (0..{len(rows) - 1})")
+        item = self._items.get((split, index))
+        if item is not None:
+            self._items.move_to_end((split, index))
+            return item
+        opened = self._open()
+        try:
+            item = opened.item(split, index, rows[index])
+        except RowError as exc:
+            raise corrupt_row(opened, rows[index], exc) from None
+        self._items[(split, index)] = item
+        while len(self._items) > self.cache_items:
+            self._items.popitem(last=False)
+        return item
+
+    def validate(self) -> int:
+        """Decode every item of every split once; returns the number of distinct rows.
+
+        Raises:
+            CorruptRowError: the first malformed row.
+        """
+        opened = self._open()
+        seen: set[int] = set()
+        for split, rows in opened.splits.items():
+            for index, row in enumerate(rows):
+                try:
+                    opened.item(split, index, row)
+                except RowError as exc:
+                    raise corrupt_row(opened, row, exc) from None
+                seen.add(row)
+        return len(seen)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickled as its arguments: the copy reopens the file (a process-wide cache) on first use.
+        return {**self.__dict__, "_opened": None, "_items": OrderedDict()}
+
+
+def read_parquet_columns(path: Path, required: tuple[str, ...], fix: str, what: str) -> Any:
+    """The pyarrow table of ``path`` (memory-mapped), checked for ``required`` columns.
+
+    Raises:
+        CorruptFileError: not a parquet file, or a required column is missing.
+    """
+    import pyarrow as pa  # imported here: `import spacetools_env` should not pay for pyarrow
+    import pyarrow.parquet as pq
+
+    from spacetools_env.loaders.rows import CorruptFileError
+
+    try:
+        table = pq.read_table(path, memory_map=True)
+    except (pa.ArrowException, OSError) as exc:
+        raise CorruptFileError(f"{path}: not a readable parquet file ({exc}). Fix: {fix}.") from None
+    missing = [c for c in required if c not in table.column_names]
+    if missing:
+        raise CorruptFileError(
+            f"{path}: missing column(s) {missing}; {what} has columns {list(required)}, "
+            f"found {sorted(table.column_names)}. Fix: {fix}."
+        )
+    return table

@@ -1,0 +1,298 @@
+"""Native benchmark releases (RoboSpatial-Home, BLINK, CV-Bench) as envs, on tiny native fixtures."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from fixtures_native import (
+    ANSWERS,
+    DEPTH_MM,
+    EXTRA_RECORD,
+    blink_rows,
+    build_all,
+    build_blink,
+    build_cvbench,
+    build_refspatial_bench,
+    build_robospatial_home,
+    build_where2place,
+    cvbench_rows,
+    home_records,
+    ref_records,
+    w2p_records,
+    write_parquet,
+)
+from PIL import Image
+
+import spacetools_env
+from spacetools_env import testing
+from spacetools_env.loaders import ENV_VAR, BenchmarkDataNotFoundError, CorruptFileError, CorruptRowError
+from spacetools_env.loaders.native_envs import NATIVE_ENVS
+
+IDS = [env_id for env_id, *_ in NATIVE_ENVS]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(build_all(tmp_path_factory.mktemp("native")))
+
+
+@pytest.fixture(autouse=True)
+def _no_outside_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.delenv("HF_HOME", raising=False)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hf-cache"))
+
+
+def test_every_native_id_is_registered_as_needing_data():
+    assert len(IDS) == 23 and len(set(IDS)) == 23
+    assert set(IDS) <= set(spacetools_env.registered_ids(needs_data=True))
+    assert gym.spec("SpaceTools-BLINK-MultiViewReasoning-v0").kwargs["split"] == "val"
+    assert gym.spec("SpaceTools-RoboSpatialHome-v0").kwargs["split"] == "test"
+
+
+# ---------------------------------------------------------------------------- conformance kit
+@pytest.mark.parametrize("check", testing.ALL_CHECKS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("env_id", IDS)
+def test_conformance(env_id, check, data_dir):
+    check(env_id, data_dir=data_dir)
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_docstring_has_version_history(env_id):
+    assert "Version history" in spacetools_env.get_family(gym.spec(env_id).kwargs["task"]).description
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_right_answer_scores_one_and_wrong_answer_zero(env_id, data_dir):
+    right, wrong = ANSWERS[env_id]
+    env = gym.make(env_id, data_dir=data_dir)
+    for answer, expected in ((right, 1.0), (wrong, 0.0)):
+        env.reset(options={"index": 0})
+        _, _, terminated, _, info = env.step(f"<think>done</think><answer>{answer}</answer>")
+        assert terminated and info["score"] == expected, (answer, info["score"])
+    env.close()
+
+
+# ---------------------------------------------------------------------------- RoboSpatial-Home
+def test_robospatial_home_reads_every_json_and_splits_by_category(data_dir):
+    env = gym.make("SpaceTools-RoboSpatialHome-v0", data_dir=data_dir)
+    source = env.unwrapped.source
+    assert source.num_items("test") == 4 and source.validate() == 4
+    assert [source.num_items(c) for c in ("configuration", "compatibility", "context")] == [2, 1, 1]
+    last = source.get("test", 3)
+    assert last.question == EXTRA_RECORD["question"] and last.truth == (None,), "extra.json, no depth"
+    _, info = env.reset(options={"split": "context", "index": 0})
+    assert info["task"]["item_id"] == "robospatial-home/context/0" and info["task"]["answer_kind"] == "point"
+    with pytest.raises(ValueError, match=r"unknown split 'val'.*splits: \['compatibility', 'configuration'"):
+        source.num_items("val")
+
+
+def test_context_points_score_by_the_fixed_ray_cast_polygon(data_dir):
+    env = gym.make("SpaceTools-RoboSpatialHome-v0", data_dir=data_dir, split="context")
+    for answer, expected in (("[(0.4, 0.7), (0.9, 0.9)]", 1.0), ("(0.3, 0.6)", 1.0), ("[(0.9, 0.1)]", 0.0)):
+        env.reset(options={"index": 0})
+        assert env.step(f"<answer>{answer}</answer>")[4]["score"] == expected, answer
+
+
+def test_depth_image_becomes_metric_oracle_depth_and_the_mask_a_segment(data_dir):
+    env = gym.make("SpaceTools-RoboSpatialHome-v0", data_dir=data_dir)
+    env.reset(options={"index": 0})
+    truth = env.unwrapped.item.truth[0]
+    assert truth.depth.shape == (12, 16) and truth.depth[5, 5] == pytest.approx(DEPTH_MM / 1000)
+    assert np.isinf(truth.depth[0, 0]), "0 = no reading"
+    assert truth.segmentation[3, 4] == 1 and truth.segmentation[0, 0] == 0
+    call = '<tool_call>{"name": "depth_estimator.estimate_depth", "arguments": {"image_index": 0}}</tool_call>'
+    _, _, terminated, _, info = env.step(call)
+    assert not terminated and info["tool_results"][0]["ok"]
+
+
+def test_corrupt_record_names_the_json_file_record_and_field(tmp_path):
+    records = home_records()
+    del records[1]["answer"]
+    folder = build_robospatial_home(tmp_path, records)
+    with pytest.raises(CorruptRowError) as caught:
+        gym.make("SpaceTools-RoboSpatialHome-v0", data_dir=str(tmp_path)).reset(seed=0)
+    message = str(caught.value)
+    assert f"{folder / 'annotations.json'}, row 1, column 'answer': expected a non-empty string" in message
+    assert "spacetools data download robospatial-home" in message
+    assert (caught.value.row, caught.value.column) == (1, "answer")
+
+
+def test_missing_image_file_names_the_record(tmp_path):
+    folder = build_robospatial_home(tmp_path)
+    (folder / home_records()[2]["img"]).unlink()
+    source = gym.make("SpaceTools-RoboSpatialHome-v0", data_dir=str(tmp_path)).unwrapped.source
+    source.get("test", 0)
+    with pytest.raises(CorruptRowError, match=r"annotations.json, row 2, column 'img': expected an existing image"):
+        source.get("test", 2)
+
+
+def test_bad_point_answer_and_unreadable_json_are_reported(tmp_path):
+    records = home_records()
+    records[2]["answer"] = "[(0.1, 0.1)]"
+    build_robospatial_home(tmp_path, records)
+    source = gym.make("SpaceTools-RoboSpatialHome-v0", data_dir=str(tmp_path)).unwrapped.source
+    with pytest.raises(CorruptRowError, match="row 2, column 'answer': expected 'Yes', 'No' or a list of at least 3"):
+        source.get("test", 2)
+    (tmp_path / "RoboSpatial-Home" / "extra.json").write_text("{not json")
+    with pytest.raises(CorruptFileError, match=r"extra\.json: not readable JSON"):
+        gym.make("SpaceTools-RoboSpatialHome-v0", data_dir=str(tmp_path)).unwrapped.source.num_items("test")
+
+
+def test_missing_release_names_the_file_places_and_fix(tmp_path, monkeypatch):
+    env = gym.make("SpaceTools-RoboSpatialHome-v0", data_dir=str(tmp_path / "mine"))
+    with pytest.raises(BenchmarkDataNotFoundError) as caught:
+        env.reset(seed=0)
+    message = str(caught.value)
+    assert "chanhee-luke/RoboSpatial-Home: 'annotations.json' not found" in message
+    assert str(tmp_path / "mine" / "RoboSpatial-Home" / "annotations.json") in message
+    assert "spacetools data download robospatial-home" in message
+    build_robospatial_home(tmp_path / "env")
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "env"))
+    assert gym.make("SpaceTools-RoboSpatialHome-v0").unwrapped.source.num_items("test") == 4
+
+
+# ---------------------------------------------------------------------------- BLINK
+def test_blink_multi_image_items_carry_every_image(data_dir):
+    env = gym.make("SpaceTools-BLINK-MultiViewReasoning-v0", data_dir=data_dir)
+    obs, info = env.reset(options={"index": 1})
+    parts = obs[1]["content"]
+    assert [p["type"] for p in parts].count("image") == 2
+    assert parts[-1]["text"] == blink_rows("Multi-view_Reasoning")[1]["prompt"]
+    assert info["task"]["item_id"] == "blink/Multi-view_Reasoning/val/1"
+    assert info["task"]["question_type"] == "Multi-view_Reasoning"
+    assert info["task"]["blink_idx"] == "val_Multi-view_Reasoning_2"
+
+
+def test_blink_uses_the_official_extraction(data_dir):
+    env = gym.make("SpaceTools-BLINK-RelativeDepth-v0", data_dir=data_dir)
+    for answer, expected in (("B", 1.0), ("I think\n\n(B) B is closer", 1.0), ("(A) or (B)", 0.0), ("B.", 0.0)):
+        env.reset(options={"index": 0})
+        assert env.step(f"<answer>{answer}</answer>")[4]["score"] == expected, answer
+
+
+def test_blink_corrupt_image_and_hidden_answer_name_file_row_and_column(tmp_path):
+    rows = blink_rows("Relative_Depth")
+    rows[1]["image_1"] = {"bytes": b"not a png", "path": None}
+    path = write_parquet(tmp_path / "BLINK" / "Relative_Depth" / "val-00000-of-00001.parquet", rows)
+    source = gym.make("SpaceTools-BLINK-RelativeDepth-v0", data_dir=str(tmp_path)).unwrapped.source
+    source.get("val", 0)
+    with pytest.raises(CorruptRowError) as caught:
+        source.get("val", 1)
+    assert f"{path}, row 1, column 'image_1': expected an image, got 9 bytes" in str(caught.value)
+    assert "spacetools data download blink" in str(caught.value)
+    rows[2]["answer"] = "hidden"
+    write_parquet(path, rows)
+    with pytest.raises(CorruptRowError, match="row 2, column 'answer': expected a gold label"):
+        gym.make("SpaceTools-BLINK-RelativeDepth-v0", data_dir=str(tmp_path)).reset(seed=0)
+
+
+# ---------------------------------------------------------------------------- CV-Bench
+def test_cvbench_splits_a_file_by_task_and_keeps_the_source(data_dir):
+    env = gym.make("SpaceTools-CVBench-Count-v0", data_dir=data_dir)
+    assert env.unwrapped.source.num_items("test") == 3
+    _, info = env.reset(options={"index": 0})
+    assert info["task"]["cvbench_source"] == "COCO" and info["task"]["question_type"] == "Count"
+    assert env.unwrapped.item.choices == ("A", "B", "C", "D")
+
+
+def test_cvbench_malformed_answer_and_missing_column(tmp_path):
+    rows = cvbench_rows("test_3d")
+    rows[2]["answer"] = "(C)"  # Depth item 1 has two options
+    path = write_parquet(tmp_path / "CV-Bench" / "test_3d.parquet", rows)
+    source = gym.make("SpaceTools-CVBench-Depth-v0", data_dir=str(tmp_path)).unwrapped.source
+    with pytest.raises(CorruptRowError, match=r"test_3d.parquet, row 2, column 'answer': expected one of \['\(A\)'"):
+        source.get("test", 1)
+    write_parquet(path, [{k: v for k, v in r.items() if k != "prompt"} for r in rows])
+    with pytest.raises(CorruptFileError, match=r"missing column\(s\) \['prompt'\]"):
+        gym.make("SpaceTools-CVBench-Depth-v0", data_dir=str(tmp_path)).unwrapped.source.num_items("test")
+
+
+def test_sources_pickle_small_and_reopen(tmp_path):
+    build_blink(tmp_path)
+    build_cvbench(tmp_path)
+    for env_id in ("SpaceTools-BLINK-Counting-v0", "SpaceTools-CVBench-Distance-v0"):
+        source = gym.make(env_id, data_dir=str(tmp_path)).unwrapped.source
+        split = gym.spec(env_id).kwargs["split"]
+        item = source.get(split, 0)
+        clone = pickle.loads(pickle.dumps(source))
+        assert len(pickle.dumps(source)) < 2_000 and clone.get(split, 0).item_id == item.item_id
+
+
+def test_annotations_fixture_is_the_downloader_format(tmp_path):
+    folder = build_robospatial_home(tmp_path)
+    records = json.loads((folder / "annotations.json").read_text())
+    assert set(records[0]) == {"category", "question", "answer", "img", "depth_image", "mask"}
+    assert all((folder / r["img"]).is_file() for r in records)
+
+
+# ---------------------------------------------------------------------------- Where2Place
+def test_where2place_scores_soft_mask_credit_in_the_640x480_frame(data_dir):
+    env = gym.make("SpaceTools-Where2Place-v0", data_dir=data_dir)
+    _, info = env.reset(options={"index": 2})
+    assert info["task"]["question_type"] == "unseen" and info["task"]["question_id"] == 2
+    mask = env.unwrapped.item.mask
+    soft_ys, soft_xs = np.nonzero((mask > 0) & (mask < 255))
+    assert mask.shape == (480, 640) and len(soft_xs), "a JPEG mask has soft edges"
+    edge = (int(soft_xs[0]), int(soft_ys[0]))
+    answer = f"[({(edge[0] + 0.5) / 640:.6f}, {(edge[1] + 0.5) / 480:.6f})]"
+    score = env.step(f"<answer>{answer}</answer>")[4]["score"]
+    assert score == pytest.approx(mask[edge[1], edge[0]] / 255) and 0 < score < 1
+    for answer, expected in (("[(400, 300)]", 1.0), ("[(100, 300)]", 0.0), ("[(400, 300), (100, 300)]", 0.5)):
+        env.reset(options={"index": 2})
+        assert env.step(f"<answer>{answer}</answer>")[4]["score"] == expected, f"ints are pixels: {answer}"
+
+
+def test_where2place_bad_line_and_missing_mask_name_file_and_row(tmp_path):
+    lines = [json.dumps(r) for r in w2p_records()]
+    lines[1] = "{broken"
+    folder = build_where2place(tmp_path, lines)
+    with pytest.raises(CorruptRowError) as caught:
+        gym.make("SpaceTools-Where2Place-v0", data_dir=str(tmp_path)).reset(seed=0)
+    assert f"{folder / 'point_questions.jsonl'}, row 1, column '<line>': expected one JSON object" in str(caught.value)
+    assert "spacetools data download where2place" in str(caught.value)
+    folder = build_where2place(tmp_path / "b")
+    (folder / "masks" / "01.jpg").unlink()
+    source = gym.make("SpaceTools-Where2Place-v0", data_dir=str(tmp_path / "b")).unwrapped.source
+    with pytest.raises(CorruptRowError, match=r"row 1, column 'mask': expected an existing image file"):
+        source.get("test", 1)
+
+
+# ---------------------------------------------------------------------------- RefSpatial-Bench
+def test_refspatial_bench_question_is_prompt_and_suffix_and_mask_is_binary(data_dir):
+    env = gym.make("SpaceTools-RefSpatialBench-Placement-v0", data_dir=data_dir)
+    obs, info = env.reset(options={"index": 1})
+    record = ref_records("Placement")[1]
+    assert obs[1]["content"][-1]["text"] == f"{record['prompt']} {record['suffix']}"
+    assert info["task"]["question_type"] == "placement" and info["task"]["step"] == 2
+    assert info["task"]["item_id"] == "refspatial-bench/Placement/test/1"
+    assert env.unwrapped.item.mask.dtype == bool and env.unwrapped.item.mask.sum() == 8 * 6
+    assert env.step("<answer>[(0.9, 0.9), (0.1, 0.1)]</answer>")[4]["score"] == 0.5, "mean over all points"
+
+
+def test_refspatial_bench_bad_record_and_empty_mask(tmp_path):
+    records = ref_records("Unseen")
+    records[2]["rgb_path"] = None
+    folder = build_refspatial_bench(tmp_path, {"Unseen": records})
+    with pytest.raises(CorruptRowError) as caught:
+        gym.make("SpaceTools-RefSpatialBench-Unseen-v0", data_dir=str(tmp_path)).reset(seed=0)
+    assert f"{folder / 'Unseen' / 'question.json'}, row 2, column 'rgb_path': expected a non-empty string" in str(
+        caught.value
+    )
+    Image.fromarray(np.zeros((12, 16), dtype=np.uint8)).save(folder / "Location" / "mask" / "0.png")
+    source = gym.make("SpaceTools-RefSpatialBench-Location-v0", data_dir=str(tmp_path)).unwrapped.source
+    with pytest.raises(CorruptRowError, match=r"row 0, column 'mask_path': expected a mask with at least one"):
+        source.get("test", 0)
+
+
+def test_blink_is_found_in_the_hugging_face_cache_layout(tmp_path, monkeypatch):
+    snapshot = tmp_path / "hf" / "datasets--BLINK-Benchmark--BLINK" / "snapshots" / "abc123"
+    write_parquet(snapshot / "Relative_Depth" / "val-00000-of-00001.parquet", blink_rows("Relative_Depth"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    source = gym.make("SpaceTools-BLINK-RelativeDepth-v0").unwrapped.source
+    assert source.num_items("val") == 3 and source.path.parent.parent == snapshot
