@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import io
 import os
-import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from spacetools_env.loaders.open_files import open_shared
 from spacetools_env.loaders.paths import HubDataset, find_benchmark_file
 from spacetools_env.loaders.rows import CorruptRowError, RowError, describe
 from spacetools_env.task import TaskItem
@@ -34,9 +34,6 @@ ROBOSPATIAL_HOME = HubDataset(name="robospatial-home", repo_id="chanhee-luke/Rob
 BLINK = HubDataset(name="blink", repo_id="BLINK-Benchmark/BLINK")
 CVBENCH = HubDataset(name="cv-bench", repo_id="nyu-visionx/CV-Bench")
 
-_OPEN_FILES: OrderedDict[tuple[Any, ...], NativeFile] = OrderedDict()
-_OPEN_FILES_MAX = 8
-_OPEN_LOCK = threading.Lock()
 
 
 class NativeFile(Protocol):
@@ -122,23 +119,10 @@ def decode_raw(value: Any, column: str, base: Path | None = None) -> np.ndarray:
     return _readonly(array)
 
 
-def open_shared(path: Path, opener: Opener, kind: str) -> NativeFile:
-    """The opened file at ``path``, shared process-wide while unchanged on disk (a few kept)."""
-    stat = path.stat()
+def _open(path: Path, opener: Opener, kind: str) -> NativeFile:
     # An opener reading more than one file (every *.json of a folder) stamps them all.
     stamp = getattr(opener, "stamp", None)
-    cache_key = (kind, str(path.resolve()), stat.st_size, stat.st_mtime_ns, stamp(path) if stamp else ())
-    with _OPEN_LOCK:
-        opened = _OPEN_FILES.get(cache_key)
-        if opened is not None:
-            _OPEN_FILES.move_to_end(cache_key)
-            return opened
-    opened = opener(path)
-    with _OPEN_LOCK:
-        _OPEN_FILES[cache_key] = opened
-        while len(_OPEN_FILES) > _OPEN_FILES_MAX:
-            _OPEN_FILES.popitem(last=False)
-    return opened
+    return open_shared(path, opener, kind, stamp(path) if stamp else ())
 
 
 class NativeSource:
@@ -170,7 +154,7 @@ class NativeSource:
         if self._opened is None:
             path = find_benchmark_file(self.dataset, self.relative_path, self.data_dir)
             kind = f"{getattr(self.opener, '__module__', '')}.{getattr(self.opener, '__qualname__', self.opener)}"
-            self._opened = open_shared(path, self.opener, kind)
+            self._opened = _open(path, self.opener, kind)
         return self._opened
 
     @property

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from spacetools_env.loaders.open_files import open_shared
 from spacetools_env.loaders.paths import SPACETOOLS_EVAL, find_benchmark_file
 from spacetools_env.loaders.rows import (
     BenchmarkRow,
@@ -63,9 +64,6 @@ REQUIRED_COLUMNS = ("data_source", "prompt", "images", "reward_model", "extra_in
 _SMALL_COLUMNS = ("data_source", "prompt", "reward_model", "extra_info")
 _PROMPT_SHAPE = "a list of chat messages [{'role': 'system', 'content': str}, {'role': 'user', 'content': str}]"
 _IMAGE_PLACEHOLDER = "<image>"
-_OPEN_FILES: OrderedDict[tuple[str, int, int], SpaceToolsEvalFile] = OrderedDict()
-_OPEN_FILES_MAX = 4
-_OPEN_LOCK = threading.Lock()
 
 RowBuilder = Callable[[BenchmarkRow], TaskItem]
 
@@ -221,20 +219,8 @@ class SpaceToolsEvalFile:
 
 
 def open_eval_file(path: Path, key: str) -> SpaceToolsEvalFile:
-    """The opened file at ``path``, shared process-wide while unchanged on disk (a few kept)."""
-    stat = path.stat()
-    cache_key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    with _OPEN_LOCK:
-        opened = _OPEN_FILES.get(cache_key)
-        if opened is not None:
-            _OPEN_FILES.move_to_end(cache_key)
-            return opened
-    opened = SpaceToolsEvalFile(path, key)
-    with _OPEN_LOCK:
-        _OPEN_FILES[cache_key] = opened
-        while len(_OPEN_FILES) > _OPEN_FILES_MAX:
-            _OPEN_FILES.popitem(last=False)
-    return opened
+    """The opened file at ``path``, shared process-wide while unchanged on disk."""
+    return open_shared(path, lambda p: SpaceToolsEvalFile(p, key), ("spacetools-eval", key))
 
 
 class SpaceToolsEvalSource:
