@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Generator
 
-from agents.programs.toolkit import answer, call, first_point, pixel_value, question_match, turn
+from agents.programs.toolkit import answer, call, depths_at, first_point, question_match, turn
 
 _QUESTION = re.compile(r"Is the (.+?) (to the left of|to the right of|in front of|behind) the (.+?)\? Answer yes or no")
 
@@ -24,16 +24,6 @@ def program(question: str) -> Generator[str, list[str], None]:
         thought = f"The {subject} is at x={xs:.3f}, the {reference} at x={xr:.3f}."
         yield answer("Yes" if holds else "No", thought=thought)
         return
-    responses = yield turn(
-        *detect,
-        call("depth_estimator.estimate_depth", image_index=0),
-        thought="Front and behind depend on distance to the camera: locate both objects, then read the depth there.",
-    )
-    s, r = first_point(responses[0]), first_point(responses[1])
-    responses = yield turn(
-        call("vision_ops.index_at", data="$depth_map", u=s[0], v=s[1]),
-        call("vision_ops.index_at", data="$depth_map", u=r[0], v=r[1]),
-    )
-    ds, dr = pixel_value(responses[0]), pixel_value(responses[1])
+    ds, dr = yield from depths_at(subject, reference)
     holds = ds < dr if relation == "in front of" else ds > dr
     yield answer("Yes" if holds else "No", thought=f"The {subject} is {ds:.2f} m away and the {reference} {dr:.2f} m.")

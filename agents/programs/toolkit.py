@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Generator
 from typing import Any
 
 _FLOAT = r"-?\d+(?:\.\d+)?(?:e-?\d+)?"
@@ -106,3 +107,24 @@ def bbox_corners(response: str) -> tuple[list[tuple[float, ...]], list[tuple[flo
     corners_2d = [tuple(numbers[1][i : i + 2]) for i in range(0, 16, 2)]
     edges = [(int(numbers[2][i]), int(numbers[2][i + 1])) for i in range(0, len(numbers[2]), 2)]
     return corners_3d, corners_2d, edges
+
+
+def depths_at(first: str, second: str) -> Generator[str, list[str], tuple[float, float]]:
+    """Sub-program (use with ``yield from``): locate two things, read the depth map at both.
+
+    The original BLINK / CV-Bench depth trace: ``estimate_depth`` and two ``detect_one`` calls in
+    one turn, then two ``index_at`` reads. Returns the two depths in metres.
+    """
+    responses = yield turn(
+        call("roborefer.detect_one", obj_name=first, image_index=0),
+        call("roborefer.detect_one", obj_name=second, image_index=0),
+        call("depth_estimator.estimate_depth", image_index=0),
+        thought=f"I need the distance to the camera of the {first} and the {second}: locate both, then read the "
+        "depth map there.",
+    )
+    a, b = first_point(responses[0]), first_point(responses[1])
+    responses = yield turn(
+        call("vision_ops.index_at", data="$depth_map", u=a[0], v=a[1]),
+        call("vision_ops.index_at", data="$depth_map", u=b[0], v=b[1]),
+    )
+    return pixel_value(responses[0]), pixel_value(responses[1])
