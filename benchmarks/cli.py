@@ -71,6 +71,34 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     run.set_defaults(func=_eval)
 
 
+def _leaderboard_validate(args: argparse.Namespace) -> int:
+    import json
+
+    from benchmarks.leaderboard import validate_submission
+
+    report = validate_submission(Path(args.dir), data_dir=args.data_dir)
+    print(report.format())
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.to_dict(), indent=2))
+    return 0 if report.ok else 1
+
+
+def _add_leaderboard(sub: argparse._SubParsersAction) -> None:
+    board = sub.add_parser("leaderboard", help="leaderboard submissions")
+    commands = board.add_subparsers(dest="leaderboard_command", required=True)
+    validate = commands.add_parser(
+        "validate",
+        help="check a submission and re-score every episode (exit status 0: accepted, 1: rejected)",
+        description="Check a submission directory (results.jsonl, manifest.json, submission.json): "
+        "files, schema, suite version and episode list, and every score re-computed by the official "
+        "scorer. Prints the verdict, every problem, and the re-scored summary.",
+    )
+    validate.add_argument("dir", help="the submission directory")
+    validate.add_argument("--data-dir", help="local copy of the benchmarks (for the paper suite)")
+    validate.add_argument("--json", help="also write the report as JSON to this file")
+    validate.set_defaults(func=_leaderboard_validate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spacetools", description="Tool-augmented spatial reasoning environments.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -83,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--families", nargs="*", help="family names to play (default: all)")
     demo.set_defaults(func=_demo)
     _add_eval(sub)
+    _add_leaderboard(sub)
     return parser
 
 

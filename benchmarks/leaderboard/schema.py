@@ -1,0 +1,102 @@
+"""The shape of one ``results.jsonl`` record, as :func:`benchmarks.eval.records.episode_record` writes it.
+
+Every field must be there with its type, and no other field: an unknown key is an error (it
+would be silently ignored by the aggregation, or be an attempt to smuggle data in). Image parts
+of messages are references only (``type``, ``ref``, ``index``, ``shape``); a part naming a file,
+path or URL is rejected, so nothing in a record points outside the submission.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmarks.eval.records import SCHEMA
+
+_NUMBER = (int, float)
+_OPT_STR = (str, type(None))
+FIELDS: dict[str, tuple[type, ...]] = {
+    "schema": (int,),
+    "key": (dict,),
+    "episode_id": (str,),
+    "agent": (str,),
+    "seed": (int,),
+    "family": _OPT_STR,
+    "family_version": (int, type(None)),
+    "eval_key": _OPT_STR,
+    "source": (str,),
+    "item_id": _OPT_STR,
+    "meta": (dict,),
+    "answer": _OPT_STR,
+    "score": (int, float, type(None)),
+    "reward": (dict,),
+    "tools": (dict,),
+    "invalid_actions": (int,),
+    "turns": (int,),
+    "terminated": (bool,),
+    "truncated": (bool,),
+    "timing": (dict,),
+    "trajectory": (dict,),
+}
+KEY_FIELDS: dict[str, tuple[type, ...]] = {"env_id": (str,), "split": (str,), "index": (int,)}
+TRAJECTORY_FIELDS: dict[str, tuple[type, ...]] = {"messages": (list,), "actions": (list,), "tool_calls": (list,)}
+IMAGE_PART_KEYS = frozenset({"type", "ref", "index", "shape"})
+SOURCES = ("synthetic", "benchmark")
+
+
+def record_problems(record: Any) -> list[str]:
+    """What is wrong with the shape of one parsed record; [] when it matches the schema."""
+    if not isinstance(record, dict):
+        return [f"a record must be a JSON object, got {type(record).__name__}"]
+    problems = _fields(record, FIELDS, "")
+    if problems:
+        return problems
+    if record["schema"] != SCHEMA:
+        problems.append(f"schema is {record['schema']!r}; this validator reads schema {SCHEMA}")
+    problems += _fields(record["key"], KEY_FIELDS, "key.")
+    problems += _fields(record["trajectory"], TRAJECTORY_FIELDS, "trajectory.")
+    if record["source"] not in SOURCES:
+        problems.append(f"source is {record['source']!r}; expected one of {list(SOURCES)}")
+    if not problems:
+        problems += _trajectory_problems(record)
+    return problems
+
+
+def _fields(obj: dict[str, Any], fields: dict[str, tuple[type, ...]], prefix: str) -> list[str]:
+    problems = []
+    missing = [f"{prefix}{name}" for name in fields if name not in obj]
+    if missing:
+        problems.append(f"missing fields {missing}")
+    extra = sorted(f"{prefix}{name}" for name in set(obj) - set(fields))
+    if extra:
+        problems.append(f"unknown fields {extra}; a record has exactly {[prefix + n for n in fields]}")
+    for name, types in fields.items():
+        if name in obj and not _is(obj[name], types):
+            allowed = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+            problems.append(f"field {prefix}{name} must be {allowed}, got {type(obj[name]).__name__}")
+    return problems
+
+
+def _is(value: Any, types: tuple[type, ...]) -> bool:
+    if isinstance(value, bool) and bool not in types:
+        return False  # JSON true is not a number here
+    return isinstance(value, types)
+
+
+def _trajectory_problems(record: dict[str, Any]) -> list[str]:
+    traj = record["trajectory"]
+    problems = []
+    for number, message in enumerate(traj["messages"]):
+        if not isinstance(message, dict) or not isinstance(message.get("content"), list):
+            problems.append(f"trajectory.messages[{number}] must be an object with a 'content' list")
+            continue
+        for part in message["content"]:
+            if isinstance(part, dict) and part.get("type") == "image" and set(part) - IMAGE_PART_KEYS:
+                problems.append(
+                    f"trajectory.messages[{number}] has an image part with keys {sorted(set(part) - IMAGE_PART_KEYS)}; "
+                    f"image parts are references with keys {sorted(IMAGE_PART_KEYS)} only (no files, paths or URLs)"
+                )
+    if not all(isinstance(turn, list) for turn in traj["tool_calls"]):
+        problems.append("trajectory.tool_calls must be a list of lists (one per turn)")
+    if record["turns"] != len(traj["actions"]):
+        problems.append(f"turns is {record['turns']} but the trajectory has {len(traj['actions'])} actions")
+    return problems

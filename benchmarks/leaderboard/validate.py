@@ -1,0 +1,184 @@
+"""``validate_submission``: accept or reject a leaderboard submission, re-scoring every episode.
+
+Order of checks (each failure is a :class:`~benchmarks.leaderboard.report.Problem` naming the
+file and line or record; checking goes on so one run lists every problem it can):
+
+1. The directory: no symlinks, no pickle-like or object ``.npy`` files, no oversized contents.
+2. ``submission.json`` (fields and types) and ``manifest.json`` (strict JSON, size).
+3. The suite: the manifest's suite resolved with today's code must have the same version.
+4. ``results.jsonl``, line by line: size, strict JSON, record schema, duplicate keys, keys
+   outside the suite; then episodes of the suite that are missing.
+5. Every record re-scored from its last action against the item rebuilt from the env.
+
+The re-scored records (reported scores replaced, item facts rebuilt) are aggregated with
+:func:`benchmarks.eval.aggregate.summarize`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.eval.aggregate import summarize
+from benchmarks.eval.store import record_key
+from benchmarks.eval.suites import EpisodeKey
+from benchmarks.leaderboard.files import Limits, loads, read_json_file, scan_directory
+from benchmarks.leaderboard.metadata import FILENAME as SUBMISSION
+from benchmarks.leaderboard.metadata import check_metadata
+from benchmarks.leaderboard.report import ValidationReport
+from benchmarks.leaderboard.rescore import GroundTruth, SuiteError, frozen_suite, make_kwargs_of, unsafe_make_kwargs
+from benchmarks.leaderboard.schema import record_problems
+
+RESULTS = "results.jsonl"
+MANIFEST = "manifest.json"
+
+
+def validate_submission(
+    path: str | Path, *, data_dir: str | None = None, limits: Limits | None = None
+) -> ValidationReport:
+    """Check a submission directory and re-score every episode; never trusts a reported score.
+
+    Args:
+        path: The submission: ``results.jsonl`` + ``manifest.json`` (as ``spacetools eval`` writes)
+            + ``submission.json`` (see :mod:`benchmarks.leaderboard.metadata`).
+        data_dir: Local copy of the benchmarks, for suites with benchmark ids (``paper``).
+        limits: Size limits (default: :class:`~benchmarks.leaderboard.files.Limits`).
+
+    Returns:
+        The report: ``ok``, the problems, and the summary of the re-scored records.
+    """
+    started = time.perf_counter()
+    root = Path(path)
+    limits = limits or Limits()
+    report = ValidationReport(path=str(root))
+    if root.is_symlink() or not root.is_dir():
+        report.add(str(root), "is not a directory (a submission is a directory holding results.jsonl)")
+        return report
+    scan_directory(root, limits, report)
+    _check_submission(root, limits, report)
+    manifest = read_json_file(root, MANIFEST, limits.manifest_bytes, report)
+    truth = _ground_truth(manifest, data_dir, report) if isinstance(manifest, dict) else None
+    if manifest is not None and not isinstance(manifest, dict):
+        report.add(MANIFEST, f"must hold a JSON object, got {type(manifest).__name__}")
+    try:
+        records = _read_records(root, limits, report)
+        if truth is not None:
+            _check_and_rescore(records, truth, int(manifest.get("seed", {}).get("base", 0)), report)
+    finally:
+        if truth is not None:
+            truth.close()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _check_submission(root: Path, limits: Limits, report: ValidationReport) -> None:
+    data = read_json_file(root, SUBMISSION, limits.submission_bytes, report)
+    if data is None:
+        return
+    problems = check_metadata(data)
+    for problem in problems:
+        report.add(SUBMISSION, problem)
+    if problems:
+        return
+    report.submission = data
+    for name in data.get("files", []):
+        target = (root / name).resolve()
+        if not target.is_relative_to(root.resolve()):
+            report.add(SUBMISSION, f"files entry {name!r} resolves outside the submission directory")
+        elif not target.is_file():
+            report.add(SUBMISSION, f"files entry {name!r} is not a file in the submission directory")
+
+
+def _ground_truth(manifest: dict[str, Any], data_dir: str | None, report: ValidationReport) -> GroundTruth | None:
+    for entry in unsafe_make_kwargs(manifest):
+        report.add(MANIFEST, f"envs make_kwargs {entry} chooses code, not questions; remove it and re-run")
+    seed = manifest.get("seed")
+    if not isinstance(seed, dict) or not isinstance(seed.get("base"), int) or isinstance(seed.get("base"), bool):
+        report.add(MANIFEST, "'seed' must be an object with an integer 'base' (as spacetools eval writes)")
+        return None
+    try:
+        suite = frozen_suite(manifest)
+        truth = GroundTruth(suite, make_kwargs_of(manifest), data_dir)
+    except SuiteError as exc:
+        report.add(MANIFEST, str(exc))
+        return None
+    except (OSError, ValueError, TypeError) as exc:  # the data is missing, or make_kwargs are bad
+        report.add(MANIFEST, f"cannot rebuild the suite's envs to re-score: {exc}")
+        return None
+    report.suite = {"name": suite.name, "version": suite.version, "episodes": len(truth.expected())}
+    return truth
+
+
+def _read_records(root: Path, limits: Limits, report: ValidationReport) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, record) of every line that parses and matches the schema."""
+    path = root / RESULTS
+    if path.is_symlink() or not path.is_file():
+        if not path.is_symlink():
+            report.add(RESULTS, "is missing; a submission needs the results.jsonl written by spacetools eval")
+        return []
+    size = path.stat().st_size
+    if size > limits.results_bytes:
+        report.add(RESULTS, f"is {size} bytes; the limit is {limits.results_bytes} bytes")
+        return []
+    records = []
+    with open(path, "rb") as handle:
+        number = 0
+        while line := handle.readline(limits.record_bytes + 2):
+            number += 1
+            where = f"{RESULTS}:{number}"
+            if len(line) > limits.record_bytes + 1 or (len(line) > limits.record_bytes and not line.endswith(b"\n")):
+                report.add(where, f"the record is longer than the limit of {limits.record_bytes} bytes")
+                while line and not line.endswith(b"\n"):  # skip the rest of the long line
+                    line = handle.readline(1 << 20)
+                continue
+            if not line.endswith(b"\n"):
+                report.add(where, "the last line does not end with a newline (a run killed mid-write?)")
+            try:
+                record = loads(line)
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+                report.add(where, f"is not valid JSON ({exc})")
+                continue
+            problems = record_problems(record)
+            for problem in problems:
+                report.add(where, problem)
+            if not problems:
+                records.append((number, record))
+    report.episodes = number
+    return records
+
+
+def _check_and_rescore(
+    records: list[tuple[int, dict[str, Any]]], truth: GroundTruth, base_seed: int, report: ValidationReport
+) -> None:
+    expected = truth.expected()
+    wanted = set(expected)
+    seen: dict[EpisodeKey, int] = {}
+    rescored = []
+    for number, record in records:
+        key = record_key(record)
+        where = f"{RESULTS}:{number} ({key.id})"
+        if key.id != record["episode_id"]:
+            report.add(where, f"episode_id {record['episode_id']!r} does not match its key {key.id!r}")
+        if key in seen:
+            report.add(where, f"duplicate record: episode {key.id} is already on line {seen[key]}")
+            continue
+        seen[key] = number
+        if key not in wanted:
+            report.add(where, f"extra record: {key.id} is not an episode of suite {truth.suite.name!r}")
+            continue
+        try:
+            brief, problems = truth.rescore(key, record, base_seed)
+        except Exception as exc:  # a scorer or item failure is this record's problem, not a crash
+            report.add(where, f"cannot be re-scored: {type(exc).__name__}: {exc}")
+            continue
+        for problem in problems:
+            report.add(where, problem)
+        rescored.append(brief)
+    missing = [k for k in expected if k not in seen]
+    if missing:
+        shown = ", ".join(k.id for k in missing[:5]) + (", ..." if len(missing) > 5 else "")
+        report.add(RESULTS, f"{len(missing)} episodes of suite {truth.suite.name!r} are missing: {shown}")
+    report.rescored = len(rescored)
+    if rescored:
+        report.summary = summarize(rescored)
