@@ -25,8 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from spacetools_env.drawing import BLUE, RED, draw_rectangles
-from spacetools_env.scoring import score_choice_letter
-from spacetools_env.task import TaskFamily, TaskItem
+from spacetools_env.task import TaskFamily
+from spacetools_env.tasks import answer_kinds
+from spacetools_env.tasks.answer_kinds import ChoiceItem
 from spacetools_env.tasks.common import generate_with_retries, scene_truth
 from spacetools_env.world import Scene, SceneConfig
 
@@ -40,12 +41,11 @@ QUESTION = (
 
 
 @dataclass(frozen=True, kw_only=True)
-class Depth3DItem(TaskItem):
+class Depth3DItem(ChoiceItem):
     """Attributes: ``label`` the closer object's letter; ``objects`` the names of (A, B);
     ``depths`` camera depths of the box centres of (A, B) in metres; ``boxes`` the drawn normalized
     ``(x0, y0, x1, y1)`` boxes of (A, B)."""
 
-    label: str
     objects: tuple[str, str]
     depths: tuple[float, float]
     boxes: tuple[tuple[float, float, float, float], tuple[float, float, float, float]]
@@ -120,25 +120,13 @@ def generate(rng: np.random.Generator, config: SceneConfig) -> Depth3DItem:
     return generate_with_retries(rng, config, _build)
 
 
-def score(answer: str, item: Depth3DItem) -> float:
-    return score_choice_letter(answer, item.label)
-
-
-def oracle(item: Depth3DItem) -> str:
-    return item.label
-
-
-def counterexample(item: Depth3DItem) -> str:
-    return "B" if item.label == "A" else "A"
-
-
 FAMILY = TaskFamily(
     name="Depth3D",
     item_type=Depth3DItem,
-    score=score,
-    oracle=oracle,
+    score=answer_kinds.score_choice,
+    oracle=answer_kinds.oracle_choice,
     generate=generate,
     description=__doc__ or "",
     eval_key="cvb3ddepth",
-    counterexample=counterexample,
+    counterexample=answer_kinds.counterexample_choice,
 )

@@ -27,8 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from spacetools_env.scoring import score_choice_letter
-from spacetools_env.task import TaskFamily, TaskItem
+from spacetools_env.task import TaskFamily
+from spacetools_env.tasks import answer_kinds
+from spacetools_env.tasks.answer_kinds import ChoiceItem
 from spacetools_env.tasks.common import generate_with_retries, scene_truth
 from spacetools_env.world import Scene, SceneConfig
 
@@ -44,11 +45,10 @@ RELATIONS = {0: ("left", "right"), 1: ("above", "below")}
 
 
 @dataclass(frozen=True, kw_only=True)
-class Relation2DItem(TaskItem):
+class Relation2DItem(ChoiceItem):
     """Attributes: ``label`` the right letter; ``relation`` the true relation (``left``, ``right``,
     ``above``, ``below``); ``subject``/``reference`` the object names; ``choices`` the options (A, B)."""
 
-    label: str
     relation: str
     subject: str
     reference: str
@@ -120,25 +120,13 @@ def generate(rng: np.random.Generator, config: SceneConfig) -> Relation2DItem:
     return generate_with_retries(rng, config, _build)
 
 
-def score(answer: str, item: Relation2DItem) -> float:
-    return score_choice_letter(answer, item.label)
-
-
-def oracle(item: Relation2DItem) -> str:
-    return item.label
-
-
-def counterexample(item: Relation2DItem) -> str:
-    return "B" if item.label == "A" else "A"
-
-
 FAMILY = TaskFamily(
     name="Relation2D",
     item_type=Relation2DItem,
-    score=score,
-    oracle=oracle,
+    score=answer_kinds.score_choice,
+    oracle=answer_kinds.oracle_choice,
     generate=generate,
     description=__doc__ or "",
     eval_key="cvb2drelation",
-    counterexample=counterexample,
+    counterexample=answer_kinds.counterexample_choice,
 )

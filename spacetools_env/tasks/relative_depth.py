@@ -17,8 +17,9 @@ import numpy as np
 from scipy import ndimage
 
 from spacetools_env.drawing import draw_labelled_circles
-from spacetools_env.scoring import score_choice_letter
-from spacetools_env.task import TaskFamily, TaskItem
+from spacetools_env.task import TaskFamily
+from spacetools_env.tasks import answer_kinds
+from spacetools_env.tasks.answer_kinds import ChoiceItem
 from spacetools_env.tasks.common import generate_with_retries, scene_truth
 from spacetools_env.world import TABLE_LABEL, Scene, SceneConfig
 from tool_backends import Referent
@@ -34,10 +35,9 @@ QUESTION = (
 
 
 @dataclass(frozen=True, kw_only=True)
-class RelativeDepthItem(TaskItem):
+class RelativeDepthItem(ChoiceItem):
     """Attributes: ``label`` the closer point's letter; ``points`` normalized A and B; ``depths`` in metres."""
 
-    label: str
     points: tuple[tuple[float, float], tuple[float, float]]
     depths: tuple[float, float]
 
@@ -103,25 +103,13 @@ def generate(rng: np.random.Generator, config: SceneConfig) -> RelativeDepthItem
     return generate_with_retries(rng, config, _build)
 
 
-def score(answer: str, item: RelativeDepthItem) -> float:
-    return score_choice_letter(answer, item.label)
-
-
-def oracle(item: RelativeDepthItem) -> str:
-    return item.label
-
-
-def counterexample(item: RelativeDepthItem) -> str:
-    return "B" if item.label == "A" else "A"
-
-
 FAMILY = TaskFamily(
     name="RelativeDepth",
     item_type=RelativeDepthItem,
-    score=score,
-    oracle=oracle,
+    score=answer_kinds.score_choice,
+    oracle=answer_kinds.oracle_choice,
     generate=generate,
     description=__doc__ or "",
     eval_key="blinkdepth",
-    counterexample=counterexample,
+    counterexample=answer_kinds.counterexample_choice,
 )

@@ -28,8 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spacetools_env.scoring import score_yes_no
-from spacetools_env.task import TaskFamily, TaskItem
+from spacetools_env.task import TaskFamily
+from spacetools_env.tasks import answer_kinds
+from spacetools_env.tasks.answer_kinds import YesNoItem
 from spacetools_env.tasks.common import generate_with_retries, scene_truth, yes_no
 from spacetools_env.tasks.depth_3d import centre_depths, clear_depth_pairs, point_depths
 from spacetools_env.tasks.relation_2d import object_positions
@@ -48,11 +49,10 @@ RELATION_PAIRS = {
 
 
 @dataclass(frozen=True, kw_only=True)
-class SpatialConfigurationItem(TaskItem):
+class SpatialConfigurationItem(YesNoItem):
     """Attributes: ``answer`` ``"Yes"`` or ``"No"``; ``relation`` the asked relation;
     ``subject``/``reference`` the object names."""
 
-    answer: str
     relation: str
     subject: str
     reference: str
@@ -109,25 +109,13 @@ def generate(rng: np.random.Generator, config: SceneConfig) -> SpatialConfigurat
     return generate_with_retries(rng, config, _build)
 
 
-def score(answer: str, item: SpatialConfigurationItem) -> float:
-    return score_yes_no(answer, item.answer)
-
-
-def oracle(item: SpatialConfigurationItem) -> str:
-    return item.answer
-
-
-def counterexample(item: SpatialConfigurationItem) -> str:
-    return "No" if item.answer == "Yes" else "Yes"
-
-
 FAMILY = TaskFamily(
     name="SpatialConfiguration",
     item_type=SpatialConfigurationItem,
-    score=score,
-    oracle=oracle,
+    score=answer_kinds.score_yes_no_item,
+    oracle=answer_kinds.oracle_yes_no,
     generate=generate,
     description=__doc__ or "",
     eval_key="robospatial",
-    counterexample=counterexample,
+    counterexample=answer_kinds.counterexample_yes_no,
 )
