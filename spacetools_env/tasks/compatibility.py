@@ -23,14 +23,15 @@ points: exact for cuboids, tens of percent off for balls and irregular meshes. S
 question holds, by ``MEASURE_MARGIN``, over the whole range a fitted box may take
 (``SIZE_BOUNDS``, measured per category), and objects another object hides in part are not
 used. The table is registered as a referent ("table") so a program can fit its plane and know
-which way is up. Scenes hold at least three objects (the preset's other settings are kept).
+which way is up.
 
-The answer is drawn first, "Yes" or "No" with equal probability, and kept until a scene offers
-such a question (the first scene for about nine items in ten). Scenes offer "between" mostly
-for yes and "on top" mostly for no, so the rarer template is asked whenever a scene has one.
-The template still hints at the answer, because sparse scenes rarely hold a gap narrower than
-an object or a top wider than one: over 300 items, "between" is answered yes 100 % / 91 % /
-64 % of the time and "on top" no 92 % / 86 % / 61 % (easy / medium / hard).
+Template and answer are drawn first, jointly and uniformly (each of between/on top x yes/no one
+time in four), and kept until a scene offers such a question, so neither the template nor a
+retry gives the answer away: over 200 items per difficulty, each template is answered yes 40-60 %
+of the time at every difficulty. Sparse scenes rarely hold a gap narrower than an object or a top
+wider than one, so scenes hold the preset's objects plus ``EXTRA_OBJECTS`` (at least
+``CROWDED_OBJECTS``) with no least spacing; the preset's other settings (camera, resolution,
+categories) are kept. The first scene serves about three items in four.
 Score: the official RoboSpatial-Eval yes/no rule (:func:`~spacetools_env.scoring.score_yes_no`).
 
 Version history:
@@ -46,13 +47,25 @@ from functools import partial
 import numpy as np
 from scipy import ndimage
 
-from spacetools_env.scoring import score_yes_no
-from spacetools_env.task import TaskFamily, TaskItem
+from spacetools_env.task import TaskFamily
+from spacetools_env.tasks import answer_kinds
+from spacetools_env.tasks.answer_kinds import YesNoItem
 from spacetools_env.tasks.common import generate_with_retries, scene_truth, yes_no
-from spacetools_env.world import OBJECT_LABEL_OFFSET, TABLE_LABEL, ObjectInstance, Scene, SceneConfig
+from spacetools_env.world import (
+    MAX_OBJECTS,
+    OBJECT_LABEL_OFFSET,
+    TABLE_LABEL,
+    ObjectInstance,
+    Scene,
+    SceneConfig,
+)
 from tool_backends import Referent
 
 MIN_OBJECTS = 3
+# Scenes hold the preset's objects plus EXTRA_OBJECTS, at least CROWDED_OBJECTS, with no least spacing
+# (see _scene_config), so narrow gaps and large-over-small pairs are common.
+EXTRA_OBJECTS = 3
+CROWDED_OBJECTS = (6, 9)
 FIT_FACTOR = 1.3
 MIN_CLEARANCE_M = 0.01
 MEASURE_MARGIN = 1.05
@@ -82,12 +95,11 @@ _TABLE_CELL_PX = 4
 
 
 @dataclass(frozen=True, kw_only=True)
-class CompatibilityItem(TaskItem):
+class CompatibilityItem(YesNoItem):
     """Attributes: ``answer`` ``"Yes"``/``"No"``; ``template`` ``"between"`` or ``"on_top"``;
     ``objects`` the names (A, B[, C]); ``room`` the free size in metres (the gap, or the top's
     width) and ``width`` A's footprint width in metres."""
 
-    answer: str
     template: str
     objects: tuple[str, ...]
     room: float
@@ -254,15 +266,12 @@ def _question_text(template: str, objects: list[ObjectInstance]) -> str:
     return ON_TOP.format(a=objects[0].name, b=objects[1].name)
 
 
-def _build(scene: Scene, rng: np.random.Generator, *, answer: bool) -> CompatibilityItem | None:
+def _build(scene: Scene, rng: np.random.Generator, *, template: str, answer: bool) -> CompatibilityItem | None:
     if len(scene.objects) < MIN_OBJECTS:
         return None
     geo = _Geometry(scene)
-    between, on_top = _between_questions(geo), _on_top_questions(scene, geo)
-    # Scenes offer "between" mostly for yes and "on top" mostly for no: ask the rarer template
-    # whenever the scene has one, so the template gives the answer away as little as possible.
-    rare, common = (on_top[0], between[0]) if answer else (between[1], on_top[1])
-    questions = rare or common
+    yes, no = _between_questions(geo) if template == "between" else _on_top_questions(scene, geo)
+    questions = yes if answer else no
     if not questions:
         return None
     template, indices, room, width = questions[int(rng.integers(len(questions)))]
@@ -281,37 +290,36 @@ def _build(scene: Scene, rng: np.random.Generator, *, answer: bool) -> Compatibi
     )
 
 
-def generate(rng: np.random.Generator, config: SceneConfig) -> CompatibilityItem:
+def _scene_config(config: SceneConfig) -> SceneConfig:
+    """The preset with ``EXTRA_OBJECTS`` more objects (at least ``CROWDED_OBJECTS``), packed with no
+    least spacing: sparse scenes rarely hold a gap narrower than an object or a top wider than one."""
     low, high = config.num_objects
-    if low < MIN_OBJECTS:
-        try:
-            config = dataclasses.replace(config, num_objects=(MIN_OBJECTS, max(MIN_OBJECTS, high)))
-        except ValueError as exc:
-            raise ValueError(f"Compatibility asks about scenes of at least {MIN_OBJECTS} objects: {exc}") from None
-    # The answer is drawn once, before any scene, so retries cannot skew the yes/no balance.
+    low_wanted, high_wanted = CROWDED_OBJECTS
+    num_objects = (
+        min(MAX_OBJECTS, max(low + EXTRA_OBJECTS, low_wanted)),
+        min(MAX_OBJECTS, max(high + EXTRA_OBJECTS, high_wanted)),
+    )
+    try:
+        return dataclasses.replace(config, num_objects=num_objects, min_spacing_m=0.0)
+    except ValueError as exc:
+        raise ValueError(f"Compatibility asks about scenes of {num_objects} objects: {exc}") from None
+
+
+def generate(rng: np.random.Generator, config: SceneConfig) -> CompatibilityItem:
+    # Template and answer are drawn jointly and uniformly, once, before any scene, so retries
+    # cannot skew the balance and neither gives the other away.
+    template = "between" if rng.random() < 0.5 else "on_top"
     answer = bool(rng.random() < 0.5)
-    return generate_with_retries(rng, config, partial(_build, answer=answer))
-
-
-def score(answer: str, item: CompatibilityItem) -> float:
-    return score_yes_no(answer, item.answer)
-
-
-def oracle(item: CompatibilityItem) -> str:
-    return item.answer
-
-
-def counterexample(item: CompatibilityItem) -> str:
-    return "No" if item.answer == "Yes" else "Yes"
+    return generate_with_retries(rng, _scene_config(config), partial(_build, template=template, answer=answer))
 
 
 FAMILY = TaskFamily(
     name="Compatibility",
     item_type=CompatibilityItem,
-    score=score,
-    oracle=oracle,
+    score=answer_kinds.score_yes_no_item,
+    oracle=answer_kinds.oracle_yes_no,
     generate=generate,
     description=__doc__ or "",
     eval_key="robospatial",
-    counterexample=counterexample,
+    counterexample=answer_kinds.counterexample_yes_no,
 )
