@@ -27,6 +27,7 @@ Version history:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,15 +97,19 @@ def oracle(item: RoboSpatialItem) -> str:
     return format_pairs([tuple(points.mean(axis=0))])
 
 
-def counterexample(item: RoboSpatialItem) -> str:
-    """The other answer word, or an image corner outside the GT hull."""
+def wrong_answer(item: RoboSpatialItem, score_fn: Callable[[str, RoboSpatialItem], float]) -> str:
+    """The other answer word, or an image corner the point rule ``score_fn`` counts outside."""
     if item.is_yes_no:
         return "No" if item.ground_truth.lower() == "yes" else "Yes"
     for corner in ((0.0, 0.0), (1.0, 1.0), (0.0, 1.0), (1.0, 0.0), (2.0, 2.0)):
         text = format_pairs([corner], decimals=3)
-        if score(text, item) == 0.0:
+        if score_fn(text, item) == 0.0:
             return text
     return "[]"
+
+
+def counterexample(item: RoboSpatialItem) -> str:
+    return wrong_answer(item, score)
 
 
 FAMILY = TaskFamily(

@@ -38,7 +38,7 @@ from spacetools_env.loaders.rows import BenchmarkRow, RowError, describe
 from spacetools_env.scoring import parse_gt_points, score_context_nndc, score_robospatial
 from spacetools_env.task import TaskFamily
 from spacetools_env.tasks.bench_common import format_pairs
-from spacetools_env.tasks.bench_robospatial import CATEGORIES, RoboSpatialItem
+from spacetools_env.tasks.bench_robospatial import CATEGORIES, RoboSpatialItem, wrong_answer
 from tool_backends import GroundTruth
 
 POINT_RULE = "polygon"
@@ -94,13 +94,7 @@ def oracle(item: RoboSpatialItem) -> str:
 
 def counterexample(item: RoboSpatialItem) -> str:
     """The other answer word, or a point outside the GT polygon."""
-    if item.is_yes_no:
-        return "No" if item.ground_truth.lower() == "yes" else "Yes"
-    for corner in ((0.0, 0.0), (1.0, 1.0), (0.0, 1.0), (1.0, 0.0), (2.0, 2.0)):
-        text = format_pairs([corner], decimals=3)
-        if score(text, item) == 0.0:
-            return text
-    return "[]"
+    return wrong_answer(item, score)
 
 
 FAMILY = TaskFamily(
