@@ -99,6 +99,36 @@ def _add_leaderboard(sub: argparse._SubParsersAction) -> None:
     validate.set_defaults(func=_leaderboard_validate)
 
 
+def _data_download(args: argparse.Namespace) -> int:
+    from benchmarks.data import download
+
+    try:
+        folder = download(args.name, args.data_dir)
+    except RuntimeError as exc:
+        print(f"spacetools: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.name} is in {folder}")
+    return 0
+
+
+def _data_list(args: argparse.Namespace) -> int:
+    from benchmarks.data import describe
+
+    print(describe())
+    return 0
+
+
+def _add_data(sub: argparse._SubParsersAction) -> None:
+    data = sub.add_parser("data", help="benchmark data")
+    actions = data.add_subparsers(dest="data_command", required=True)
+    fetch = actions.add_parser("download", help="fetch a benchmark release from the Hugging Face hub")
+    fetch.add_argument("name", help="release name (see `spacetools data list`)")
+    fetch.add_argument("--data-dir", help="download into DATA_DIR/<repository name>/ (default: the HF cache)")
+    fetch.set_defaults(func=_data_download)
+    listing = actions.add_parser("list", help="the releases the loaders read")
+    listing.set_defaults(func=_data_list)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spacetools", description="Tool-augmented spatial reasoning environments.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -112,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_demo)
     _add_eval(sub)
     _add_leaderboard(sub)
+    _add_data(sub)
     return parser
 
 

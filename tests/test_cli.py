@@ -33,3 +33,21 @@ def test_unknown_family_is_a_clear_error(capsys):
 def test_console_script_is_installed():
     result = subprocess.run([sys.executable, "-m", "benchmarks.cli", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "demo" in result.stdout
+
+
+def test_data_list_names_every_release(capsys):
+    assert main(["data", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "spacetools-eval" in out and "siyich/spacetools-eval-benchmarks" in out and "blink" in out
+
+
+def test_data_download_unknown_name_is_a_clear_error(capsys):
+    assert main(["data", "download", "imagenet"]) == 2
+    assert "unknown dataset 'imagenet'; known: [" in capsys.readouterr().err
+
+
+def test_data_download_without_huggingface_hub_says_what_to_do(monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # makes the import fail, as when not installed
+    assert main(["data", "download", "spacetools-eval", "--data-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "pip install huggingface_hub" in err and "spacetools-eval-benchmarks/" in err
