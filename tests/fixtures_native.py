@@ -12,7 +12,6 @@ written by hand from the fixture's gold.
 
 from __future__ import annotations
 
-import io
 import json
 import zlib
 from pathlib import Path
@@ -21,24 +20,14 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from fixtures_bench import HEIGHT, WIDTH, image, png_bytes
 from PIL import Image
 
 from spacetools_env.loaders.blink import SUBTASKS, env_name
 
-WIDTH, HEIGHT = 16, 12
 REF_TASKS = ("Location", "Placement", "Unseen")
 SQUARE = "[(0.2, 0.5), (0.6, 0.5), (0.6, 0.9), (0.2, 0.9)]"  # a polygon in listed order
 DEPTH_MM = 1500  # every depth pixel but one: 1.5 m
-
-
-def image(seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, size=(HEIGHT, WIDTH, 3), dtype=np.uint8)
-
-
-def png_bytes(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def _seed(text: str) -> int:
