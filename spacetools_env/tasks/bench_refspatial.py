@@ -52,7 +52,8 @@ class RefSpatialItem(TaskItem):
     wrong_point: tuple[float, float] | None
 
 
-def _outside_point(mask: np.ndarray) -> tuple[float, float] | None:
+def outside_point(mask: np.ndarray) -> tuple[float, float] | None:
+    """The first pixel outside the mask (row-major), normalized; None when the mask covers all."""
     rows, cols = np.nonzero(~mask)
     if len(rows) == 0:
         return None
@@ -72,7 +73,7 @@ def item_from_row(row: BenchmarkRow) -> RefSpatialItem:
         **row.item_fields(SPLITS.get(row.key, row.key), **extras),
         mask=mask,
         point=interior_point(mask),
-        wrong_point=_outside_point(mask),
+        wrong_point=outside_point(mask),
     )
 
 

@@ -18,18 +18,10 @@ from __future__ import annotations
 import numpy as np
 
 from spacetools_env.loaders.rows import BenchmarkRow, RowError
-from spacetools_env.tasks.bench_refspatial import FAMILY, RefSpatialItem
+from spacetools_env.tasks.bench_refspatial import FAMILY, RefSpatialItem, outside_point
 from tool_backends.geometry import interior_point
 
 __all__ = ["FAMILY", "item_from_native"]
-
-
-def _outside_point(mask: np.ndarray) -> tuple[float, float] | None:
-    rows, cols = np.nonzero(~mask)
-    if len(rows) == 0:
-        return None
-    height, width = mask.shape
-    return (float((cols[0] + 0.5) / width), float((rows[0] + 0.5) / height))
 
 
 def item_from_native(row: BenchmarkRow, mask: np.ndarray) -> RefSpatialItem:
@@ -49,5 +41,5 @@ def item_from_native(row: BenchmarkRow, mask: np.ndarray) -> RefSpatialItem:
         **row.item_fields(str(row.extra_info.get("split", "")), **extras),
         mask=binary,
         point=interior_point(binary),
-        wrong_point=_outside_point(binary),
+        wrong_point=outside_point(binary),
     )
