@@ -7,6 +7,7 @@ from typing import Any
 
 AGENTS = {
     "tool-program": "agents.tool_program:ToolProgramAgent",
+    "blind-guess": "agents.blind_guess:BlindGuessAgent",
 }
 
 

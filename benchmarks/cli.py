@@ -83,6 +83,17 @@ def _leaderboard_validate(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _leaderboard_build(args: argparse.Namespace) -> int:
+    from benchmarks.leaderboard.site import SiteError, build_site
+
+    try:
+        summary = build_site(args.submissions, args.out, data_dir=args.data_dir, trajectories=args.trajectories)
+    except SiteError as exc:
+        print(f"spacetools: error: {exc}", file=sys.stderr)
+        return 2
+    return 0 if summary.accepted else 1
+
+
 def _add_leaderboard(sub: argparse._SubParsersAction) -> None:
     board = sub.add_parser("leaderboard", help="leaderboard submissions")
     commands = board.add_subparsers(dest="leaderboard_command", required=True)
@@ -97,6 +108,21 @@ def _add_leaderboard(sub: argparse._SubParsersAction) -> None:
     validate.add_argument("--data-dir", help="local copy of the benchmarks (for the paper suite)")
     validate.add_argument("--json", help="also write the report as JSON to this file")
     validate.set_defaults(func=_leaderboard_validate)
+    build = commands.add_parser(
+        "build",
+        help="validate submissions and write the static leaderboard site",
+        description="Validate every submission (re-scoring every episode), rank the accepted ones per suite, "
+        "and write a static site: the ranking table, per-benchmark plots, one page per submission and a "
+        "trajectory viewer drawing tool results on the images. Open OUT/index.html in a browser. "
+        "Exit status 0 when at least one submission was accepted.",
+    )
+    build.add_argument("submissions", nargs="+", help="submission directories")
+    build.add_argument("--out", required=True, help="site folder (created; a site built before is replaced)")
+    build.add_argument("--data-dir", help="local copy of the benchmarks (for the paper suite)")
+    build.add_argument(
+        "--trajectories", type=int, default=3, help="episodes per env id and submission in the viewer (default 3)"
+    )
+    build.set_defaults(func=_leaderboard_build)
 
 
 def _data_download(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from spacetools_env.overlays import BoxShape, GraspShape, MaskShape, Shape, shapes_of
 from tool_backends.geometry import BOX_EDGES
 
 Color = tuple[int, int, int]
@@ -90,15 +91,35 @@ def draw_box_corners(image: np.ndarray, corners: Sequence[Sequence[float]], colo
     return np.asarray(canvas)
 
 
-def draw_tool_results(image: np.ndarray, results: Iterable[dict[str, Any]]) -> np.ndarray:
-    """Draw what tools returned (``info["tool_results"]`` records): masks, points, boxes."""
+def draw_grasp(image: np.ndarray, keypoints: Sequence[Sequence[float]], color: Color = RED) -> np.ndarray:
+    """A parallel-jaw grasp from its 5 normalized keypoints (centre, left/right base, left/right tip)."""
+    canvas = Image.fromarray(image)
+    draw = ImageDraw.Draw(canvas)
+    centre, left_base, right_base, left_tip, right_tip = (_px(canvas, k) for k in keypoints)
+    for a, b in ((left_base, right_base), (left_base, left_tip), (right_base, right_tip)):
+        draw.line((a, b), fill=color, width=3)
+    r = max(3, canvas.height // 120)
+    draw.ellipse((centre[0] - r, centre[1] - r, centre[0] + r, centre[1] + r), fill=color)
+    return np.asarray(canvas)
+
+
+def draw_shapes(image: np.ndarray, shapes: Iterable[Shape]) -> np.ndarray:
+    """Rasterize :mod:`spacetools_env.overlays` shapes: masks first, then boxes, grasps and points."""
     out = image
-    for record in results:
-        data = record.get("data") or {}
-        if isinstance(data.get("mask"), np.ndarray) and data["mask"].shape == image.shape[:2]:
-            out = overlay_mask(out, data["mask"])
-        if data.get("corners_2d") is not None:
-            out = draw_box_corners(out, np.asarray(data["corners_2d"]).reshape(-1, 2))
-        if data.get("points"):
-            out = draw_points(out, data["points"])
+    ordered = sorted(shapes, key=lambda s: not isinstance(s, MaskShape))
+    for shape in ordered:
+        if isinstance(shape, MaskShape):
+            if shape.mask.shape == image.shape[:2]:
+                out = overlay_mask(out, shape.mask)
+        elif isinstance(shape, BoxShape):
+            out = draw_box_corners(out, shape.corners)
+        elif isinstance(shape, GraspShape):
+            out = draw_grasp(out, shape.keypoints)
+        else:
+            out = draw_points(out, shape.points)
     return out
+
+
+def draw_tool_results(image: np.ndarray, results: Iterable[dict[str, Any]]) -> np.ndarray:
+    """Draw what tools returned (``info["tool_results"]`` records): masks, boxes, grasps, points."""
+    return draw_shapes(image, shapes_of(list(results)))

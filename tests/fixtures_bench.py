@@ -126,8 +126,19 @@ def _choices(key: str, data_source: str, truths: Iterable[str]) -> list[dict[str
     ]
 
 
+BOP_QUESTIONS = {  # the one template of each, as in the published parquet (notes section 8)
+    "pose": "What are the eight normalized (x, y) image coordinates between 0 and 1 of the cuboid corners for the "
+    "red box? Your answer should be a list of normalized (x, y) image coordinates between 0 and 1 with bottom face "
+    "first then top face, all counter-clockwise. Your answer should be formated as a list of 8 tuples like "
+    "[(x1, y1), (x2, y2), ...].",
+    "grasp": "What are the five normalized (x, y) points between 0 and 1 in the image that outline the grasp plane "
+    "for the red box? Your answer should be as Grasp center: [], Left finger base: [], Right finger base: [], "
+    "Left finger tip: [], Right finger tip: [].",
+}
+
+
 def _bop(key: str, suffix: str, truth: str) -> list[dict[str, Any]]:
-    question = f"What are the normalized points for the {suffix} of the red box?"
+    question = BOP_QUESTIONS[suffix]
     return [row(key, i, f"bop-ask-lab-{suffix}", question, truth) for i in range(3)]
 
 

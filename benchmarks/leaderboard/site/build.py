@@ -1,0 +1,180 @@
+"""``build_site``: validate submissions, rank them, and write the static leaderboard site.
+
+Layout of ``out``::
+
+    index.html                    rankings (one per suite), per-benchmark plots, rejected submissions
+    style.css
+    s/<slug>/index.html           one submission: metadata, every re-scored number, tool use
+    s/<slug>/<episode>.html       the trajectory viewer, one page per replayed episode
+    assets/<sha256>.jpg|png       images and mask overlays, named by content (shared across pages)
+    .spacetools-site              marks the folder as a built site: a rebuild may replace it
+
+Nothing in a submission is trusted: each one is validated first (every episode re-scored), the
+ranking uses the re-scored summary, and the viewer's pixels come from replaying the recorded
+actions in the env (see :mod:`benchmarks.leaderboard.site.replay`).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+from benchmarks.eval.suites import EpisodeKey
+from benchmarks.leaderboard.files import loads
+from benchmarks.leaderboard.rescore import SuiteError, frozen_suite, make_kwargs_of
+from benchmarks.leaderboard.site.assets import Assets
+from benchmarks.leaderboard.site.html import CSS
+from benchmarks.leaderboard.site.pages import Entry, index_page, submission_page
+from benchmarks.leaderboard.site.ranking import standing
+from benchmarks.leaderboard.site.replay import replay
+from benchmarks.leaderboard.site.trajectory import episode_page
+from benchmarks.leaderboard.validate import RESULTS, validate_submission
+
+MARKER = ".spacetools-site"
+DEFAULT_TRAJECTORIES = 3
+"""Episodes per env id and submission shown in the viewer (replaying costs about one episode each)."""
+
+Log = Callable[[str], None]
+
+
+class SiteError(ValueError):
+    """The site cannot be written where asked (an existing folder that is not a built site)."""
+
+
+@dataclass(frozen=True)
+class SiteSummary:
+    out: Path
+    accepted: int
+    rejected: int
+    trajectories: int
+    images: int
+
+
+def build_site(
+    submissions: Sequence[str | Path],
+    out: str | Path,
+    *,
+    data_dir: str | None = None,
+    trajectories: int = DEFAULT_TRAJECTORIES,
+    log: Log = print,
+) -> SiteSummary:
+    """Validate ``submissions`` and write the leaderboard site to ``out``.
+
+    Args:
+        submissions: Submission directories (see :mod:`benchmarks.leaderboard`).
+        out: The site folder: created, or replaced if it holds a site built before.
+        data_dir: Local copy of the benchmarks (for suites with benchmark ids).
+        trajectories: Episodes per env id per submission to replay for the viewer (0: none).
+
+    Raises:
+        SiteError: ``out`` exists, is not empty and was not built by this command.
+    """
+    if trajectories < 0:
+        raise ValueError(f"trajectories must be >= 0, got {trajectories}")
+    site = _prepare(Path(out))
+    assets = Assets(site)
+    entries = []
+    for i, path in enumerate(submissions):
+        report = validate_submission(path, data_dir=data_dir)
+        log(report.format().splitlines()[0])
+        entries.append(Entry(_slug(i, report.submission, Path(path)), report, standing(report.summary)))
+    accepted = [entry for entry in entries if entry.report.ok]
+    shown = 0
+    for entry in accepted:
+        (site / "s" / entry.slug).mkdir(parents=True)
+        shown += _render_trajectories(entry, site, assets, data_dir, trajectories)
+        (site / "s" / entry.slug / "index.html").write_text(submission_page(entry), encoding="utf-8")
+    groups: dict[str, list[Entry]] = {}
+    for entry in sorted(accepted, key=lambda x: -(x.standing.mean if x.standing.mean is not None else -1.0)):
+        suite = entry.report.suite or {}
+        groups.setdefault(f"{suite.get('name')} v{suite.get('version')} ({suite.get('episodes')} episodes)", []).append(
+            entry
+        )
+    rejected = [entry for entry in entries if not entry.report.ok]
+    (site / "style.css").write_text(CSS, encoding="utf-8")
+    (site / "index.html").write_text(index_page(dict(sorted(groups.items())), rejected), encoding="utf-8")
+    log(f"site: {site / 'index.html'} ({len(accepted)} accepted, {len(rejected)} rejected, {shown} trajectories)")
+    return SiteSummary(site, len(accepted), len(rejected), shown, assets.written)
+
+
+def _prepare(out: Path) -> Path:
+    if out.exists():
+        if not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).is_file()):
+            raise SiteError(
+                f"{out} exists and is not a site built by `spacetools leaderboard build`; "
+                "pick a new --out folder (a built site is replaced on rebuild, anything else is never deleted)"
+            )
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    (out / MARKER).write_text("built by spacetools leaderboard build; this folder is replaced on rebuild\n")
+    return out
+
+
+def _slug(index: int, meta: dict[str, Any] | None, path: Path) -> str:
+    name = str((meta or {}).get("model") or path.name)
+    return f"{index:02d}-" + (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "submission")
+
+
+def _records(root: Path) -> Iterable[dict[str, Any]]:
+    with (root / RESULTS).open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield loads(line)
+
+
+def _pick(records: list[dict[str, Any]], per_env: int) -> list[dict[str, Any]]:
+    """Up to ``per_env`` episodes per env id: half failures first (they teach most), then by index."""
+    by_env: dict[str, list[dict[str, Any]]] = {}
+    for record in sorted(records, key=lambda r: (r["key"]["env_id"], r["key"]["index"])):
+        by_env.setdefault(record["key"]["env_id"], []).append(record)
+    picked = []
+    for group in by_env.values():
+        failed = [r for r in group if r.get("score") is None or float(r["score"]) < 1.0][: (per_env + 1) // 2]
+        rest = [r for r in group if r not in failed][: per_env - len(failed)]
+        picked += sorted(failed + rest, key=lambda r: r["key"]["index"])
+    return picked
+
+
+def _render_trajectories(entry: Entry, site: Path, assets: Assets, data_dir: str | None, per_env: int) -> int:
+    if per_env == 0:
+        return 0
+    root = Path(entry.report.path)
+    manifest = loads((root / "manifest.json").read_bytes())
+    try:
+        suite = frozen_suite(manifest)
+    except SuiteError:  # validated a moment ago; a suite changing under our feet shows no trajectories
+        return 0
+    kwargs = make_kwargs_of(manifest)
+    base_seed = int(manifest.get("seed", {}).get("base", 0))
+    folder = site / "s" / entry.slug
+    envs: dict[str, gym.Env] = {}
+    try:
+        for record in _pick(list(_records(root)), per_env):
+            key = EpisodeKey(record["key"]["env_id"], record["key"]["split"], int(record["key"]["index"]))
+            record["seed"] = key.seed(base_seed)  # the validator checked it equals this; use our own anyway
+            env = envs.get(key.env_id)
+            if env is None:
+                env = envs[key.env_id] = _make(key.env_id, kwargs.get(key.env_id, {}), suite.split, data_dir)
+            replayed = replay(env, record)
+            href = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{key.env_id}_{key.split}_{key.index}") + ".html"
+            (folder / href).write_text(episode_page(replayed, record, entry.name, assets), encoding="utf-8")
+            entry.episodes.append((record, href, replayed.score))
+    finally:
+        for env in envs.values():
+            env.close()
+    return len(entry.episodes)
+
+
+def _make(env_id: str, kwargs: dict[str, Any], split: str | None, data_dir: str | None) -> gym.Env:
+    kwargs = dict(kwargs)
+    if split is not None:
+        kwargs["split"] = split
+    if data_dir is not None:
+        kwargs["data_dir"] = data_dir
+    return gym.make(env_id, **kwargs)

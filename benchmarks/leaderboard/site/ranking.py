@@ -1,0 +1,53 @@
+"""Which number ranks a submission on each benchmark, and the ranking itself.
+
+Each benchmark's headline is the number its paper row reports (SpaceTools Table 2): RoboSpatial
+``Overall`` (pooled over all items), RefSpatial ``pooled`` (147/277 in the paper), CV-Bench
+``Overall`` when the official (2D + 3D) / 2 is there, BOP pose IoU and grasp success; a benchmark
+with several tasks and no overall number (BLINK, the synthetic CV-Bench) uses the mean of its
+tasks. A submission's rank is by the unweighted mean of its benchmark headlines, so a benchmark
+with many items does not outweigh one with few (decision: the paper reports benchmarks side by
+side, never pooled across them). Submissions are ranked only against others on the same suite
+and suite version: numbers from different question lists are not comparable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+HEADLINE = {"RoboSpatial": "Overall", "RefSpatial": "pooled", "CV-Bench": "Overall"}
+_NOT_TASKS = frozenset({"pooled", "mean", "Overall"})
+
+
+def headline(benchmark: str, metrics: Mapping[str, float]) -> tuple[str, float] | None:
+    """(metric name, value) ranking ``benchmark``; None when it has no metric."""
+    name = HEADLINE.get(benchmark.removesuffix(" (synthetic)"))
+    if name is not None and name in metrics:
+        return name, float(metrics[name])
+    values = {k: float(v) for k, v in metrics.items() if not k.endswith("_n")}
+    if len(values) == 1:
+        return next(iter(values.items()))
+    tasks = {k: v for k, v in values.items() if k not in _NOT_TASKS}
+    if not tasks:
+        return None
+    return "mean of tasks", sum(tasks.values()) / len(tasks)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """One submission's row: its benchmark headlines and their mean."""
+
+    headlines: dict[str, float]
+    mean: float | None
+
+
+def standing(summary: Mapping[str, Any] | None) -> Standing:
+    """The row of a validated submission's re-scored summary."""
+    headlines: dict[str, float] = {}
+    for name, bench in ((summary or {}).get("benchmarks") or {}).items():
+        found = headline(name, bench.get("metrics_pct") or {})
+        if found is not None:
+            headlines[name] = found[1]
+    mean = sum(headlines.values()) / len(headlines) if headlines else None
+    return Standing(headlines, mean)

@@ -1,0 +1,200 @@
+"""`spacetools leaderboard build`: the static site from real eval runs, checked in a real headless Chromium.
+
+The browser tests drive Debian's chromium through chromedriver (Selenium). The README's test
+command installs both (``apt-get install chromium chromium-driver``); without them these tests
+fail with that fix, unless ``SPACETOOLS_SKIP_BROWSER_TESTS=1`` is set on purpose.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fixtures_bench import build_spacetools_eval
+from PIL import Image
+
+from benchmarks.cli import main
+from benchmarks.eval import EvalConfig, run_eval
+from benchmarks.leaderboard.site import SiteError, build_site
+from benchmarks.leaderboard.site.ranking import headline
+
+SYNTH = "SpaceTools-Synth-BoxPose-v0,SpaceTools-Synth-RefLocation-v0,SpaceTools-Synth-SpatialConfiguration-v0"
+GRASP = "SpaceTools-BOP-Grasp-v0"
+MAGENTA = np.array([255, 47, 208])
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+         "--window-size=1280,1600")
+
+
+def _submission(root: Path, name: str, agent: str, model: str, suite: str, **kwargs) -> Path:
+    out = root / name
+    run_eval(EvalConfig(agent=agent, suite=suite, out=out, progress=False, **kwargs), log=lambda m: None)
+    meta = {"model": model, "agent": agent, "tools": ["roborefer.detect_one"], "contact": "team@example.org"}
+    (out / "submission.json").write_text(json.dumps(meta))
+    return out
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    """Tool programs and the blind baseline on 3 synthetic families, a tampered copy, and BOP grasps."""
+    root = tmp_path_factory.mktemp("runs")
+    data = build_spacetools_eval(root / "data", keys=["bopgrasp"])
+    runs = {
+        "tools": _submission(root, "tools", "tool-program", "Scripted tool programs", SYNTH, episodes=2),
+        "blind": _submission(root, "blind", "blind-guess", "Blind guess", SYNTH, episodes=2),
+        "grasp": _submission(root, "grasp", "blind-guess", "Blind grasps", GRASP, data_dir=str(data)),
+    }
+    tampered = Path(shutil.copytree(runs["tools"], root / "tampered"))
+    records = [json.loads(line) for line in (tampered / "results.jsonl").read_text().splitlines()]
+    records[0]["score"] = 0.25
+    (tampered / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    runs["tampered"], runs["data"] = tampered, data
+    return runs
+
+
+@pytest.fixture(scope="module")
+def site(runs, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("site") / "site"
+    subs = [runs["blind"], runs["tampered"], runs["tools"], runs["grasp"]]
+    summary = build_site(subs, out, data_dir=str(runs["data"]), trajectories=2, log=lambda m: None)
+    assert (summary.accepted, summary.rejected) == (3, 1)
+    assert summary.trajectories == 2 * 3 * 2 + 2  # 2 per env id: 3 ids x 2 synthetic runs, and the grasp run
+    return out
+
+
+# ---------------------------------------------------------------------- the files
+def test_site_ranks_by_rescored_scores_and_lists_the_rejected_with_reasons(site):
+    index = (site / "index.html").read_text()
+    assert index.index("Scripted tool programs") < index.index("Blind guess")  # ranked by mean headline
+    assert "Rejected submissions" in index and "re-scored by the official scorer" in index
+    pages = sorted(p.name for p in (site / "s").iterdir())
+    assert len(pages) == 3 and not any("tampered" in p for p in pages)
+    viewer = list((site / "s").glob("*/SpaceTools-Synth-BoxPose-v0_test_*.html"))
+    assert viewer and all("differs from the record" not in p.read_text() for p in viewer)
+
+
+def test_headline_follows_each_benchmark_rule():
+    assert headline("RoboSpatial", {"VQA": 10.0, "Overall": 40.0}) == ("Overall", 40.0)
+    assert headline("RefSpatial (synthetic)", {"Location": 1.0, "pooled": 2.0, "mean": 3.0}) == ("pooled", 2.0)
+    assert headline("CV-Bench", {"2D-Relation": 50.0, "3D-Depth": 70.0}) == ("mean of tasks", 60.0)
+    assert headline("BOP-ASK Pose", {"pose IoU x100": 12.5}) == ("pose IoU x100", 12.5)
+    assert headline("BLINK", {}) is None
+
+
+def test_rebuild_replaces_a_site_but_never_deletes_another_folder(runs, tmp_path, capsys):
+    out = tmp_path / "site"
+    assert main(["leaderboard", "build", str(runs["blind"]), "--out", str(out), "--trajectories", "0"]) == 0
+    assert main(["leaderboard", "build", str(runs["blind"]), "--out", str(out), "--trajectories", "0"]) == 0
+    assert not (out / "assets").exists() or not any((out / "assets").iterdir())
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("do not delete")
+    with pytest.raises(SiteError, match="not a site built by"):
+        build_site([runs["blind"]], precious, log=lambda m: None)
+    assert main(["leaderboard", "build", str(runs["blind"]), "--out", str(precious)]) == 2
+    assert (precious / "thesis.tex").read_text() == "do not delete"
+    assert main(["leaderboard", "build", str(runs["tampered"]), "--out", str(tmp_path / "bad")]) == 1
+    assert "REJECTED" in capsys.readouterr().out
+
+
+def test_a_replay_that_disagrees_with_the_record_is_flagged(runs, tmp_path):
+    copy = Path(shutil.copytree(runs["tools"], tmp_path / "edited"))
+    records = [json.loads(line) for line in (copy / "results.jsonl").read_text().splitlines()]
+    first_call = next(r for r in records if r["trajectory"]["tool_calls"] and r["trajectory"]["tool_calls"][0])
+    first_call["trajectory"]["tool_calls"][0][0]["text"] = "a tool text the env never printed"
+    (copy / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    # Tool texts are not scored, so validation accepts it; the viewer must not hide the difference.
+    build_site([copy], tmp_path / "site", trajectories=2, log=lambda m: None)
+    flagged = [p for p in (tmp_path / "site" / "s").glob("*/*.html") if "differs from the record" in p.read_text()]
+    assert len(flagged) == 1
+
+
+# ---------------------------------------------------------------------- in the browser
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
+    if chromium is None or driver_path is None:
+        if os.environ.get("SPACETOOLS_SKIP_BROWSER_TESTS") == "1":
+            pytest.skip("SPACETOOLS_SKIP_BROWSER_TESTS=1")
+        pytest.fail("Debian's chromium and chromedriver are needed: apt-get install -y chromium chromium-driver "
+                    "(or set SPACETOOLS_SKIP_BROWSER_TESTS=1 to skip the browser tests on purpose)")
+    from selenium import webdriver
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in (*FLAGS, f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver_path))
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def _rows(browser) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    # the synthetic suite's table (the grasp run is ranked in a table of its own suite)
+    rows = browser.find_elements(By.XPATH, "//table[contains(@class, 'ranking')][.//a[text()='Blind guess']]//tbody/tr")
+    return [row.find_elements(By.TAG_NAME, "td")[1].text for row in rows]
+
+
+def _images_loaded(browser) -> tuple[int, int]:
+    return tuple(browser.execute_script(
+        "var imgs = Array.from(document.images);"
+        "return [imgs.length, imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length];"
+    ))
+
+
+def test_ranking_table_and_plots_render_and_sort_in_chromium(site, browser):
+    from selenium.webdriver.common.by import By
+
+    browser.get((site / "index.html").as_uri())
+    assert browser.title == "SpaceTools leaderboard"
+    assert _rows(browser) == ["Scripted tool programs", "Blind guess"]
+    assert len(browser.find_elements(By.CSS_SELECTOR, "table.ranking")) == 2  # one per suite
+    assert len(browser.find_elements(By.CSS_SELECTOR, "svg.chart rect.bar")) >= 6
+    table = browser.find_element(By.XPATH, "//table[contains(@class, 'ranking')][.//a[text()='Blind guess']]")
+    mean = next(th for th in table.find_elements(By.TAG_NAME, "th") if th.text.startswith("Mean"))
+    mean.click()
+    mean.click()  # the second click sorts ascending
+    assert _rows(browser) == ["Blind guess", "Scripted tool programs"]
+    assert "re-scored by the official scorer" in browser.find_element(By.CSS_SELECTOR, "table.rejected").text
+
+
+def test_trajectory_viewer_draws_tool_results_and_the_answer_in_chromium(site, runs, browser):
+    from selenium.webdriver.common.by import By
+
+    browser.get((site / "index.html").as_uri())
+    browser.find_element(By.LINK_TEXT, "Scripted tool programs").click()
+    link = next(a for a in browser.find_elements(By.CSS_SELECTOR, "a.episode") if "BoxPose" in a.text)
+    episode_id = link.text
+    link.click()
+    assert browser.find_element(By.TAG_NAME, "h1").text.startswith("SpaceTools-Synth-BoxPose-v0")
+    total, loaded = _images_loaded(browser)
+    assert total >= 4 and loaded == total
+    record = next(json.loads(line) for line in (runs["tools"] / "results.jsonl").read_text().splitlines()
+                  if json.loads(line)["episode_id"] == episode_id)
+    assert len(browser.find_elements(By.CSS_SELECTOR, "section.turn")) == record["turns"]
+    for selector in ("circle.point.tool", "image.mask", "g.box.tool", "g.box.answer", "g.box.reference"):
+        assert browser.find_elements(By.CSS_SELECTOR, selector), selector
+    answer = browser.find_element(By.CSS_SELECTOR, "g.box.answer").find_element(By.XPATH, "ancestor::div[@class='fig']")
+    browser.execute_script("arguments[0].scrollIntoView();", answer)
+    pixels = np.asarray(Image.open(io.BytesIO(answer.screenshot_as_png)).convert("RGB")).astype(int)
+    drawn = np.abs(pixels - MAGENTA).sum(axis=2) < 60
+    assert drawn.sum() > 50, "the answer's box was not drawn over the image"
+
+
+def test_grasp_answers_are_drawn_as_grippers_in_chromium(site, browser):
+    from selenium.webdriver.common.by import By
+
+    page = next((site / "s").glob("*-blind-grasps/SpaceTools-BOP-Grasp-v0_*.html"))
+    browser.get(page.as_uri())
+    assert browser.find_elements(By.CSS_SELECTOR, "g.grasp.answer line")
+    assert browser.find_elements(By.CSS_SELECTOR, "g.grasp.reference line")
+    total, loaded = _images_loaded(browser)
+    assert total >= 1 and loaded == total
