@@ -198,3 +198,16 @@ def test_grasp_answers_are_drawn_as_grippers_in_chromium(site, browser):
     assert browser.find_elements(By.CSS_SELECTOR, "g.grasp.reference line")
     total, loaded = _images_loaded(browser)
     assert total >= 1 and loaded == total
+
+
+def test_submitted_text_is_escaped_never_run(runs, tmp_path):
+    copy = Path(shutil.copytree(runs["blind"], tmp_path / "xss"))
+    meta = json.loads((copy / "submission.json").read_text())
+    meta["model"] = "<script>alert(1)</script>"
+    meta["notes"] = "<img src=x onerror=alert(2)>"
+    (copy / "submission.json").write_text(json.dumps(meta))
+    build_site([copy], tmp_path / "site", trajectories=1, log=lambda m: None)
+    for page in (tmp_path / "site").rglob("*.html"):
+        text = page.read_text()
+        assert "<script>alert" not in text and "<img src=x" not in text, page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in (tmp_path / "site" / "index.html").read_text()
