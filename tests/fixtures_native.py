@@ -4,7 +4,11 @@
   (RGB, 16-bit depth in millimetres, masks), plus a second ``extra.json`` the official scorer
   would also read.
 - ``build_blink(root)``: ``root/BLINK/<Subtask>/val-00000-of-00001.parquet`` for all 14 subtasks.
-- ``build_cvbench(root)``: ``root/CV-Bench/test_2d.parquet`` and ``test_3d.parquet``.
+- ``build_cvbench(root)``: ``root/CV-Bench/test_2d.parquet`` and ``test_3d.parquet``;
+  ``build_cvbench_jsonl(root)``: the same rows as ``test_2d.jsonl``/``test_3d.jsonl`` + ``img/``.
+- ``build_robospatial_home_parquet(root)``: the hub copy, ``root/RoboSpatial-Home/data/<split>-00000-of-00001.parquet``,
+  the same records and image bytes as ``build_robospatial_home`` (without ``extra.json``).
+- ``build_alternative_layouts(root)``: every release in its other layout (CV-Bench jsonl, RoboSpatial-Home parquet).
 
 Images are 16x12. ``ANSWERS`` gives, per env id, a right and a wrong answer for item 0,
 written by hand from the fixture's gold.
@@ -66,16 +70,23 @@ EXTRA_RECORD = {
 }
 
 
-def _write_home_images(folder: Path, record: dict[str, Any]) -> None:
-    Image.fromarray(image(_seed(record["img"]))).save(folder / record["img"])
+def _home_images(record: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Relative path -> pixels of the RGB, depth (16-bit mm) and mask images a record names."""
+    arrays = {record["img"]: image(_seed(record["img"]))}
     if record["depth_image"]:
         depth = np.full((HEIGHT, WIDTH), DEPTH_MM, dtype=np.uint16)
         depth[0, 0] = 0  # no reading
-        Image.fromarray(depth).save(folder / record["depth_image"])
+        arrays[record["depth_image"]] = depth
     if record["mask"]:
         mask = np.zeros((HEIGHT, WIDTH), dtype=np.uint8)
         mask[2:6, 3:9] = 255
-        Image.fromarray(mask).save(folder / record["mask"])
+        arrays[record["mask"]] = mask
+    return arrays
+
+
+def _write_home_images(folder: Path, record: dict[str, Any]) -> None:
+    for name, array in _home_images(record).items():
+        Image.fromarray(array).save(folder / name)
 
 
 def build_robospatial_home(root: Path, records: list[dict[str, Any]] | None = None) -> Path:
@@ -87,6 +98,30 @@ def build_robospatial_home(root: Path, records: list[dict[str, Any]] | None = No
         _write_home_images(folder, record)
     (folder / "annotations.json").write_text(json.dumps(records))
     (folder / "extra.json").write_text(json.dumps([EXTRA_RECORD]))
+    return folder
+
+
+HOME_PARQUET_SPLITS = ("context", "compatibility", "configuration")
+
+
+def home_parquet_rows(split: str) -> list[dict[str, Any]]:
+    """The hub parquet rows of one split: ``home_records()`` of that category, images as HF cells."""
+    rows = []
+    for record in home_records():
+        if record["category"] == split:
+            images = _home_images(record)
+            cells = {c: {"bytes": png_bytes(images[record[c]]), "path": Path(record[c]).name} if record[c] else None
+                     for c in ("img", "depth_image", "mask")}
+            rows.append({"category": split, "question": record["question"], "answer": record["answer"], **cells})
+    return rows
+
+
+def build_robospatial_home_parquet(root: Path, rows: dict[str, list[dict[str, Any]]] | None = None) -> Path:
+    """Write the hub copy ``root/RoboSpatial-Home/data/<split>-00000-of-00001.parquet``; returns the folder."""
+    folder = root / "RoboSpatial-Home" / "data"
+    for split in HOME_PARQUET_SPLITS:
+        split_rows = rows[split] if rows and split in rows else home_parquet_rows(split)
+        write_parquet(folder / f"{split}-00000-of-00001.parquet", split_rows, ("img", "depth_image", "mask"))
     return folder
 
 
@@ -119,10 +154,12 @@ def blink_rows(subtask: str) -> list[dict[str, Any]]:
     return rows
 
 
-def write_parquet(path: Path, rows: list[dict[str, Any]]) -> Path:
+def write_parquet(path: Path, rows: list[dict[str, Any]], image_columns: tuple[str, ...] | None = None) -> Path:
+    """Rows as parquet; ``image_columns`` (default: names starting with ``image``) as HF image cells."""
     path.parent.mkdir(parents=True, exist_ok=True)
     image_type = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
-    fields = [(name, image_type if name.startswith("image") else None) for name in rows[0]]
+    is_image = (lambda n: n.startswith("image")) if image_columns is None else (lambda n: n in image_columns)
+    fields = [(name, image_type if is_image(name) else None) for name in rows[0]]
     schema = pa.schema([(n, t) for n, t in fields if t is not None])
     table = pa.Table.from_pylist(rows)
     for name in schema.names:
@@ -168,6 +205,37 @@ def cvbench_rows(file: str) -> list[dict[str, Any]]:
 def build_cvbench(root: Path) -> Path:
     for file in ("test_2d", "test_3d"):
         write_parquet(root / "CV-Bench" / f"{file}.parquet", cvbench_rows(file))
+    return root
+
+
+def cvbench_jsonl_rows(file: str) -> list[dict[str, Any]]:
+    """``cvbench_rows(file)`` as the jsonl holds them: ``filename`` instead of the image, as in the release."""
+    out = []
+    for row in cvbench_rows(file):
+        name = f"img/{row['type']}/{row['task'].lower()}/{row['idx']}.png"
+        out.append({**{k: v for k, v in row.items() if k != "image"}, "filename": name, "_png": row["image"]["bytes"]})
+    return out
+
+
+def build_cvbench_jsonl(root: Path, rows: dict[str, list[dict[str, Any]]] | None = None) -> Path:
+    """Write ``root/CV-Bench/{test_2d,test_3d}.jsonl`` + ``img/``; returns the folder."""
+    folder = root / "CV-Bench"
+    for file in ("test_2d", "test_3d"):
+        for row in cvbench_jsonl_rows(file):
+            (folder / row["filename"]).parent.mkdir(parents=True, exist_ok=True)
+            (folder / row["filename"]).write_bytes(row["_png"])
+        lines = rows[file] if rows and file in rows else cvbench_jsonl_rows(file)
+        text = "\n".join(json.dumps({k: v for k, v in r.items() if k != "_png"}) for r in lines)
+        (folder / f"{file}.jsonl").write_text(text + "\n")
+    return folder
+
+
+def build_alternative_layouts(root: Path) -> Path:
+    build_refspatial_bench(root)
+    build_where2place(root)
+    build_robospatial_home_parquet(root)
+    build_blink(root)
+    build_cvbench_jsonl(root)
     return root
 
 

@@ -1,4 +1,7 @@
-"""Native benchmark releases (RoboSpatial-Home, BLINK, CV-Bench) as envs, on tiny native fixtures."""
+"""Native benchmark releases (RoboSpatial-Home, BLINK, CV-Bench, ...) as envs, on tiny native fixtures.
+
+CV-Bench and RoboSpatial-Home are published in two layouts each; both are checked (``alt_data_dir``).
+"""
 
 from __future__ import annotations
 
@@ -15,12 +18,17 @@ from fixtures_native import (
     EXTRA_RECORD,
     blink_rows,
     build_all,
+    build_alternative_layouts,
     build_blink,
     build_cvbench,
+    build_cvbench_jsonl,
     build_refspatial_bench,
     build_robospatial_home,
+    build_robospatial_home_parquet,
     build_where2place,
+    cvbench_jsonl_rows,
     cvbench_rows,
+    home_parquet_rows,
     home_records,
     ref_records,
     w2p_records,
@@ -31,14 +39,23 @@ from PIL import Image
 import spacetools_env
 from spacetools_env import testing
 from spacetools_env.loaders import ENV_VAR, BenchmarkDataNotFoundError, CorruptFileError, CorruptRowError
+from spacetools_env.loaders.cvbench import TASKS as CVBENCH_TASKS
+from spacetools_env.loaders.native import CVBENCH, Layout, find_layout
 from spacetools_env.loaders.native_envs import NATIVE_ENVS
 
 IDS = [env_id for env_id, *_ in NATIVE_ENVS]
+TWO_LAYOUT_IDS = ["SpaceTools-RoboSpatialHome-v0", *(f"SpaceTools-CVBench-{t}-v0" for t in CVBENCH_TASKS)]
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(build_all(tmp_path_factory.mktemp("native")))
+
+
+@pytest.fixture(scope="module")
+def alt_data_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """CV-Bench as jsonl + img/, RoboSpatial-Home as the hub parquet."""
+    return str(build_alternative_layouts(tmp_path_factory.mktemp("native-alt")))
 
 
 @pytest.fixture(autouse=True)
@@ -60,6 +77,47 @@ def test_every_native_id_is_registered_as_needing_data():
 @pytest.mark.parametrize("env_id", IDS)
 def test_conformance(env_id, check, data_dir):
     check(env_id, data_dir=data_dir)
+
+
+@pytest.mark.parametrize("check", testing.ALL_CHECKS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("env_id", TWO_LAYOUT_IDS)
+def test_conformance_on_the_other_layout(env_id, check, alt_data_dir):
+    check(env_id, data_dir=alt_data_dir)
+
+
+def _same_item(a, b, ignore_meta=()):
+    assert (a.item_id, a.question, a.system_prompt) == (b.item_id, b.question, b.system_prompt)
+    assert len(a.images) == len(b.images) and all(np.array_equal(x, y) for x, y in zip(a.images, b.images, strict=True))
+    assert {k: v for k, v in a.meta.items() if k not in ignore_meta} == {
+        k: v for k, v in b.meta.items() if k not in ignore_meta
+    }
+    for x, y in zip(a.truth, b.truth, strict=True):
+        assert (x is None) == (y is None)
+        if x is not None:
+            assert np.array_equal(x.depth, y.depth) and np.array_equal(x.segmentation, y.segmentation)
+            assert x.focal_length_px == y.focal_length_px
+
+
+@pytest.mark.parametrize("task", list(CVBENCH_TASKS))
+def test_cvbench_jsonl_layout_gives_the_same_items_as_the_parquet(task, data_dir, alt_data_dir):
+    parquet = gym.make(f"SpaceTools-CVBench-{task}-v0", data_dir=data_dir).unwrapped.source
+    jsonl = gym.make(f"SpaceTools-CVBench-{task}-v0", data_dir=alt_data_dir).unwrapped.source
+    assert parquet.path.suffix == ".parquet" and jsonl.path.suffix == ".jsonl"
+    assert jsonl.num_items("test") == parquet.num_items("test") == 3
+    for index in range(3):
+        a, b = parquet.get("test", index), jsonl.get("test", index)
+        _same_item(a, b)
+        assert (a.label, a.choices) == (b.label, b.choices)
+
+
+@pytest.mark.parametrize("split", ["configuration", "compatibility", "context"])
+def test_robospatial_home_parquet_gives_the_same_items_as_the_downloader_layout(split, data_dir, alt_data_dir):
+    folder = gym.make("SpaceTools-RoboSpatialHome-v0", data_dir=data_dir).unwrapped.source
+    hub = gym.make("SpaceTools-RoboSpatialHome-v0", data_dir=alt_data_dir).unwrapped.source
+    assert hub.path.name == "context-00000-of-00001.parquet"
+    a, b = folder.get(split, 0), hub.get(split, 0)
+    _same_item(a, b, ignore_meta=("source_index",))  # the row in `test`: the layouts order it differently
+    assert a.ground_truth == b.ground_truth
 
 
 @pytest.mark.parametrize("env_id", IDS)
@@ -296,3 +354,132 @@ def test_blink_is_found_in_the_hugging_face_cache_layout(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
     source = gym.make("SpaceTools-BLINK-RelativeDepth-v0").unwrapped.source
     assert source.num_items("val") == 3 and source.path.parent.parent == snapshot
+
+
+# ---------------------------------------------------------------------------- releases in two layouts
+def test_cvbench_meta_carries_source_and_task(data_dir):
+    _, info = gym.make("SpaceTools-CVBench-Relation-v0", data_dir=data_dir).reset(options={"index": 0})
+    assert (info["task"]["source"], info["task"]["task"], info["task"]["cvbench_source"]) == (
+        "ADE20K", "Relation", "ADE20K"
+    )
+
+
+def test_cvbench_prefers_the_parquet_when_a_folder_has_both_layouts(tmp_path):
+    build_cvbench(tmp_path)
+    rows = cvbench_jsonl_rows("test_2d")
+    rows[0]["prompt"] = "the jsonl's own prompt (A) 3 (B) 2 (C) 1 (D) 0"
+    folder = build_cvbench_jsonl(tmp_path, {"test_2d": rows})
+    source = gym.make("SpaceTools-CVBench-Count-v0", data_dir=str(tmp_path)).unwrapped.source
+    assert source.path == folder / "test_2d.parquet"
+    assert source.get("test", 0).question == cvbench_rows("test_2d")[0]["prompt"]
+    (folder / "test_2d.parquet").unlink()
+    source = gym.make("SpaceTools-CVBench-Count-v0", data_dir=str(tmp_path)).unwrapped.source
+    assert source.path == folder / "test_2d.jsonl" and source.get("test", 0).question == rows[0]["prompt"]
+
+
+def test_cvbench_reads_the_older_single_test_jsonl(tmp_path):
+    folder = build_cvbench_jsonl(tmp_path)
+    rows = [line for file in ("test_2d", "test_3d") for line in (folder / f"{file}.jsonl").read_text().splitlines()]
+    (folder / "test.jsonl").write_text("\n".join(rows) + "\n")
+    for file in ("test_2d", "test_3d"):
+        (folder / f"{file}.jsonl").unlink()
+    source = gym.make("SpaceTools-CVBench-Distance-v0", data_dir=str(tmp_path)).unwrapped.source
+    assert source.path.name == "test.jsonl" and source.num_items("test") == 3
+    assert source.get("test", 0).meta["task"] == "Distance"
+
+
+def test_first_place_holding_any_layout_wins(tmp_path, monkeypatch):
+    build_cvbench_jsonl(tmp_path / "mine")
+    build_cvbench(tmp_path / "env")
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "env"))
+    source = gym.make("SpaceTools-CVBench-Depth-v0", data_dir=str(tmp_path / "mine")).unwrapped.source
+    assert source.path == tmp_path / "mine" / "CV-Bench" / "test_3d.jsonl", "data_dir= beats $SPACETOOLS_DATA_DIR"
+    assert gym.make("SpaceTools-CVBench-Depth-v0").unwrapped.source.path.suffix == ".parquet"
+
+
+def test_find_layout_takes_a_glob_and_the_first_layout_within_a_place(tmp_path):
+    (tmp_path / "CV-Bench" / "data").mkdir(parents=True)
+    for name in ("b-00001.parquet", "b-00000.parquet", "a.jsonl"):
+        (tmp_path / "CV-Bench" / "data" / name).write_text("")
+    layouts = [Layout("data/b-*.parquet", str, "glob"), Layout("data/a.jsonl", repr, "jsonl")]
+    path, layout = find_layout(CVBENCH, layouts, data_dir=tmp_path, environ={})
+    assert path.name == "b-00000.parquet" and layout.description == "glob"
+    path, layout = find_layout(CVBENCH, layouts[::-1], data_dir=tmp_path, environ={})
+    assert path.name == "a.jsonl" and layout.description == "jsonl"
+
+
+def test_missing_cvbench_names_every_layout_and_the_fix(tmp_path):
+    env = gym.make("SpaceTools-CVBench-Count-v0", data_dir=str(tmp_path))
+    with pytest.raises(BenchmarkDataNotFoundError) as caught:
+        env.reset(seed=0)
+    message = str(caught.value)
+    assert "nyu-visionx/CV-Bench: 'test_2d.parquet' not found" in message
+    assert str(tmp_path / "CV-Bench" / "test_2d.parquet") in message and "spacetools data download cv-bench" in message
+    assert "'test_2d.jsonl' (jsonl + img/)" in message and "'test.jsonl'" in message and "'test.parquet'" in message
+    assert tmp_path / "CV-Bench" / "test.jsonl" in caught.value.searched
+
+
+def test_cvbench_jsonl_bad_line_missing_filename_and_missing_image(tmp_path):
+    rows = cvbench_jsonl_rows("test_3d")
+    del rows[1]["filename"]
+    folder = build_cvbench_jsonl(tmp_path, {"test_3d": rows})
+    with pytest.raises(CorruptRowError) as caught:
+        gym.make("SpaceTools-CVBench-Depth-v0", data_dir=str(tmp_path)).reset(seed=0)
+    message = str(caught.value)
+    assert f"{folder / 'test_3d.jsonl'}, row 1, column 'filename': expected a relative image path such as" in message
+    assert "spacetools data download cv-bench" in message
+    (folder / "test_3d.jsonl").write_text("{broken\n")
+    with pytest.raises(CorruptRowError, match=r"test_3d.jsonl, row 0, column '<line>': expected one JSON object"):
+        gym.make("SpaceTools-CVBench-Depth-v0", data_dir=str(tmp_path)).reset(seed=0)
+    folder = build_cvbench_jsonl(tmp_path / "b")
+    (folder / cvbench_jsonl_rows("test_2d")[2]["filename"]).unlink()  # Count item 1
+    source = gym.make("SpaceTools-CVBench-Count-v0", data_dir=str(tmp_path / "b")).unwrapped.source
+    source.get("test", 0)
+    with pytest.raises(CorruptRowError, match=r"test_2d.jsonl, row 2, column 'filename': expected an existing image"):
+        source.get("test", 1)
+
+
+def test_robospatial_home_hub_parquet_splits_and_order(alt_data_dir):
+    source = gym.make("SpaceTools-RoboSpatialHome-v0", data_dir=alt_data_dir).unwrapped.source
+    assert source.num_items("test") == 3 and source.validate() == 3
+    assert [source.num_items(c) for c in ("configuration", "compatibility", "context")] == [1, 1, 1]
+    order = [source.get("test", i).meta["question_type"] for i in range(3)]
+    assert order == ["context", "compatibility", "configuration"], "the downloader's split order"
+    assert source.get("compatibility", 0).truth[0].segmentation.max() == 0, "null mask: no segment"
+
+
+def test_downloader_layout_wins_over_the_hub_parquet_in_one_folder(tmp_path):
+    build_robospatial_home_parquet(tmp_path)
+    build_robospatial_home(tmp_path)
+    source = gym.make("SpaceTools-RoboSpatialHome-v0", data_dir=str(tmp_path)).unwrapped.source
+    assert source.path.name == "annotations.json" and source.num_items("test") == 4
+
+
+def test_hub_parquet_missing_split_null_image_and_bad_answer(tmp_path):
+    folder = build_robospatial_home_parquet(tmp_path)
+    (folder / "configuration-00000-of-00001.parquet").unlink()
+    with pytest.raises(CorruptFileError) as caught:
+        gym.make("SpaceTools-RoboSpatialHome-v0", data_dir=str(tmp_path)).reset(seed=0)
+    assert f"{folder}: no 'configuration' shard (configuration-*.parquet)" in str(caught.value)
+    assert "spacetools data download robospatial-home" in str(caught.value)
+    rows = home_parquet_rows("compatibility")
+    rows.append({**rows[0], "img": None})
+    build_robospatial_home_parquet(tmp_path, {"compatibility": rows})
+    with pytest.raises(CorruptRowError) as caught:
+        gym.make("SpaceTools-RoboSpatialHome-v0", data_dir=str(tmp_path)).reset(seed=0)
+    shard = folder / "compatibility-00000-of-00001.parquet"
+    assert f"{shard}, row 1, column 'img': expected an image cell" in str(caught.value)
+    rows = home_parquet_rows("context")
+    rows[0]["answer"] = "[(0.1, 0.1)]"
+    build_robospatial_home_parquet(tmp_path, {"context": rows})
+    source = gym.make("SpaceTools-RoboSpatialHome-v0", data_dir=str(tmp_path)).unwrapped.source
+    with pytest.raises(CorruptRowError, match=r"context-00000-of-00001.parquet, row 0, column 'answer': expected 'Y"):
+        source.get("context", 0)
+
+
+def test_two_layout_sources_pickle_small_and_reopen(alt_data_dir):
+    for env_id in ("SpaceTools-RoboSpatialHome-v0", "SpaceTools-CVBench-Count-v0"):
+        source = gym.make(env_id, data_dir=alt_data_dir).unwrapped.source
+        item = source.get("test", 0)
+        clone = pickle.loads(pickle.dumps(source))
+        assert len(pickle.dumps(source)) < 2_000 and clone.get("test", 0).item_id == item.item_id

@@ -2,7 +2,9 @@
 
 Records are grouped by benchmark through their ``eval_key`` (see :data:`BENCHMARK_OF_KEY`);
 synthetic families that mirror a key get the same rule under ``"<Benchmark> (synthetic)"``.
-Benchmark metrics are percentages, as published (notes/benchmarks.md §0-4, 8):
+Families reading a benchmark's own release (no SpaceTools key) are grouped by family name
+(:data:`BENCHMARK_OF_FAMILY`) under ``"<Benchmark> (native)"``. Each group's rule is in
+:data:`RULES`. Benchmark metrics are percentages, as published (notes/benchmarks.md §0-4, 8):
 
 - RoboSpatial: ``VQA`` (yes/no items pooled), ``Vacant`` (context points), ``Overall`` pooled
   over all items (SpaceTools, Table 2); per category and, when every item's category is known
@@ -11,7 +13,16 @@ Benchmark metrics are percentages, as published (notes/benchmarks.md §0-4, 8):
   item meta's ``category`` or ``question_type``; yes/no vs point is its ``answer_kind``.
 - RefSpatial: per split, ``pooled`` (all items; the paper's 53.07 = 147/277) and ``mean`` (the
   simple mean of the splits).
-- BLINK, CV-Bench: accuracy per task.
+- BLINK, CV-Bench: accuracy per task (the SpaceTools keys: 2D-Relation, 3D-Depth).
+- CV-Bench (native): the official rule of the CV-Bench card: accuracy per ``source``
+  (``ADE20K``, ``COCO``, ``Omni3D``; all tasks of a source pooled), ``2D`` = mean of the ADE20K
+  and COCO accuracies, ``3D`` = the Omni3D accuracy, ``CV-Bench`` = mean of 2D and 3D; plus
+  accuracy per task. 2D (3D) is reported only when both of its sources (its source) and both of
+  its tasks (Count and Relation; Depth and Distance) were evaluated, so a suite of Relation
+  alone reports no official 2D; ``CV-Bench`` needs both. The source and task are the item
+  meta's ``source`` (or ``cvbench_source``) and ``task`` (or ``question_type``); records with
+  another source are counted in ``unsourced_n`` and leave the source means.
+- RoboSpatial-Home (native): the RoboSpatial rule.
 - BOP-ASK pose: mean convex-hull IoU x100. Grasp: success rate, the share with NCE < 2 (the
   family's official score is that success indicator).
 
@@ -52,6 +63,17 @@ TASK_OF_KEY: Mapping[str, str] = MappingProxyType(
         "cvb3ddepth": "3D-Depth",
     }
 )
+BENCHMARK_OF_FAMILY: Mapping[str, str] = MappingProxyType(
+    {
+        "CVBenchNative": "CV-Bench (native)",
+        "RoboSpatialHome": "RoboSpatial-Home (native)",
+    }
+)
+"""Family name -> benchmark, for families that read a release natively (their records carry no eval key)."""
+CVBENCH_2D_SOURCES = ("ADE20K", "COCO")
+CVBENCH_3D_SOURCES = ("Omni3D",)
+CVBENCH_2D_TASKS = ("Count", "Relation")
+CVBENCH_3D_TASKS = ("Depth", "Distance")
 YES_NO_CATEGORIES = ("configuration", "compatibility")
 VACANT_CATEGORIES = ("context",)
 
@@ -119,6 +141,34 @@ def accuracy_per_task(records: list[Record]) -> dict[str, float]:
     return _drop_none({name: pct(task) for name, task in _by_task(rows).items()})
 
 
+def cvbench_official(records: list[Record]) -> dict[str, float]:
+    """CV-Bench's card: per-source accuracy, 2D = mean(ADE20K, COCO), 3D = Omni3D, overall = mean(2D, 3D)."""
+    rows = scored(records)
+    by_task = _grouped(rows, lambda r: _meta(r, "task", "question_type"))
+    by_source = _grouped(rows, lambda r: _meta(r, "source", "cvbench_source"))
+    metrics: dict[str, float | None] = {task: pct(group) for task, group in by_task.items()}
+    sources = (*CVBENCH_2D_SOURCES, *CVBENCH_3D_SOURCES)
+    metrics.update({source: pct(by_source.get(source, [])) for source in sources})
+    unsourced = sum(len(group) for source, group in by_source.items() if source not in sources)
+    unsourced += sum(1 for r in rows if _meta(r, "source", "cvbench_source") is None)
+    if unsourced:
+        metrics["unsourced_n"] = float(unsourced)
+    halves = {"2D": (CVBENCH_2D_SOURCES, CVBENCH_2D_TASKS), "3D": (CVBENCH_3D_SOURCES, CVBENCH_3D_TASKS)}
+    for half, (half_sources, half_tasks) in halves.items():
+        if all(by_source.get(s) for s in half_sources) and all(by_task.get(t) for t in half_tasks):
+            metrics[half] = sum(pct(by_source[s]) for s in half_sources) / len(half_sources)
+    if "2D" in metrics and "3D" in metrics:
+        metrics["CV-Bench"] = (metrics["2D"] + metrics["3D"]) / 2
+    return _drop_none(metrics)
+
+
+def _meta(record: Record, *names: str) -> str | None:
+    """The first of the item meta's ``names`` that is set, as a string."""
+    meta = record.get("meta") or {}
+    value = next((meta[n] for n in names if meta.get(n) is not None), None)
+    return None if value is None else str(value)
+
+
 def bop_pose(records: list[Record]) -> dict[str, float]:
     return _drop_none({"pose IoU x100": pct(scored(records))})
 
@@ -135,6 +185,8 @@ RULES: Mapping[str, Rule] = MappingProxyType(
         "RefSpatial": refspatial,
         "BLINK": accuracy_per_task,
         "CV-Bench": accuracy_per_task,
+        "CV-Bench (native)": cvbench_official,
+        "RoboSpatial-Home (native)": robospatial,
         "BOP-ASK Pose": bop_pose,
         "BOP-ASK Grasp": bop_grasp,
     }
@@ -143,10 +195,13 @@ RULES: Mapping[str, Rule] = MappingProxyType(
 
 
 def benchmark_of(record: Record) -> str | None:
-    """``RoboSpatial``, ``RefSpatial (synthetic)``, ...; None for a family mirroring no benchmark."""
+    """``RoboSpatial``, ``RefSpatial (synthetic)``, ``CV-Bench (native)``, ...; None for a family mirroring none.
+
+    The eval key decides first; a record without one (a native-release family) goes by its family.
+    """
     name = BENCHMARK_OF_KEY.get(record.get("eval_key") or "")
     if name is None:
-        return None
+        return BENCHMARK_OF_FAMILY.get(record.get("family") or "")
     return f"{name} (synthetic)" if record.get("source") == "synthetic" else name
 
 

@@ -11,14 +11,22 @@ does for the SpaceTools parquet: nothing is read until the first ``num_items``/`
 ``gym.make`` works without data), opened files are shared process-wide while unchanged on disk,
 decoded items sit in a small LRU, and a malformed row raises
 :class:`~spacetools_env.loaders.CorruptRowError` naming the file, the row, the column and the fix.
+
+A release published in more than one layout (CV-Bench's parquet or jsonl + ``img/``;
+RoboSpatial-Home's downloader folder or hub parquet) gives :class:`NativeSource` its other
+:class:`Layout` s as ``alternatives``: :func:`find_layout` looks in each place in turn (``data_dir=``,
+``$SPACETOOLS_DATA_DIR``, the HF cache) and, within one place, takes the layouts in the order
+given, so the first place holding *any* layout wins and the preferred layout wins a tie.
 """
 
 from __future__ import annotations
 
+import glob
 import io
 import os
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,7 +34,12 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from spacetools_env.loaders.open_files import open_shared
-from spacetools_env.loaders.paths import HubDataset, find_benchmark_file
+from spacetools_env.loaders.paths import (
+    BenchmarkDataNotFoundError,
+    HubDataset,
+    candidate_paths,
+    find_benchmark_file,
+)
 from spacetools_env.loaders.rows import CorruptRowError, RowError, describe
 from spacetools_env.task import TaskItem
 
@@ -125,6 +138,72 @@ def _open(path: Path, opener: Opener, kind: str) -> NativeFile:
     return open_shared(path, opener, kind, stamp(path) if stamp else ())
 
 
+@dataclass(frozen=True)
+class Layout:
+    """One on-disk layout of a release: the file that marks it and the opener that reads it.
+
+    Attributes:
+        relative_path: The marking file inside the release; its last component may be a glob
+            (``data/context-*.parquet``: the first match, by name, is opened).
+        opener: Reads and validates the layout, starting from the marking file.
+        description: Names the layout in the not-found message (``"jsonl + img/"``).
+    """
+
+    relative_path: str
+    opener: Opener
+    description: str = ""
+
+
+def _existing(path: Path) -> Path | None:
+    """``path`` if it is a file; for a glob in its last component, the first matching file by name."""
+    if glob.has_magic(path.name):
+        try:
+            return next((p for p in sorted(path.parent.glob(path.name)) if p.is_file()), None)
+        except OSError:
+            return None
+    return path if path.is_file() else None
+
+
+def find_layout(
+    dataset: HubDataset,
+    layouts: Sequence[Layout],
+    data_dir: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[Path, Layout]:
+    """The first local copy of ``dataset`` in any of ``layouts``: its marking file and its layout.
+
+    Places are looked at in :func:`~spacetools_env.loaders.paths.candidate_paths` order; within
+    one place the layouts are tried in the order given (the preferred one first).
+
+    Raises:
+        BenchmarkDataNotFoundError: no layout anywhere; names every layout, every place and the fix.
+    """
+    if not layouts:
+        raise ValueError("find_layout needs at least one layout")
+    env = os.environ if environ is None else environ
+    candidates = [candidate_paths(dataset, layout.relative_path, data_dir, env) for layout in layouts]
+    for places in zip(*candidates, strict=True):  # one tuple per place, one path per layout
+        for layout, (_, path) in zip(layouts, places, strict=True):
+            found = _existing(path)
+            if found is not None:
+                return found, layout
+    try:  # the primary layout's own message: every place, why it is looked at, the fix
+        return find_benchmark_file(dataset, layouts[0].relative_path, data_dir, env), layouts[0]
+    except BenchmarkDataNotFoundError as first:
+        others = "\n".join(
+            f"  - {layout.relative_path!r}" + (f" ({layout.description})" if layout.description else "")
+            for layout in layouts[1:]
+        )
+        message = f"{first}\nNor any other layout it may be in, looked for in the same places:\n{others}"
+        searched = [path for places in candidates for _, path in places]
+        raise BenchmarkDataNotFoundError(
+            message if others else str(first),
+            dataset=dataset,
+            relative_path=layouts[0].relative_path,
+            searched=searched,
+        ) from None
+
+
 class NativeSource:
     """The items of one native benchmark file (an :class:`~spacetools_env.task.ItemSource`).
 
@@ -134,6 +213,8 @@ class NativeSource:
         opener: Reads and validates the file (raises CorruptFileError / CorruptRowError).
         data_dir: The ``data_dir=`` argument (see :mod:`spacetools_env.loaders.paths`).
         cache_items: Decoded items kept per source.
+        alternatives: Other layouts of the same release, less preferred than ``relative_path``
+            (see :func:`find_layout`).
     """
 
     def __init__(
@@ -143,18 +224,25 @@ class NativeSource:
         opener: Opener,
         data_dir: str | os.PathLike[str] | None = None,
         cache_items: int = 16,
+        alternatives: Sequence[Layout] = (),
     ) -> None:
         self.dataset, self.relative_path, self.opener = dataset, relative_path, opener
         self.data_dir = None if data_dir is None else os.fspath(data_dir)
         self.cache_items = cache_items
+        self.alternatives = tuple(alternatives)
         self._opened: NativeFile | None = None
         self._items: OrderedDict[tuple[str, int], TaskItem] = OrderedDict()
 
     def _open(self) -> NativeFile:
         if self._opened is None:
-            path = find_benchmark_file(self.dataset, self.relative_path, self.data_dir)
-            kind = f"{getattr(self.opener, '__module__', '')}.{getattr(self.opener, '__qualname__', self.opener)}"
-            self._opened = _open(path, self.opener, kind)
+            if self.alternatives:
+                layouts = (Layout(self.relative_path, self.opener), *self.alternatives)
+                path, layout = find_layout(self.dataset, layouts, self.data_dir)
+                opener = layout.opener
+            else:
+                path, opener = find_benchmark_file(self.dataset, self.relative_path, self.data_dir), self.opener
+            kind = f"{getattr(opener, '__module__', '')}.{getattr(opener, '__qualname__', opener)}"
+            self._opened = _open(path, opener, kind)
         return self._opened
 
     @property

@@ -1,19 +1,33 @@
-"""RoboSpatial-Home in the official downloader's layout (``chanhee-luke/RoboSpatial-Eval``).
+"""RoboSpatial-Home: the official downloader's layout, else the hub parquet it is made from.
 
-``download_benchmark.py`` writes (notes section 1)::
+``download_benchmark.py`` of ``chanhee-luke/RoboSpatial-Eval`` writes (notes section 1)::
 
     <root>/annotations.json    # [{category, question, answer, img, depth_image, mask}, ...]
     <root>/images/             # the RGB, depth and mask PNGs the records name (relative paths)
 
-``<root>`` is found like every release (:mod:`spacetools_env.loaders.paths`): the file
-``annotations.json`` of dataset ``RoboSpatial-Home`` under ``data_dir=``, ``$SPACETOOLS_DATA_DIR``
-or the HF cache. As the official scorer does (``main.py``), **every** ``*.json`` in that folder is
-read and the records concatenated (``annotations.json`` first, then the others by name).
+As the official scorer does (``main.py``), **every** ``*.json`` in that folder is read and the
+records concatenated (``annotations.json`` first, then the others by name).
+
+The hub copy (``chanhee-luke/RoboSpatial-Home``, what ``spacetools data download
+robospatial-home`` fetches) is parquet, one config, splits ``context``, ``compatibility``,
+``configuration``; columns ``category``, ``question``, ``answer`` (strings), ``img``,
+``depth_image``, ``mask`` (HF image cells ``{"bytes", "path"}``; ``depth_image`` and ``mask``
+may be null or absent). **UNVERIFIED** file names: ``data/<split>-NNNNN-of-NNNNN.parquet`` (what
+``push_to_hub`` writes; every ``data/<split>-*.parquet`` shard is read, by name). Its ``test``
+order is the split order above, the order the downloader walks them (also **UNVERIFIED**: the
+order ``load_dataset`` lists the splits), so item indices agree with a downloaded
+``annotations.json``; a record's ``img`` is the name the downloader gives the PNG it writes
+(``images/img_<split>_<i>.png``), the key RoboSpatial-Eval matches results on.
+
+``<root>`` is found like every release (:mod:`spacetools_env.loaders.paths`): under ``data_dir=``,
+``$SPACETOOLS_DATA_DIR`` or the HF cache, the first place holding either layout; the downloader
+layout wins when one place holds both (:func:`~spacetools_env.loaders.native.find_layout`).
 
 Splits: ``test`` (all records, in that order) and one per category (``configuration``,
-``compatibility``, ``context``). Records are validated when the file opens; images, depth and
-mask are decoded per item. Depth and mask become the item's oracle-tool truth (units and focal
-length: see :mod:`spacetools_env.tasks.bench_robospatial_home`).
+``compatibility``, ``context``). Records are validated when the files open; images, depth and
+mask are decoded per item. Depth and mask become the item's oracle-tool truth the same way in
+both layouts (:func:`depth_truth`; units and focal length: see
+:mod:`spacetools_env.tasks.bench_robospatial_home`).
 """
 
 from __future__ import annotations
@@ -27,7 +41,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from spacetools_env.loaders.native import ROBOSPATIAL_HOME, NativeSource, decode_raw, decode_rgb
+from spacetools_env.loaders.native import (
+    ROBOSPATIAL_HOME,
+    Layout,
+    NativeSource,
+    decode_raw,
+    decode_rgb,
+    read_parquet_columns,
+)
 from spacetools_env.loaders.rows import BenchmarkRow, CorruptFileError, CorruptRowError, RowError, describe
 from spacetools_env.task import TaskFamily, TaskItem
 from tool_backends import GroundTruth
@@ -37,6 +58,12 @@ if TYPE_CHECKING:
 
 ANNOTATIONS = "annotations.json"
 CATEGORIES = ("configuration", "compatibility", "context")
+HUB_SPLITS = ("context", "compatibility", "configuration")
+"""The hub parquet's splits, in the order the downloader writes them (**UNVERIFIED** order)."""
+HUB_PARQUET = f"data/{HUB_SPLITS[0]}-*.parquet"
+"""The file marking the hub parquet layout (**UNVERIFIED** name: ``push_to_hub``'s)."""
+HUB_COLUMNS = ("category", "question", "answer", "img")
+"""Columns the hub parquet must have; ``depth_image`` and ``mask`` are read when present."""
 SPLITS = ("test", *CATEGORIES)
 DEPTH_SCALE_M = 0.001  # UNVERIFIED: 16-bit depth PNGs taken as millimetres
 ASSUMED_HFOV_DEG = 60.0  # UNVERIFIED: the release ships no intrinsics
@@ -47,12 +74,12 @@ HomeBuilder = Callable[[BenchmarkRow, GroundTruth | None], TaskItem]
 
 @dataclass(frozen=True)
 class _Record:
-    json_path: Path
-    json_index: int
+    file: Path  # the JSON file or parquet shard holding the record
+    file_row: int
     category: str
     question: str
     answer: str
-    img: str
+    img: str  # as annotations.json names it (images/...)
     depth_image: str | None
     mask: str | None
 
@@ -97,51 +124,38 @@ def depth_truth(depth: np.ndarray, mask: np.ndarray | None, image_shape: tuple[i
     return GroundTruth(depth=metres, focal_length_px=focal, segmentation=segmentation)
 
 
-class RoboSpatialHomeFile:
-    """Every ``*.json`` of one downloader folder, records validated; images decoded per item.
+class _HomeRecords:
+    """Records validated on open, split by category; image, depth and mask decoded per item.
 
-    Raises (on construction):
-        CorruptFileError: a JSON file cannot be read or is not a list.
-        CorruptRowError: a record is malformed (names the JSON file, the record and the field).
+    A layout supplies ``records`` and ``_cells(row)``: the img, depth and mask cells as
+    :func:`~spacetools_env.loaders.native.image_bytes` reads them (relative to ``base``).
     """
 
-    def __init__(self, path: Path, build: HomeBuilder) -> None:
-        self.path, self.build, self.root = path, build, path.parent
-        self.fix = (
-            f"re-download with `{ROBOSPATIAL_HOME.download_command}` "
-            "(or RoboSpatial-Eval's download_benchmark.py)"
-        )
-        files = [path, *sorted(p for p in self.root.glob("*.json") if p.name != path.name)]
-        self.records: list[_Record] = []
-        for file in files:
-            try:
-                data = json.loads(file.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise CorruptFileError(f"{file}: not readable JSON ({exc}). Fix: {self.fix}.") from None
-            if not isinstance(data, list):
-                found = describe(data)
-                raise CorruptFileError(f"{file}: expected a JSON list of records, got {found}. Fix: {self.fix}.")
-            for index, value in enumerate(data):
-                try:
-                    self.records.append(_parse_record(value, file, index))
-                except RowError as exc:
-                    fields = (exc.column, exc.expected, exc.found, self.fix)
-                    raise CorruptRowError.for_field(file, index, *fields) from None
-        self.splits = {"test": list(range(len(self.records)))}
+    path: Path
+    fix: str
+    base: Path | None = None
+
+    def __init__(self, build: HomeBuilder, records: list[_Record]) -> None:
+        self.build, self.records = build, records
+        self.splits = {"test": list(range(len(records)))}
         for category in CATEGORIES:
-            self.splits[category] = [i for i, r in enumerate(self.records) if r.category == category]
+            self.splits[category] = [i for i, r in enumerate(records) if r.category == category]
+
+    def _cells(self, row: int) -> tuple[Any, Any, Any]:
+        raise NotImplementedError
 
     def locate(self, row: int) -> tuple[Path, int]:
         record = self.records[row]
-        return record.json_path, record.json_index
+        return record.file, record.file_row
 
     def item(self, split: str, index: int, row: int) -> TaskItem:
         record = self.records[row]
-        image = decode_rgb(record.img, "img", self.root)
+        img, depth, mask = self._cells(row)
+        image = decode_rgb(img, "img", self.base)
         truth = None
-        if record.depth_image is not None:
-            mask = None if record.mask is None else decode_raw(record.mask, "mask", self.root)
-            truth = depth_truth(decode_raw(record.depth_image, "depth_image", self.root), mask, image.shape)
+        if depth is not None:
+            mask_array = None if mask is None else decode_raw(mask, "mask", self.base)
+            truth = depth_truth(decode_raw(depth, "depth_image", self.base), mask_array, image.shape)
         stored = BenchmarkRow(
             key="robospatial-home",
             row=index,
@@ -154,6 +168,107 @@ class RoboSpatialHomeFile:
         )
         built = self.build(stored, truth)
         return replace(built, item_id=f"robospatial-home/{split}/{index}")
+
+
+def _fix() -> str:
+    return f"re-download with `{ROBOSPATIAL_HOME.download_command}` (or RoboSpatial-Eval's download_benchmark.py)"
+
+
+class RoboSpatialHomeFile(_HomeRecords):
+    """Every ``*.json`` of one downloader folder, records validated; images decoded per item.
+
+    Raises (on construction):
+        CorruptFileError: a JSON file cannot be read or is not a list.
+        CorruptRowError: a record is malformed (names the JSON file, the record and the field).
+    """
+
+    def __init__(self, path: Path, build: HomeBuilder) -> None:
+        self.path, self.root, self.base, self.fix = path, path.parent, path.parent, _fix()
+        files = [path, *sorted(p for p in self.root.glob("*.json") if p.name != path.name)]
+        records: list[_Record] = []
+        for file in files:
+            try:
+                data = json.loads(file.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise CorruptFileError(f"{file}: not readable JSON ({exc}). Fix: {self.fix}.") from None
+            if not isinstance(data, list):
+                found = describe(data)
+                raise CorruptFileError(f"{file}: expected a JSON list of records, got {found}. Fix: {self.fix}.")
+            for index, value in enumerate(data):
+                try:
+                    records.append(_parse_record(value, file, index))
+                except RowError as exc:
+                    fields = (exc.column, exc.expected, exc.found, self.fix)
+                    raise CorruptRowError.for_field(file, index, *fields) from None
+        super().__init__(build, records)
+
+    def _cells(self, row: int) -> tuple[Any, Any, Any]:
+        record = self.records[row]
+        return record.img, record.depth_image, record.mask
+
+
+class RoboSpatialHomeParquet(_HomeRecords):
+    """The hub parquet: every ``<split>-*.parquet`` shard beside ``path``, in :data:`HUB_SPLITS` order.
+
+    Raises (on construction):
+        CorruptFileError: a split has no shard, a shard is unreadable or lacks a column.
+        CorruptRowError: a row is malformed (names the shard, its row and the column).
+    """
+
+    def __init__(self, path: Path, build: HomeBuilder) -> None:
+        self.path, self.fix = path, _fix()
+        self._cells_at: list[tuple[Any, Any, Any, int]] = []  # per record: its shard's columns and row
+        records: list[_Record] = []
+        for split in HUB_SPLITS:
+            shards = hub_shards(path.parent, split)
+            if not shards:
+                raise CorruptFileError(
+                    f"{path.parent}: no {split!r} shard ({split}-*.parquet); RoboSpatial-Home's hub parquet has "
+                    f"splits {list(HUB_SPLITS)}. Fix: {self.fix}."
+                )
+            in_split = len(records)
+            for shard in shards:
+                records += self._read_shard(shard, split, len(records) - in_split)
+        super().__init__(build, records)
+
+    def _read_shard(self, shard: Path, split: str, first: int) -> list[_Record]:
+        table = read_parquet_columns(shard, HUB_COLUMNS, self.fix, "RoboSpatial-Home's hub parquet")
+        text = {c: table.column(c).to_pylist() for c in _TEXT_FIELDS if c != "img"}
+        images = table.column("img")
+        optional = [table.column(c) if c in table.column_names else None for c in ("depth_image", "mask")]
+        present = [[False] * table.num_rows if col is None else col.is_valid().to_pylist() for col in optional]
+        img_valid = images.is_valid().to_pylist()
+        records = []
+        for row in range(table.num_rows):
+            i = first + row
+            value = {
+                **{c: text[c][row] for c in text},
+                "img": f"images/img_{split}_{i}.png",
+                "depth_image": f"images/depth_{split}_{i}.png" if present[0][row] else None,
+                "mask": f"images/mask_{split}_{i}.png" if present[1][row] else None,
+            }
+            try:
+                if not img_valid[row]:
+                    raise RowError("img", "an image cell {'bytes': ..., 'path': ...}", "null")
+                records.append(_parse_record(value, shard, row))
+            except RowError as exc:
+                raise CorruptRowError.for_field(shard, row, exc.column, exc.expected, exc.found, self.fix) from None
+            self._cells_at.append((images, optional[0], optional[1], row))
+        return records
+
+    def _cells(self, row: int) -> tuple[Any, Any, Any]:
+        images, depth, mask, index = self._cells_at[row]
+        record = self.records[row]
+        return (
+            images[index].as_py(),
+            None if record.depth_image is None else depth[index].as_py(),
+            None if record.mask is None else mask[index].as_py(),
+        )
+
+
+def hub_shards(folder: Path, split: str) -> list[Path]:
+    """The parquet shards of one hub split in ``folder``, by name."""
+    return sorted(p for p in folder.glob(f"{split}-*.parquet") if p.is_file())
 
 
 @dataclass(frozen=True)
@@ -172,7 +287,29 @@ class _HomeOpener:
         return tuple((name, st.st_size, st.st_mtime_ns) for name, st in stats)
 
 
+@dataclass(frozen=True)
+class _HomeParquetOpener:
+    """A picklable ``opener(path)`` for the hub parquet (``path``: any shard of its ``data/`` folder)."""
+
+    build: HomeBuilder
+
+    def __call__(self, path: Path) -> RoboSpatialHomeParquet:
+        return RoboSpatialHomeParquet(path, self.build)
+
+    @staticmethod
+    def stamp(path: Path) -> tuple[tuple[str, int, int], ...]:
+        """Name, size and mtime of every shard read, so a re-downloaded split reopens the folder."""
+        stats = ((p.name, p.stat()) for split in HUB_SPLITS for p in hub_shards(path.parent, split))
+        return tuple((name, st.st_size, st.st_mtime_ns) for name, st in stats)
+
+
 def robospatial_home_source(family: TaskFamily, config: EnvConfig, *, build: HomeBuilder) -> NativeSource:
-    """Source factory: ``register_task(source=functools.partial(robospatial_home_source, build=...))``."""
+    """Source factory: ``register_task(source=functools.partial(robospatial_home_source, build=...))``.
+
+    Reads the downloader's ``annotations.json`` layout, else the hub parquet (module docstring).
+    """
     del family
-    return NativeSource(ROBOSPATIAL_HOME, ANNOTATIONS, _HomeOpener(build), data_dir=config.data_dir)
+    parquet = Layout(HUB_PARQUET, _HomeParquetOpener(build), "the hub parquet, data/<split>-*.parquet")
+    return NativeSource(
+        ROBOSPATIAL_HOME, ANNOTATIONS, _HomeOpener(build), data_dir=config.data_dir, alternatives=(parquet,)
+    )

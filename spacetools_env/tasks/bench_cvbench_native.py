@@ -7,11 +7,14 @@ the gold is the stored ``answer`` ``"(X)"``; the option letters follow the ``cho
 
 CV-Bench leaves answer extraction to the user; scoring reuses the letter match of the SpaceTools
 CV-Bench family (:func:`~spacetools_env.scoring.score_choice_letter`, ``normalized``: ``B``,
-``(B)``, ``B.`` count; **UNVERIFIED**, ``rule="exact"`` is the alternative). ``meta["cvbench_source"]``
-keeps ``source`` for the official aggregation (2D = mean of ADE20K and COCO accuracies, 3D =
-Omni3D, CV-Bench = mean of 2D and 3D). The shaped term is the score; the oracle answers the gold.
+``(B)``, ``B.`` count; **UNVERIFIED**, ``rule="exact"`` is the alternative). The shaped term is
+the score; the oracle answers the gold.
 
-``meta["question_type"]`` is the task.
+``meta["source"]`` (``ADE20K``, ``COCO``, ``Omni3D``; also as ``cvbench_source``, the key the
+SpaceTools-parquet CV-Bench family uses) and ``meta["task"]`` feed the official aggregation of
+``benchmarks.eval.aggregate``: accuracy per source, 2D = mean of the ADE20K and COCO accuracies,
+3D = the Omni3D accuracy, CV-Bench = mean of 2D and 3D. ``meta["question_type"]`` is the task.
+The items are the same whichever layout the local copy has (parquet, or jsonl + ``img/``).
 
 Registered ids: ``SpaceTools-CVBench-Count-v0``, ``SpaceTools-CVBench-Relation-v0``,
 ``SpaceTools-CVBench-Depth-v0``, ``SpaceTools-CVBench-Distance-v0`` (split ``test``).
@@ -47,8 +50,8 @@ def item_from_native(row: BenchmarkRow) -> ChoiceItem:
     gold = _GOLD.fullmatch(row.ground_truth.strip())
     if gold is None or gold.group(1) not in letters:
         raise RowError("answer", f"one of {[f'({x})' for x in letters]}", describe(row.ground_truth))
-    source = row.extra_info.get("source")
-    fields = row.item_fields(str(row.extra_info.get("task", "")), cvbench_source=source)
+    source, task = row.extra_info.get("source"), str(row.extra_info.get("task", ""))
+    fields = row.item_fields(task, source=source, task=task, cvbench_source=source)
     return ChoiceItem(**fields, label=gold.group(1), choices=letters)
 
 

@@ -1,10 +1,13 @@
 """RoboSpatialHome: RoboSpatial-Home as its authors release it, scored by RoboSpatial-Eval.
 
 The same 350 questions as :mod:`~spacetools_env.tasks.bench_robospatial` (notes section 1), read
-from the official downloader's layout (``annotations.json`` + ``images/``; loader
-:mod:`spacetools_env.loaders.robospatial_home`) with the question text as released (no SpaceTools
-system prompt, no "several points" rewrite). Categories: ``configuration`` and ``compatibility``
-(yes/no) and ``context`` (a point in vacant space; the GT is RoboSpatial's sampled point list).
+from the official downloader's layout (``annotations.json`` + ``images/``) when the local copy has
+it, else from the hub parquet the downloader reads (loader
+:mod:`spacetools_env.loaders.robospatial_home`; the same items either way, ``test`` in the
+downloader's split order, **UNVERIFIED**), with the question text as released (no SpaceTools
+system prompt, no "several points" rewrite). Categories: ``configuration`` and
+``compatibility`` (yes/no) and ``context`` (a point in vacant space; the GT is RoboSpatial's
+sampled point list).
 
 Scoring is RoboSpatial-Eval's ``evaluate_answer`` (:func:`~spacetools_env.scoring.score_robospatial`):
 yes/no by the prefix rule; a point by the first predicted point lying inside the GT points taken
@@ -14,11 +17,11 @@ as a polygon in listed order, even-odd ray casting, the current fixed version (`
 the scoring function. The shaped term is NNDC for points and the score for yes/no. The oracle
 answers the GT word, or a point the official rule counts inside (searched on a 0.01 grid).
 
-Items carry oracle-tool ground truth where the release ships it: the depth image (16-bit values
-read as millimetres, 0 = no reading; **UNVERIFIED**) and the mask when present (one segment
-inside, one outside). The release has no intrinsics: the focal length assumes a 60 degree
-horizontal field of view (**UNVERIFIED**). 8-bit depth images are taken as non-metric and give no
-ground truth.
+Items carry oracle-tool ground truth where the release ships it, in either layout: the depth
+image (16-bit values read as millimetres, 0 = no reading; **UNVERIFIED**) and the mask when
+present (one segment inside, one outside). The release has no intrinsics: the focal length
+assumes a 60 degree horizontal field of view (**UNVERIFIED**). 8-bit depth images are taken as
+non-metric and give no ground truth.
 
 ``meta["question_type"]`` is the category; ``meta["answer_kind"]`` is ``yes_no`` or ``point``.
 The leaderboard "Total" is the mean of the three category accuracies; "overall" is pooled.
