@@ -110,3 +110,28 @@ def test_eval_run_of_the_native_envs_reports_the_official_numbers(tmp_path, monk
     expected = {"COCO": 200 / 3, "ADE20K": 100.0, "Omni3D": 500 / 6, "2D": 250 / 3, "3D": 500 / 6,
                 "CV-Bench": 250 / 3, "Count": 200 / 3, "Relation": 100.0, "Depth": 200 / 3, "Distance": 100.0}
     assert metrics == pytest.approx(expected)
+
+
+def native(family: str, question_type: str, score: float | None) -> dict[str, Any]:
+    return {**record("x", None, score, family=family), "meta": {"question_type": question_type}}
+
+
+@pytest.mark.parametrize(
+    ("records", "benchmark", "metrics"),
+    [
+        # BLINK native: accuracy per subtask (the item meta's question_type)
+        ([native("BLINK", "Relative_Depth", 1.0), native("BLINK", "Relative_Depth", 0.0),
+          native("BLINK", "Jigsaw", 1.0)], "BLINK (native)", {"Jigsaw": 100.0, "Relative_Depth": 50.0}),
+        # RefSpatial-Bench native: per split, pooled 2/3, mean of splits (50 + 100) / 2
+        ([native("RefSpatial", "location", 1.0), native("RefSpatial", "location", 0.0),
+          native("RefSpatial", "placement", 1.0)], "RefSpatial-Bench (native)",
+         {"location": 50.0, "placement": 100.0, "pooled": 200 / 3, "mean": 75.0}),
+        # Where2Place: soft credit averaged over parsed samples; the unparsable one is skipped
+        ([native("Where2Place", "seen", 0.5), native("Where2Place", "unseen", 0.25),
+          native("Where2Place", "seen", None)], "Where2Place (native)", {"accuracy": 37.5}),
+    ],
+)
+def test_native_releases_are_aggregated_by_their_official_rule(records, benchmark, metrics):
+    summary = summarize(records)["benchmarks"][benchmark]
+    assert summary["metrics_pct"] == pytest.approx(metrics)
+    assert summary["skipped"] == sum(1 for r in records if r["score"] is None)

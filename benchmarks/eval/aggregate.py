@@ -22,7 +22,10 @@ Families reading a benchmark's own release (no SpaceTools key) are grouped by fa
   alone reports no official 2D; ``CV-Bench`` needs both. The source and task are the item
   meta's ``source`` (or ``cvbench_source``) and ``task`` (or ``question_type``); records with
   another source are counted in ``unsourced_n`` and leave the source means.
-- RoboSpatial-Home (native): the RoboSpatial rule.
+- RoboSpatial-Home (native): the RoboSpatial rule. RefSpatial-Bench (native): the RefSpatial rule
+  by the item meta's split (``question_type``). BLINK (native): accuracy per subtask.
+- Where2Place (native): ``accuracy``, the mean soft-mask credit over parsed samples (RoboPoint's
+  ``summarize_vqa.py``). BOP scenes pose (native): the BOP-ASK pose rule.
 - BOP-ASK pose: mean convex-hull IoU x100. Grasp: success rate, the share with NCE < 2 (the
   family's official score is that success indicator).
 
@@ -67,6 +70,10 @@ BENCHMARK_OF_FAMILY: Mapping[str, str] = MappingProxyType(
     {
         "CVBenchNative": "CV-Bench (native)",
         "RoboSpatialHome": "RoboSpatial-Home (native)",
+        "BLINK": "BLINK (native)",
+        "RefSpatial": "RefSpatial-Bench (native)",
+        "Where2Place": "Where2Place (native)",
+        "BOPScenesPose": "BOP scenes pose (native)",
     }
 )
 """Family name -> benchmark, for families that read a release natively (their records carry no eval key)."""
@@ -169,6 +176,11 @@ def _meta(record: Record, *names: str) -> str | None:
     return None if value is None else str(value)
 
 
+def where2place(records: list[Record]) -> dict[str, float]:
+    """RoboPoint's ``summarize_vqa.py``: the mean of per-sample soft-mask accuracy over parsed samples."""
+    return _drop_none({"accuracy": pct(scored(records))})
+
+
 def bop_pose(records: list[Record]) -> dict[str, float]:
     return _drop_none({"pose IoU x100": pct(scored(records))})
 
@@ -187,6 +199,10 @@ RULES: Mapping[str, Rule] = MappingProxyType(
         "CV-Bench": accuracy_per_task,
         "CV-Bench (native)": cvbench_official,
         "RoboSpatial-Home (native)": robospatial,
+        "BLINK (native)": accuracy_per_task,
+        "RefSpatial-Bench (native)": refspatial,
+        "Where2Place (native)": where2place,
+        "BOP scenes pose (native)": bop_pose,
         "BOP-ASK Pose": bop_pose,
         "BOP-ASK Grasp": bop_grasp,
     }
@@ -209,7 +225,8 @@ def _by_task(records: list[Record]) -> dict[str, list[Record]]:
     tasks: dict[str, list[Record]] = defaultdict(list)
     for r in records:
         key = r.get("eval_key") or ""
-        tasks[TASK_OF_KEY.get(key, key)].append(r)
+        task = TASK_OF_KEY.get(key) or (None if key else _meta(r, "task", "question_type"))
+        tasks[task or key].append(r)
     return dict(sorted(tasks.items()))
 
 

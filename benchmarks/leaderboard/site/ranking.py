@@ -1,10 +1,10 @@
 """Which number ranks a submission on each benchmark, and the ranking itself.
 
 Each benchmark's headline is the number its paper row reports (SpaceTools Table 2): RoboSpatial
-``Overall`` (pooled over all items), RefSpatial ``pooled`` (147/277 in the paper), CV-Bench
-``Overall`` when the official (2D + 3D) / 2 is there, BOP pose IoU and grasp success; a benchmark
-with several tasks and no overall number (BLINK, the synthetic CV-Bench) uses the mean of its
-tasks. A submission's rank is by the unweighted mean of its benchmark headlines, so a benchmark
+``Overall`` (pooled over all items), RefSpatial ``pooled`` (147/277 in the paper), CV-Bench's
+official (2D + 3D) / 2 where the native release gives it, Where2Place ``accuracy``, BOP pose IoU
+and grasp success; a benchmark with several tasks and no overall number (BLINK, the SpaceTools
+CV-Bench keys) uses the mean of its tasks. A submission's rank is by the unweighted mean of its benchmark headlines, so a benchmark
 with many items does not outweigh one with few (decision: the paper reports benchmarks side by
 side, never pooled across them). Submissions are ranked only against others on the same suite
 and suite version: numbers from different question lists are not comparable.
@@ -12,17 +12,26 @@ and suite version: numbers from different question lists are not comparable.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-HEADLINE = {"RoboSpatial": "Overall", "RefSpatial": "pooled", "CV-Bench": "Overall"}
+HEADLINE = {
+    "RoboSpatial": "Overall",
+    "RoboSpatial-Home": "Overall",
+    "RefSpatial": "pooled",
+    "RefSpatial-Bench": "pooled",
+    "CV-Bench": "CV-Bench",
+    "Where2Place": "accuracy",
+}
+_VARIANT = re.compile(r" \((synthetic|native)\)$")
 _NOT_TASKS = frozenset({"pooled", "mean", "Overall"})
 
 
 def headline(benchmark: str, metrics: Mapping[str, float]) -> tuple[str, float] | None:
     """(metric name, value) ranking ``benchmark``; None when it has no metric."""
-    name = HEADLINE.get(benchmark.removesuffix(" (synthetic)"))
+    name = HEADLINE.get(_VARIANT.sub("", benchmark))
     if name is not None and name in metrics:
         return name, float(metrics[name])
     values = {k: float(v) for k, v in metrics.items() if not k.endswith("_n")}
