@@ -117,7 +117,7 @@ def native(family: str, question_type: str, score: float | None) -> dict[str, An
 
 
 @pytest.mark.parametrize(
-    ("records", "benchmark", "metrics"),
+    ("records", "bench", "metrics"),
     [
         # BLINK native: accuracy per subtask (the item meta's question_type)
         ([native("BLINK", "Relative_Depth", 1.0), native("BLINK", "Relative_Depth", 0.0),
@@ -131,7 +131,7 @@ def native(family: str, question_type: str, score: float | None) -> dict[str, An
           native("Where2Place", "seen", None)], "Where2Place (native)", {"accuracy": 37.5}),
     ],
 )
-def test_native_releases_are_aggregated_by_their_official_rule(records, benchmark, metrics):
-    summary = summarize(records)["benchmarks"][benchmark]
+def test_native_releases_are_aggregated_by_their_official_rule(records, bench, metrics):
+    summary = summarize(records)["benchmarks"][bench]
     assert summary["metrics_pct"] == pytest.approx(metrics)
     assert summary["skipped"] == sum(1 for r in records if r["score"] is None)
