@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from fixtures_bench import HEIGHT, WIDTH, image, png_bytes
+from fixtures_bop import ITEM0_CORNERS, build_bop
 from PIL import Image
 
 from spacetools_env.loaders.blink import SUBTASKS, env_name
@@ -245,6 +246,7 @@ def build_all(root: Path) -> Path:
     build_robospatial_home(root)
     build_blink(root)
     build_cvbench(root)
+    build_bop(root)
     return root
 
 
@@ -257,6 +259,7 @@ ANSWERS: dict[str, tuple[str, str]] = {
     "SpaceTools-CVBench-Depth-v0": ("B.", "A"),
     "SpaceTools-CVBench-Distance-v0": ("A", "(B) right"),
     "SpaceTools-Where2Place-v0": ("[(0.7, 0.6)]", "[(0.1, 0.1)]"),
+    "SpaceTools-BOPScenes-Pose-v0": (ITEM0_CORNERS, "[(0.5, 0.5)]"),
     **{f"SpaceTools-RefSpatialBench-{t}-v0": ("[(0.1, 0.1)]", "[(0.9, 0.9)]") for t in REF_TASKS},
 }
 

@@ -66,7 +66,7 @@ def _no_outside_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def test_every_native_id_is_registered_as_needing_data():
-    assert len(IDS) == 23 and len(set(IDS)) == 23
+    assert len(IDS) == 24 and len(set(IDS)) == 24
     assert set(IDS) <= set(spacetools_env.registered_ids(needs_data=True))
     assert gym.spec("SpaceTools-BLINK-MultiViewReasoning-v0").kwargs["split"] == "val"
     assert gym.spec("SpaceTools-RoboSpatialHome-v0").kwargs["split"] == "test"

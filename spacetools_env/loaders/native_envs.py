@@ -3,13 +3,8 @@
 Each row: env id, family module in :mod:`spacetools_env.tasks`, source factory (a picklable
 ``functools.partial``), default split. :func:`register_native_envs` registers them through
 :func:`~spacetools_env.registration.register_task` (``needs_data=True``); nothing is read until
-``reset``.
-
-Not yet called by ``register_builtin_families``: ``tests/test_benchmark_envs.py`` pins
-``benchmark_ids()`` to exactly the nine SpaceTools-parquet ids, so registering these globally
-fails it. Wiring them in means relaxing that assertion to a subset check and calling
-:func:`register_native_envs` from ``register_builtin_families`` (or moving this table into
-``registration.py``, the one place that should register envs).
+``reset``. ``registration.register_builtin_families`` calls it, so every id here is registered
+with the built-in families.
 """
 
 from __future__ import annotations
@@ -19,6 +14,7 @@ import importlib
 from typing import Any
 
 from spacetools_env.loaders.blink import SUBTASKS, blink_source, env_name
+from spacetools_env.loaders.bop import bop_scenes_source
 from spacetools_env.loaders.cvbench import TASKS as CVBENCH_TASKS
 from spacetools_env.loaders.cvbench import cvbench_source
 from spacetools_env.loaders.refspatial_bench import TASKS as REFSPATIAL_TASKS
@@ -44,6 +40,7 @@ def _rows() -> list[tuple[str, str, Any, str]]:
         for t in REFSPATIAL_TASKS
     ]
     rows.append(("SpaceTools-Where2Place-v0", "bench_where2place", where2place_source, "test"))
+    rows.append(("SpaceTools-BOPScenes-Pose-v0", "bench_bop_native", bop_scenes_source, "test"))
     return rows
 
 

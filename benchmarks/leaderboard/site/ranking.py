@@ -4,10 +4,12 @@ Each benchmark's headline is the number its paper row reports (SpaceTools Table 
 ``Overall`` (pooled over all items), RefSpatial ``pooled`` (147/277 in the paper), CV-Bench's
 official (2D + 3D) / 2 where the native release gives it, Where2Place ``accuracy``, BOP pose IoU
 and grasp success; a benchmark with several tasks and no overall number (BLINK, the SpaceTools
-CV-Bench keys) uses the mean of its tasks. A submission's rank is by the unweighted mean of its benchmark headlines, so a benchmark
-with many items does not outweigh one with few (decision: the paper reports benchmarks side by
-side, never pooled across them). Submissions are ranked only against others on the same suite
-and suite version: numbers from different question lists are not comparable.
+CV-Bench keys) uses the mean of its tasks.
+
+A submission's rank is by the unweighted mean of its benchmark headlines, so a benchmark with
+many items does not outweigh one with few (decision: the paper reports benchmarks side by side,
+never pooled across them). Submissions are ranked only against others on the same suite and
+suite version: numbers from different question lists are not comparable.
 """
 
 from __future__ import annotations
