@@ -10,7 +10,7 @@ Importing the package registers every built-in family::
 
 from __future__ import annotations
 
-from spacetools_env.env import SpaceToolsEnv
+from spacetools_env.env import SpaceToolsEnv, unwrap
 from spacetools_env.registration import (
     families,
     get_family,
@@ -33,4 +33,5 @@ __all__ = [
     "make_vec",
     "register_task",
     "registered_ids",
+    "unwrap",
 ]

@@ -21,7 +21,7 @@ GREEN: Color = (20, 200, 60)
 YELLOW: Color = (250, 210, 0)
 
 
-def _font(size: int) -> ImageFont.ImageFont:
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1 has no sized default font

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -63,7 +63,10 @@ class SpaceToolsEnv(gym.Env[list, Any]):
         v0: initial release.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"]}
+    # gymnasium declares ``metadata`` as an instance attribute; a ClassVar would contradict it.
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array"]}  # noqa: RUF012
+    action_space: ModelAction
+    observation_space: ChatMessages
 
     def __init__(
         self,
@@ -97,9 +100,10 @@ class SpaceToolsEnv(gym.Env[list, Any]):
     def _make_source(self, source: ItemSource | SourceFactory | None) -> ItemSource:
         if source is None:
             return SyntheticSource(self.family, resolve_difficulty(self.config.difficulty), self.config.num_items)
+        # ItemSource is a structural protocol, so "has get" (not isinstance) tells the two apart.
         if callable(source) and not hasattr(source, "get"):
             return source(self.family, self.config)
-        return source
+        return cast(ItemSource, source)
 
     def _make_client(self) -> Any:
         if self.config.tool_client is not None:
@@ -239,3 +243,27 @@ class SpaceToolsEnv(gym.Env[list, Any]):
     def close(self) -> None:
         self.client.close()
         super().close()
+
+
+def unwrap(env: gym.Env[Any, Any]) -> SpaceToolsEnv:
+    """The :class:`SpaceToolsEnv` under ``env``'s wrappers, typed as such.
+
+    ``env.unwrapped`` is typed as a plain ``gym.Env``; use this to reach the episode's
+    ``family``, ``item``, ``source`` or ``config`` with their real types.
+
+    Args:
+        env: An environment made by ``gym.make`` for a SpaceTools id, or the env itself.
+
+    Returns:
+        The innermost environment.
+
+    Raises:
+        TypeError: If the innermost environment is not a ``SpaceToolsEnv``.
+    """
+    inner = env.unwrapped
+    if not isinstance(inner, SpaceToolsEnv):
+        raise TypeError(
+            f"expected an environment wrapping SpaceToolsEnv, got {type(inner).__name__}; "
+            "make it with gym.make('SpaceTools-...') (for a vector env, unwrap each of its envs)"
+        )
+    return inner

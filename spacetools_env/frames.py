@@ -10,6 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 import numpy as np
+import numpy.typing as npt
 
 
 class Frame(StrEnum):
@@ -38,7 +39,7 @@ def to_pixels(points: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.stack([u, v], axis=1)
 
 
-def format_points(points: np.ndarray, decimals: int = 3) -> str:
+def format_points(points: npt.ArrayLike, decimals: int = 3) -> str:
     """Normalized points as the ``[(x, y), ...]`` text the SpaceTools answers use.
 
     >>> format_points(np.array([[0.5, 0.25], [0.1234, 1.0]]))

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-import gymnasium as gym
+from typing import Any, Protocol, SupportsFloat
 
 from spacetools_env import messages as msg
 
 Policy = Callable[[list[dict[str, Any]], dict[str, Any]], Any]
 """``policy(conversation, info) -> action``: the full conversation so far and the latest info."""
+
+
+class EpisodeEnv(Protocol):
+    """What :func:`rollout` needs of an env: Gymnasium's ``reset`` and ``step`` (any ``gym.Env`` has them)."""
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        """Start an episode; returns the first observation and info."""
+        ...
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        """Apply ``action``; returns observation, reward, terminated, truncated and info."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -73,7 +83,7 @@ class Trajectory:
 
 
 def rollout(
-    env: gym.Env, policy: Policy, *, seed: int | None = None, options: dict[str, Any] | None = None
+    env: EpisodeEnv, policy: Policy, *, seed: int | None = None, options: dict[str, Any] | None = None
 ) -> Trajectory:
     """Reset ``env`` and step it with ``policy`` until the episode ends."""
     observation, info = env.reset(seed=seed, options=options)

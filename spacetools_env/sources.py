@@ -44,7 +44,9 @@ def resolve_difficulty(difficulty: str | SceneConfig | Mapping[str, Any]) -> Sce
         unknown = sorted(set(difficulty) - fields - {"preset"})
         if unknown:
             raise ValueError(f"unknown scene settings {unknown}; settings are {sorted(fields)}")
-        overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in difficulty.items() if k != "preset"}
+        overrides: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in difficulty.items() if k != "preset"
+        }
         return dataclasses.replace(base, **overrides)
     raise TypeError(f"difficulty must be a preset name, a SceneConfig or a dict, got {type(difficulty).__name__}")
 

@@ -117,7 +117,7 @@ def check_bad_actions(env_id: str, **kwargs: Any) -> None:
             obs, reward, terminated, _, info = env.step(action)
             assert not terminated, f"{action!r} ended the episode"
             assert obs and all(m["content"][0]["text"].startswith("Error: ") for m in obs), (action, obs)
-            assert reward < 0, f"{action!r} was not penalised (reward {reward})"
+            assert float(reward) < 0, f"{action!r} was not penalised (reward {reward})"
             assert set(info) == keys, f"info keys changed: {set(info) ^ keys}"
     finally:
         env.close()
@@ -131,6 +131,7 @@ def check_scorer(env_id: str, items: int = 3, **kwargs: Any) -> None:
         for index in range(items):
             env.reset(options={"index": index})
             item = _unwrapped(env).item
+            assert item is not None, f"reset with index {index} left no item"
             assert family.score(family.oracle(item), item) == 1.0, f"oracle answer of item {index} does not score 1"
             for garbage in GARBAGE_ANSWERS:
                 assert family.score(garbage, item) == 0.0, f"garbage {garbage!r} scored above 0"
@@ -151,7 +152,8 @@ def check_answer_ends_episode(env_id: str, **kwargs: Any) -> None:
         _, reward, terminated, truncated, info = env.step(f"<answer>{answer}</answer>")
         assert terminated and not truncated
         assert info["score"] == 1.0 and info["reward_components"]["score"] == 1.0
-        assert np.isclose(reward, sum(info["reward_weights"][k] * v for k, v in info["reward_components"].items()))
+        expected = sum(info["reward_weights"][k] * v for k, v in info["reward_components"].items())
+        assert np.isclose(float(reward), expected)
     finally:
         env.close()
 

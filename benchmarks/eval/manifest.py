@@ -27,6 +27,7 @@ from benchmarks.agents import AGENTS
 from benchmarks.eval.config import EvalConfig
 from benchmarks.eval.records import jsonable
 from benchmarks.eval.suites import Suite
+from spacetools_env import unwrap
 
 SCHEMA = 1
 RUNTIME_FIELDS = ("created", "git_revision", "python", "gymnasium", "numpy", "run")
@@ -40,7 +41,9 @@ class ManifestMismatchError(ValueError):
 
 def env_entry(env: gym.Env, make_kwargs: Mapping[str, Any], split: str, episodes: int) -> dict[str, Any]:
     """What the manifest says about one env id: spec, prompt, tools, image limits, data version."""
-    raw = env.unwrapped
+    raw = unwrap(env)
+    if env.spec is None:
+        raise ValueError(f"{env} has no registered spec; make it with gym.make(env_id)")
     config = raw.config
     scene = getattr(raw.source, "scene_config", None)
     return {

@@ -25,7 +25,6 @@ from typing import Any
 import gymnasium as gym
 from tqdm import tqdm
 
-import spacetools_env  # noqa: F401  (registers the envs)
 from benchmarks.agents import AGENTS
 from benchmarks.eval.aggregate import summarize
 from benchmarks.eval.config import EvalConfig
@@ -35,6 +34,7 @@ from benchmarks.eval.store import FolderLock, ResultsFile, record_key
 from benchmarks.eval.suites import PAPER_EVAL_KEYS, EpisodeKey, Suite, is_synthetic, resolve_suite
 from benchmarks.eval.summary import Summary
 from benchmarks.eval.worker import EpisodePlayer, Played, PlayerSpec, init_worker, play_in_worker
+from spacetools_env import unwrap  # importing the package also registers the envs
 
 Log = Callable[[str], None]
 
@@ -109,7 +109,10 @@ def _check_agent(name: str) -> None:
 def _plan(config: EvalConfig, suite: Suite) -> tuple[list[EpisodeKey], PlayerSpec, list[dict[str, Any]]]:
     """Build each env once: its split, item count, eval key and manifest entry; the episode keys in order."""
     keys: list[EpisodeKey] = []
-    entries, make_kwargs, eval_keys, synthetic = [], {}, {}, set()
+    entries: list[dict[str, Any]] = []
+    make_kwargs: dict[str, dict[str, Any]] = {}
+    eval_keys: dict[str, str | None] = {}
+    synthetic: set[str] = set()
     for env_id in suite.env_ids:
         kwargs = dict(config.env_kwargs)
         if is_synthetic(env_id):
@@ -122,9 +125,10 @@ def _plan(config: EvalConfig, suite: Suite) -> tuple[list[EpisodeKey], PlayerSpe
             kwargs["split"] = split
         env = gym.make(env_id, **kwargs)
         try:
-            split = split or env.unwrapped.config.split
+            raw = unwrap(env)
+            split = split or raw.config.split
             kwargs["split"] = split
-            available = env.unwrapped.source.num_items(split)
+            available = raw.source.num_items(split)
             count = available if suite.episodes is None else suite.episodes
             if count > available:
                 raise ValueError(
@@ -132,7 +136,7 @@ def _plan(config: EvalConfig, suite: Suite) -> tuple[list[EpisodeKey], PlayerSpe
                     f"pass --episodes {available} or less"
                 )
             entries.append(env_entry(env, kwargs, split, count))
-            eval_keys[env_id] = PAPER_EVAL_KEYS.get(env_id, env.unwrapped.family.eval_key)
+            eval_keys[env_id] = PAPER_EVAL_KEYS.get(env_id, raw.family.eval_key)
         finally:
             env.close()
         make_kwargs[env_id] = kwargs
@@ -172,7 +176,7 @@ def _play_all(
     )
     try:
         for played in _played(config, spec, pending):
-            if played.line is None:
+            if played.line is None or played.brief is None:  # both are set, or neither
                 failed.append((played.key.id, str(played.error)))
                 bar.write(f"episode {played.key.id} failed: {played.error}", file=sys.stderr)
             else:

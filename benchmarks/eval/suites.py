@@ -48,7 +48,8 @@ class EpisodeKey(NamedTuple):
 
     env_id: str
     split: str
-    index: int
+    # The field shadows tuple.index(); the name is part of the results format, so it stays.
+    index: int  # type: ignore[assignment]
 
     @property
     def id(self) -> str:

@@ -20,6 +20,7 @@ import gymnasium as gym
 from benchmarks.agents import load_agent
 from benchmarks.eval.records import brief, episode_record
 from benchmarks.eval.suites import EpisodeKey
+from spacetools_env import unwrap
 from spacetools_env.rollout import Trajectory, agent_policy, rollout
 
 
@@ -115,7 +116,7 @@ class EpisodePlayer:
             self.agent.end_episode(key.id)
         timing = {
             "env_s": timed.seconds,
-            "tools_s": float(env.unwrapped.timing.get("tools_s", 0.0)),
+            "tools_s": float(unwrap(env).timing.get("tools_s", 0.0)),
             "agent_s": agent_s,
             "wall_s": time.perf_counter() - start,
         }

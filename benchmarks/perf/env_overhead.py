@@ -19,7 +19,7 @@ from typing import Any
 
 import gymnasium as gym
 
-import spacetools_env  # noqa: F401
+from spacetools_env import unwrap  # importing the package also registers the envs
 from tool_backends import LocalToolClient, ToolResult, Toolset, tool_method
 
 ENV_ID = "SpaceTools-Synth-RelativeDepth-v0"
@@ -47,7 +47,10 @@ def noop_client() -> LocalToolClient:
 
 
 def bare_step(action: str) -> str:
-    call = json.loads(_CALL.search(action).group(1))
+    match = _CALL.search(action)
+    if match is None:
+        raise ValueError(f"not a <tool_call> action: {action!r}")
+    call = json.loads(match.group(1))
     return f"<tool_response>\n{_READY.text} ({call['name']})\n</tool_response>"
 
 
@@ -66,7 +69,7 @@ def measure(repeats: int = 30, inner: int = 200) -> Mapping[str, float]:
     env.reset(seed=0)
     bare = _median_us(lambda: bare_step(ACTION), repeats, inner)
     wrapped = _median_us(lambda: env.step(ACTION), repeats, inner)
-    raw = env.unwrapped
+    raw = unwrap(env)
     unwrapped = _median_us(lambda: raw.step(ACTION), repeats, inner)
     tool_only = _median_us(lambda: raw.client.call("bench.noop", {"u": 0.5, "v": 0.25}), repeats, inner)
     return {"bare_us": bare, "env_us": wrapped, "env_unwrapped_us": unwrapped, "tool_call_us": tool_only}

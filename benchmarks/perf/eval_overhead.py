@@ -33,12 +33,13 @@ def warm_cache(per_family: int) -> float:
     import gymnasium as gym
 
     from benchmarks.eval.suites import synth_ids
+    from spacetools_env import unwrap
 
     start = time.perf_counter()
     for env_id in synth_ids():
         env = gym.make(env_id, split="test", difficulty="medium")
         for index in range(per_family):
-            env.unwrapped.source.get("test", index)
+            unwrap(env).source.get("test", index)
         env.close()
     return time.perf_counter() - start
 

@@ -42,7 +42,10 @@ def item_generation(difficulty: str, items: int) -> dict[str, tuple[float, float
             start = time.perf_counter()
             source.generate("test", index)
             elapsed = time.perf_counter() - start
-            kwargs = world.camera_image_kwargs(world.last_camera)
+            camera = world.last_camera
+            if camera is None:
+                raise RuntimeError(f"family {name!r}: generating item {index} rendered no scene to time")
+            kwargs = world.camera_image_kwargs(camera)
             start = time.perf_counter()
             pb.getCameraImage(**kwargs)
             render = time.perf_counter() - start
@@ -92,11 +95,12 @@ def vector_throughput(resets: int = 12) -> dict[str, float]:
     for offset, mode in enumerate(("sync", "async")):
         clear_cache()
         envs = spacetools_env.make_vec(ENV_ID, num_envs=2, mode=mode)
-        envs.reset(seed=[10_000 + offset, 20_000 + offset])  # start the workers, warm the world
+        # gymnasium types VectorEnv.reset(seed=) as int only; Sync/AsyncVectorEnv take one seed per env.
+        envs.reset(seed=[10_000 + offset, 20_000 + offset])  # type: ignore[arg-type]  # start workers, warm world
         seeds = np.arange(resets * 2).reshape(resets, 2) + 1000 * (offset + 1)
         start = time.perf_counter()
         for pair in seeds:
-            envs.reset(seed=[int(s) for s in pair])
+            envs.reset(seed=[int(s) for s in pair])  # type: ignore[arg-type]  # see above
         rates[mode] = resets * 2 / (time.perf_counter() - start)
         envs.close()
     return rates

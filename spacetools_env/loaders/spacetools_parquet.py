@@ -99,8 +99,8 @@ class _StoredRow:
 
 def _parse_prompt(value: Any) -> tuple[str | None, str]:
     """(system text or None, user text) of a stored ``prompt``; raises RowError otherwise."""
-    messages = value if isinstance(value, list) else None
-    roles = [m.get("role") if isinstance(m, dict) else None for m in messages or []]
+    messages = value if isinstance(value, list) else []
+    roles = [m.get("role") if isinstance(m, dict) else None for m in messages]
     if roles not in (["system", "user"], ["user"]) or not all(isinstance(m.get("content"), str) for m in messages):
         raise RowError("prompt", _PROMPT_SHAPE, describe(value))
     system = messages[0]["content"] if roles[0] == "system" else None

@@ -171,7 +171,8 @@ def _robopoint_item(vector: list[int | float], width: int, height: int) -> tuple
         x0, y0, x1, y1 = vector
         if isinstance(x0, float):  # only x0 decides whether the box is scaled
             x0, y0, x1, y1 = _scale(x0, width), _scale(y0, height), _scale(x1, width), _scale(y1, height)
-        if not all(isinstance(v, int) for v in (x0, y0, x1, y1)):
+        # Spelled out (not all(...)) so the type checker sees four ints below.
+        if not (isinstance(x0, int) and isinstance(y0, int) and isinstance(x1, int) and isinstance(y1, int)):
             raise TypeError("slice indices must be integers")
         # mask = zeros((height, width)); mask[y0:y1, x0:x1] = 1: numpy slicing semantics, so
         # negative indices wrap and the box is clipped to the width x height frame.
@@ -186,9 +187,9 @@ def _collect(
     groups: Iterable[tuple[str, int]], make: Callable[[list[int | float]], tuple | None], first_only: bool
 ) -> PixelPoints:
     """Parse ``(group, multiplicity)`` pairs one by one with the exact upstream rules."""
-    points: list[tuple[int, int]] = []
+    points: list[tuple[int, ...]] = []  # (x, y) pairs
     point_counts: list[int] = []
-    boxes: list[tuple[int, int, int, int]] = []
+    boxes: list[tuple[int, ...]] = []  # (x0, y0, x1, y1)
     box_counts: list[int] = []
     for group, count in groups:
         item = make([_number(token) for token in group.split(",")])

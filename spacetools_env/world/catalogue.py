@@ -74,6 +74,7 @@ class PrimitiveModel:
 
     def extents_m(self, size_cm: tuple[int, ...]) -> np.ndarray:
         """Full box size (x, y, z) in metres for the given size parameters."""
+        dims: tuple[int, ...]
         if self.category in ("cube", "ball"):
             dims = (size_cm[0],) * 3
         elif self.category == "cylinder":

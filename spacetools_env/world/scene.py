@@ -8,6 +8,7 @@ only on the scene, never on PyBullet body ids.
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -209,9 +210,10 @@ class Scene:
         out[rows[free], cols[free]] = True
         return out
 
-    def __getstate__(self) -> dict[str, object]:
+    # ``builtins.object``: the method ``object`` above shadows the builtin in this class body.
+    def __getstate__(self) -> dict[str, builtins.object]:
         # The cached world points are as large as the image; rebuild them after unpickling.
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
 
-    def __setstate__(self, state: dict[str, object]) -> None:
+    def __setstate__(self, state: dict[str, builtins.object]) -> None:
         self.__dict__.update(state)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.spatial import ConvexHull, QhullError
 
-from tool_backends.geometry._types import ArrayLike
+from tool_backends.geometry._types import ArrayLike, VectorLike
 from tool_backends.geometry.hulls import convex_hull_2d
 from tool_backends.result import ToolError
 
@@ -88,7 +88,7 @@ def minimal_oriented_box(points: ArrayLike, up: Sequence[float] = CAMERA_UP) -> 
     return box_corners(center, axes, extents), extents
 
 
-def box_corners(center: ArrayLike, rotation: ArrayLike, extents: ArrayLike) -> np.ndarray:
+def box_corners(center: VectorLike, rotation: ArrayLike, extents: VectorLike) -> np.ndarray:
     """The 8 corners of an oriented box, in the corner order of :func:`minimal_oriented_box`.
 
     Args:
@@ -107,7 +107,7 @@ def box_corners(center: ArrayLike, rotation: ArrayLike, extents: ArrayLike) -> n
     return local @ np.asarray(rotation).T + np.asarray(center, dtype=np.float64)
 
 
-def box_volume(extents: ArrayLike) -> float:
+def box_volume(extents: VectorLike) -> float:
     """Volume of a box with these side lengths."""
     return float(np.prod(np.asarray(extents, dtype=np.float64)))
 

@@ -44,7 +44,7 @@ def convex_hull_2d(points: ArrayLike, *, collinear_tol: float = 1e-12) -> np.nda
         return pts
     scale = float(np.abs(pts).max()) or 1.0
     eps = collinear_tol * scale * scale if collinear_tol else 0.0
-    seq = [tuple(p) for p in pts.tolist()]
+    seq = [(x, y) for x, y in pts.tolist()]  # float64 rows, so Python floats
 
     def chain(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
         out: list[tuple[float, float]] = []

@@ -136,7 +136,8 @@ def _pick(records: list[dict[str, Any]], per_env: int) -> list[dict[str, Any]]:
     picked = []
     for group in by_env.values():
         failed = [r for r in group if r.get("score") is None or float(r["score"]) < 1.0][: (per_env + 1) // 2]
-        rest = [r for r in group if r not in failed][: per_env - len(failed)]
+        taken = {r["episode_id"] for r in failed}
+        rest = [r for r in group if r["episode_id"] not in taken][: per_env - len(failed)]
         picked += sorted(failed + rest, key=lambda r: r["key"]["index"])
     return picked
 

@@ -17,6 +17,7 @@ import gymnasium as gym
 import numpy as np
 
 from benchmarks.eval.records import jsonable
+from spacetools_env import unwrap
 
 
 @dataclass
@@ -70,8 +71,10 @@ def replay(env: gym.Env, record: Mapping[str, Any]) -> Replay:
     """Play ``record``'s actions again in ``env`` (made for the record's env id)."""
     key = record["key"]
     _, info = env.reset(seed=int(record["seed"]), options={"index": int(key["index"]), "split": key["split"]})
-    raw = env.unwrapped
+    raw = unwrap(env)
     item, family = raw.item, raw.family
+    if item is None:  # reset always sets it
+        raise RuntimeError(f"{key['env_id']}: reset left no item to replay")
     turns: list[ReplayTurn] = []
     differences: list[str] = []
     recorded = record["trajectory"].get("tool_calls") or []
@@ -79,7 +82,9 @@ def replay(env: gym.Env, record: Mapping[str, Any]) -> Replay:
         before = len(raw.images)
         observation, _, terminated, truncated, info = env.step(action)
         results = info["tool_results"]
-        calls, errors, produced = [], [], before
+        calls: list[ToolCall] = []
+        errors: list[str] = []
+        produced = before
         tool_messages = [m for m in observation if m["role"] == "tool"]
         for message in tool_messages:
             text = "".join(p["text"] for p in message["content"] if p.get("type") == "text")
