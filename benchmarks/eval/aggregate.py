@@ -36,12 +36,12 @@ Where2Place drop unparsable samples): it leaves every denominator and is counted
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
 Record = Mapping[str, Any]
-Rule = Callable[[list[Record]], dict[str, float]]
+Rule = Callable[[Sequence[Record]], dict[str, float]]
 
 BENCHMARK_OF_KEY: Mapping[str, str] = MappingProxyType(
     {
@@ -90,9 +90,14 @@ def scored(records: Iterable[Record]) -> list[Record]:
     return [r for r in records if r.get("score") is not None]
 
 
-def pct(records: list[Record]) -> float | None:
+def pct(records: Sequence[Record]) -> float | None:
     """Mean official score x100 (None for no records)."""
-    return 100.0 * sum(float(r["score"]) for r in records) / len(records) if records else None
+    return mean_pct(records) if records else None
+
+
+def mean_pct(records: Sequence[Record]) -> float:
+    """Mean official score x100 of a non-empty group (raises ZeroDivisionError for none)."""
+    return 100.0 * sum(float(r["score"]) for r in records) / len(records)
 
 
 def category(record: Record) -> str | None:
@@ -101,7 +106,7 @@ def category(record: Record) -> str | None:
     return str(value).lower() if value is not None else None
 
 
-def robospatial(records: list[Record]) -> dict[str, float]:
+def robospatial(records: Sequence[Record]) -> dict[str, float]:
     rows = scored(records)
     yes_no = [r for r in rows if _answer_kind(r) == "yes_no"]
     vacant = [r for r in rows if _answer_kind(r) == "point"]
@@ -116,7 +121,7 @@ def robospatial(records: list[Record]) -> dict[str, float]:
     if uncategorized:
         metrics["uncategorized_n"] = float(uncategorized)
     elif all(by_cat.get(c) for c in categories):
-        config, compat, context = (metrics[c] for c in categories)
+        config, compat, context = (mean_pct(by_cat[c]) for c in categories)
         metrics["VQA avg (leaderboard)"] = (config + compat) / 2
         metrics["Total (leaderboard)"] = (config + compat + context) / 3
     return _drop_none(metrics)
@@ -133,22 +138,22 @@ def _answer_kind(record: Record) -> str | None:
     return "point" if c in VACANT_CATEGORIES else None
 
 
-def refspatial(records: list[Record]) -> dict[str, float]:
+def refspatial(records: Sequence[Record]) -> dict[str, float]:
     rows = scored(records)
     splits = _by_task(rows)
     metrics = {name: pct(split) for name, split in splits.items()}
     metrics["pooled"] = pct(rows)
     if splits:
-        metrics["mean"] = sum(pct(s) for s in splits.values()) / len(splits)
+        metrics["mean"] = sum(mean_pct(s) for s in splits.values()) / len(splits)
     return _drop_none(metrics)
 
 
-def accuracy_per_task(records: list[Record]) -> dict[str, float]:
+def accuracy_per_task(records: Sequence[Record]) -> dict[str, float]:
     rows = scored(records)
     return _drop_none({name: pct(task) for name, task in _by_task(rows).items()})
 
 
-def cvbench_official(records: list[Record]) -> dict[str, float]:
+def cvbench_official(records: Sequence[Record]) -> dict[str, float]:
     """CV-Bench's card: per-source accuracy, 2D = mean(ADE20K, COCO), 3D = Omni3D, overall = mean(2D, 3D)."""
     rows = scored(records)
     by_task = _grouped(rows, lambda r: _meta(r, "task", "question_type"))
@@ -161,11 +166,13 @@ def cvbench_official(records: list[Record]) -> dict[str, float]:
     if unsourced:
         metrics["unsourced_n"] = float(unsourced)
     halves = {"2D": (CVBENCH_2D_SOURCES, CVBENCH_2D_TASKS), "3D": (CVBENCH_3D_SOURCES, CVBENCH_3D_TASKS)}
+    means: dict[str, float] = {}
     for half, (half_sources, half_tasks) in halves.items():
         if all(by_source.get(s) for s in half_sources) and all(by_task.get(t) for t in half_tasks):
-            metrics[half] = sum(pct(by_source[s]) for s in half_sources) / len(half_sources)
-    if "2D" in metrics and "3D" in metrics:
-        metrics["CV-Bench"] = (metrics["2D"] + metrics["3D"]) / 2
+            means[half] = sum(mean_pct(by_source[s]) for s in half_sources) / len(half_sources)
+    metrics.update(means)
+    if "2D" in means and "3D" in means:
+        metrics["CV-Bench"] = (means["2D"] + means["3D"]) / 2
     return _drop_none(metrics)
 
 
@@ -176,16 +183,16 @@ def _meta(record: Record, *names: str) -> str | None:
     return None if value is None else str(value)
 
 
-def where2place(records: list[Record]) -> dict[str, float]:
+def where2place(records: Sequence[Record]) -> dict[str, float]:
     """RoboPoint's ``summarize_vqa.py``: the mean of per-sample soft-mask accuracy over parsed samples."""
     return _drop_none({"accuracy": pct(scored(records))})
 
 
-def bop_pose(records: list[Record]) -> dict[str, float]:
+def bop_pose(records: Sequence[Record]) -> dict[str, float]:
     return _drop_none({"pose IoU x100": pct(scored(records))})
 
 
-def bop_grasp(records: list[Record]) -> dict[str, float]:
+def bop_grasp(records: Sequence[Record]) -> dict[str, float]:
     rows = scored(records)
     success = [r for r in rows if float(r["score"]) >= 0.5]
     return _drop_none({"SR (NCE<2)": 100.0 * len(success) / len(rows) if rows else None})
@@ -221,7 +228,7 @@ def benchmark_of(record: Record) -> str | None:
     return f"{name} (synthetic)" if record.get("source") == "synthetic" else name
 
 
-def _by_task(records: list[Record]) -> dict[str, list[Record]]:
+def _by_task(records: Sequence[Record]) -> dict[str, list[Record]]:
     tasks: dict[str, list[Record]] = defaultdict(list)
     for r in records:
         key = r.get("eval_key") or ""
@@ -235,7 +242,7 @@ def _drop_none(metrics: Mapping[str, float | None]) -> dict[str, float]:
 
 
 # ---------------------------------------------------------------------- the whole summary
-def summarize(records: list[Record]) -> dict[str, Any]:
+def summarize(records: Sequence[Record]) -> dict[str, Any]:
     """Every number of ``summary.json``: families, benchmarks (official rules), question types, tools.
 
     ``families`` has one row per synthetic family and one per benchmark env id.
@@ -264,7 +271,7 @@ def summarize(records: list[Record]) -> dict[str, Any]:
     }
 
 
-def tool_statistics(records: list[Record]) -> dict[str, Any]:
+def tool_statistics(records: Sequence[Record]) -> dict[str, Any]:
     """Calls per episode, error rate and the same per tool; invalid actions; episodes without tools."""
     n = len(records)
     calls = sum(int(r["tools"].get("calls", 0)) for r in records)

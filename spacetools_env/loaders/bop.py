@@ -66,7 +66,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -201,7 +201,7 @@ class _Located(Exception):
         self.path, self.im_id, self.gt_id, self.error = path, im_id, gt_id, error
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return type(value) in (int, float) and math.isfinite(value)  # JSON numbers; bool is no number here
 
 
@@ -490,7 +490,8 @@ class BOPFolder:
                     parts.append((box.minimum, box.size, inst.rotation, inst.translation, matrix))
         if not keys:
             return []
-        _, corners = project_boxes(*(np.stack(column) for column in zip(*parts, strict=True)), scene.size)
+        box_min, box_size, rotation, translation, matrices = (np.stack(column) for column in zip(*parts, strict=True))
+        _, corners = project_boxes(box_min, box_size, rotation, translation, matrices, scene.size)
         inside = np.all(np.isfinite(corners) & (corners >= 0.0) & (corners <= 1.0), axis=(1, 2))
         return [key for key, ok in zip(keys, inside, strict=True) if ok]
 
@@ -532,8 +533,9 @@ class BOPFolder:
         camera, instances = scene.cameras[im_id], scene.instances[im_id]
         target = instances[record.gt_id]
         box = self.boxes[target.obj_id]
-        arrays = (box.minimum, box.size, target.rotation, target.translation, camera.matrix)
-        corners_3d, corners_2d = (a[0] for a in project_boxes(*(a[None] for a in arrays), scene.size))
+        one = project_boxes(box.minimum[None], box.size[None], target.rotation[None], target.translation[None],
+                            camera.matrix[None], scene.size)
+        corners_3d, corners_2d = (a[0] for a in one)
         visible = [i for i in instances if i.visib_fract > 0]
         names = {i.obj_id: self.object_name(i.obj_id) for i in visible}
         centres = [float(camera.matrix[0] @ i.translation / i.translation[2]) if i.translation[2] > 0 else 0.0

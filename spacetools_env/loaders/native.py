@@ -54,8 +54,11 @@ class NativeFile(Protocol):
 
     path: Path
     fix: str
-    splits: Mapping[str, list[int]]
-    """split name -> the file's row indices in that split, in order."""
+
+    @property
+    def splits(self) -> Mapping[str, list[int]]:
+        """split name -> the file's row indices in that split, in order."""
+        ...
 
     def item(self, split: str, index: int, row: int) -> TaskItem:
         """Item ``index`` of ``split`` (stored row ``row``); raises RowError for a malformed field."""

@@ -39,12 +39,13 @@ import numpy as np
 
 from spacetools_env.loaders.rows import BenchmarkRow, RowError, describe
 from spacetools_env.scoring import parse_gt_points, score_context_nndc, score_robospatial
+from spacetools_env.scoring.regions import ContextRule
 from spacetools_env.task import TaskFamily
 from spacetools_env.tasks.bench_common import format_pairs
 from spacetools_env.tasks.bench_robospatial import CATEGORIES, RoboSpatialItem, wrong_answer
 from tool_backends import GroundTruth
 
-POINT_RULE = "polygon"
+POINT_RULE: ContextRule = "polygon"
 _GRID = np.round(np.linspace(0.005, 0.995, 100), 3)
 
 
