@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from spacetools_env.overlays import BoxShape, GraspShape, MaskShape, Shape, shapes_of
-from tool_backends.geometry import BOX_EDGES
+from tool_backends.geometry import BOX_EDGES, normalized_to_pixel
 
 Color = tuple[int, int, int]
 RED: Color = (230, 30, 30)
@@ -29,7 +29,7 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
 
 
 def _px(image: Image.Image, xy: Sequence[float]) -> tuple[float, float]:
-    return float(xy[0]) * image.width, float(xy[1]) * image.height
+    return normalized_to_pixel(float(xy[0]), float(xy[1]), image.width, image.height)
 
 
 def draw_labelled_circles(

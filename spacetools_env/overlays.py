@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from tool_backends.geometry import pixel_to_normalized
+
 Point = tuple[float, float]
 
 
@@ -111,7 +113,7 @@ def answer_shapes(answer: str | None, eval_key: str | None, size: tuple[int, int
         if size is None:
             return []
         width, height = size
-        pairs = [(x / width, y / height) for x, y in pairs]
+        pairs = [pixel_to_normalized(x, y, width, height) for x, y in pairs]
     points = tuple(pairs)
     if eval_key == "boppose" and len(points) == 8:
         return [BoxShape(points, "answer")]

@@ -15,8 +15,8 @@ from collections.abc import Generator
 import numpy as np
 
 from agents.programs.toolkit import ProgramError, answer, bbox_corners, call, first_point, question_match, turn
-from spacetools_env.frames import format_points
 from spacetools_env.tasks.box_pose import order_box_corners
+from tool_backends.geometry import format_points
 
 _QUESTION = re.compile(r"cuboid corners for the (.+?)\? Your answer")
 

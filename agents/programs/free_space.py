@@ -11,7 +11,7 @@ import re
 from collections.abc import Generator
 
 from agents.programs.toolkit import answer, call, first_point, question_match, turn
-from spacetools_env.frames import format_points
+from tool_backends.geometry import format_points
 
 _QUESTION = re.compile(r"vacant space situated (.+?) the (.+?)\. Your final answer")
 

@@ -36,7 +36,7 @@ from spacetools_env.loaders.rows import BenchmarkRow, decode_mask
 from spacetools_env.scoring import score_mask_nndc, score_refspatial_mask
 from spacetools_env.task import TaskFamily, TaskItem
 from spacetools_env.tasks.bench_common import GT_COLUMN, format_pairs
-from tool_backends.geometry import interior_point
+from tool_backends.geometry import interior_point, pixel_centre_normalized
 
 SPLITS = {"reflocation": "location", "refplacement": "placement", "refunseen": "unseen"}
 
@@ -58,7 +58,8 @@ def outside_point(mask: np.ndarray) -> tuple[float, float] | None:
     if len(rows) == 0:
         return None
     height, width = mask.shape
-    return (float((cols[0] + 0.5) / width), float((rows[0] + 0.5) / height))
+    x, y = pixel_centre_normalized(cols[0], rows[0], width, height)
+    return float(x), float(y)
 
 
 def item_from_row(row: BenchmarkRow) -> RefSpatialItem:

@@ -29,6 +29,7 @@ from spacetools_env.loaders.rows import BenchmarkRow, RowError
 from spacetools_env.scoring import score_where2place
 from spacetools_env.task import TaskFamily, TaskItem
 from spacetools_env.tasks.bench_common import format_pairs
+from tool_backends.geometry import pixel_centre_normalized
 
 FRAME = (640, 480)  # RoboPoint's default text2pts frame
 
@@ -46,7 +47,8 @@ class Where2PlaceItem(TaskItem):
 def _normalized(ys: np.ndarray, xs: np.ndarray, pick: int) -> tuple[float, float] | None:
     if len(xs) == 0:
         return None
-    return (float((xs[pick] + 0.5) / FRAME[0]), float((ys[pick] + 0.5) / FRAME[1]))
+    x, y = pixel_centre_normalized(xs[pick], ys[pick], FRAME[0], FRAME[1])
+    return float(x), float(y)
 
 
 def item_from_native(row: BenchmarkRow, mask: np.ndarray) -> Where2PlaceItem:

@@ -31,12 +31,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spacetools_env.frames import format_points
 from spacetools_env.scoring import extract_bop_points, score_pose_iou
 from spacetools_env.scoring.geometry import convex_hull, polygon_area
 from spacetools_env.task import TaskFamily, TaskItem
 from spacetools_env.tasks.common import generate_with_retries, scene_truth
 from spacetools_env.world import ObjectInstance, Scene, SceneConfig
+from tool_backends.geometry import format_points, normalized_to_pixel
 
 CUBOID_CATEGORIES = ("cube", "box")
 MIN_TARGET_PX = 300
@@ -102,7 +102,7 @@ def _qualifies(scene: Scene, obj: ObjectInstance) -> bool:
     if not np.all(np.isfinite(corners)) or corners.min() < BORDER or corners.max() > 1 - BORDER:
         return False
     width, height = scene.size
-    silhouette_px = polygon_area(convex_hull([(x * width, y * height) for x, y in corners]))
+    silhouette_px = polygon_area(convex_hull([normalized_to_pixel(x, y, width, height) for x, y in corners]))
     return obj.pixel_count >= MIN_VISIBLE_FRACTION * silhouette_px
 
 

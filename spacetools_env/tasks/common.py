@@ -10,7 +10,7 @@ import numpy as np
 
 from spacetools_env.world import ObjectInstance, Scene, SceneConfig, get_world
 from tool_backends import GroundTruth, Referent
-from tool_backends.geometry import interior_point
+from tool_backends.geometry import interior_point, pixel_centre_normalized
 
 T = TypeVar("T")
 MAX_SCENES = 25
@@ -81,7 +81,8 @@ def mask_centroid(mask: np.ndarray) -> tuple[float, float]:
     """Normalized (x, y) centroid of a mask's pixels."""
     vs, us = np.nonzero(mask)
     height, width = mask.shape
-    return (float(us.mean() + 0.5) / width, float(vs.mean() + 0.5) / height)
+    x, y = pixel_centre_normalized(us.mean(), vs.mean(), width, height)
+    return float(x), float(y)
 
 
 def yes_no(value: bool) -> str:

@@ -60,6 +60,7 @@ from spacetools_env.world import (
     SceneConfig,
 )
 from tool_backends import Referent
+from tool_backends.geometry import pixel_to_normalized
 
 MIN_OBJECTS = 3
 # Scenes hold the preset's objects plus EXTRA_OBJECTS, at least CROWDED_OBJECTS, with no least spacing
@@ -256,7 +257,7 @@ def table_referent(scene: Scene) -> Referent:
     cells = mask[: height // s * s, : width // s * s].reshape(height // s, s, width // s, s).all(axis=(1, 3))
     dist = ndimage.distance_transform_edt(np.pad(cells, 1))[1:-1, 1:-1]
     row, col = np.unravel_index(int(np.argmax(dist)), dist.shape)
-    point = ((col * s + s / 2) / width, (row * s + s / 2) / height)
+    point = pixel_to_normalized(col * s + s / 2, row * s + s / 2, width, height)
     return Referent(name=TABLE_NAME, mask=mask, point=point, aliases=TABLE_ALIASES, category=TABLE_NAME)
 
 

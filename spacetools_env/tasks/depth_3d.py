@@ -30,6 +30,7 @@ from spacetools_env.tasks import answer_kinds
 from spacetools_env.tasks.answer_kinds import ChoiceItem
 from spacetools_env.tasks.common import generate_with_retries, scene_truth
 from spacetools_env.world import Scene, SceneConfig
+from tool_backends.geometry import pixel_indices, pixel_to_normalized
 
 MIN_RATIO = 1.1
 MIN_POINT_RATIO = 1.05
@@ -54,9 +55,8 @@ class Depth3DItem(ChoiceItem):
 def point_depths(scene: Scene, points: np.ndarray) -> np.ndarray:
     """Depth-map values at normalized (N, 2) points, read the way ``vision_ops.index_at`` reads them."""
     height, width = scene.depth.shape
-    cols = np.minimum((points[:, 0] * width).astype(int), width - 1)
-    rows = np.minimum((points[:, 1] * height).astype(int), height - 1)
-    return scene.depth[rows, cols].astype(np.float64)
+    pixels = pixel_indices(points, width, height)
+    return scene.depth[pixels[:, 1], pixels[:, 0]].astype(np.float64)
 
 
 def centre_depths(scene: Scene) -> np.ndarray:
@@ -86,7 +86,7 @@ def _visible_box(scene: Scene, index: int) -> tuple[float, float, float, float]:
     rows = np.flatnonzero(mask.any(axis=1))
     x0, x1 = max(cols[0] - BOX_PAD_PX, 0), min(cols[-1] + 1 + BOX_PAD_PX, width - 1)
     y0, y1 = max(rows[0] - BOX_PAD_PX, 0), min(rows[-1] + 1 + BOX_PAD_PX, height - 1)
-    return (x0 / width, y0 / height, x1 / width, y1 / height)
+    return (*pixel_to_normalized(x0, y0, width, height), *pixel_to_normalized(x1, y1, width, height))
 
 
 def _build(scene: Scene, rng: np.random.Generator) -> Depth3DItem | None:

@@ -32,14 +32,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import ConvexHull, QhullError
 
-from spacetools_env.frames import format_points
 from spacetools_env.scoring import score_context_nndc, score_context_point
 from spacetools_env.task import TaskFamily, TaskItem
 from spacetools_env.tasks.common import generate_with_retries, scene_truth
 from spacetools_env.world import TABLE_LABEL, ObjectInstance, Scene, SceneConfig
 from spacetools_env.world.geometry import polygon_distance
 from tool_backends import Referent
-from tool_backends.geometry import interior_point
+from tool_backends.geometry import format_points, interior_point, pixel_centres_normalized
 
 DIRECTIONS: dict[str, str] = {
     "left": "to the left of",
@@ -136,7 +135,7 @@ class FreeSpaceGrid:
                 keep[idx] = polygon_distance(np.stack([gx[idx], gy[idx]], axis=1), fp) > clearance_m
         rows, cols, depth = rows[keep], cols[keep], depth[keep]
         ground = np.stack([gx[keep], gy[keep]], axis=1)
-        xy = np.stack([(cols + 0.5) / width, (rows + 0.5) / height], axis=1)
+        xy = pixel_centres_normalized(cols, rows, width, height)
         return cls(pixels=np.stack([rows, cols], axis=1), ground=ground, depth=depth, xy=xy, shape=(height, width))
 
     def mask(self, index: np.ndarray) -> np.ndarray:

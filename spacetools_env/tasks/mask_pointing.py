@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spacetools_env.frames import format_points
 from spacetools_env.scoring import score_mask_nndc, score_refspatial_mask
 from spacetools_env.task import TaskItem
+from tool_backends.geometry import format_points
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spacetools_env.frames import format_points
 from spacetools_env.scoring import score_refspatial_mask
 from spacetools_env.task import TaskFamily
 from spacetools_env.tasks import mask_pointing
@@ -40,7 +39,7 @@ from spacetools_env.tasks.common import generate_with_retries, mask_centroid, sc
 from spacetools_env.tasks.mask_pointing import MaskPointItem
 from spacetools_env.world import ObjectInstance, Scene, SceneConfig
 from tool_backends import Referent
-from tool_backends.geometry import interior_point
+from tool_backends.geometry import format_points, interior_point
 
 MIN_TARGET_PX = 120
 MIN_ANCHOR_PX = 60

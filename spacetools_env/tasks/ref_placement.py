@@ -45,7 +45,7 @@ from spacetools_env.tasks.mask_pointing import MaskPointItem
 from spacetools_env.tasks.ref_location import QUESTION
 from spacetools_env.world import ObjectInstance, Scene, SceneConfig
 from tool_backends import Referent
-from tool_backends.geometry import interior_point
+from tool_backends.geometry import interior_point, pixel_centre_normalized
 
 MIN_GAP_M = 0.07
 MIN_REGION_PX = 60
@@ -137,7 +137,7 @@ def _interior(mask: np.ndarray) -> tuple[tuple[float, float], float]:
     distance = ndimage.distance_transform_edt(crop)
     v, u = np.unravel_index(int(np.argmax(distance)), distance.shape)
     height, width = mask.shape
-    return ((u0 + u - 1 + 0.5) / width, (v0 + v - 1 + 0.5) / height), float(distance[v, u])
+    return pixel_centre_normalized(u0 + u - 1, v0 + v - 1, width, height), float(distance[v, u])
 
 
 def _build(scene: Scene, rng: np.random.Generator) -> RefPlacementItem | None:

@@ -32,6 +32,7 @@ from spacetools_env.tasks import answer_kinds
 from spacetools_env.tasks.answer_kinds import ChoiceItem
 from spacetools_env.tasks.common import generate_with_retries, scene_truth
 from spacetools_env.world import Scene, SceneConfig
+from tool_backends.geometry import pixel_centre_normalized, pixel_to_normalized
 
 MIN_BOX_OFFSET = 0.06
 MIN_POINT_OFFSET = 0.03
@@ -66,8 +67,8 @@ def object_positions(scene: Scene, points: np.ndarray) -> np.ndarray:
     for i, obj in enumerate(scene.objects):
         rows, cols = slices[obj.label - 1]
         vv, uu = np.nonzero(scene.segmentation[rows, cols] == obj.label)
-        out[0, i] = ((cols.start + cols.stop) / 2 / width, (rows.start + rows.stop) / 2 / height)
-        out[1, i] = ((cols.start + uu.mean() + 0.5) / width, (rows.start + vv.mean() + 0.5) / height)
+        out[0, i] = pixel_to_normalized((cols.start + cols.stop) / 2, (rows.start + rows.stop) / 2, width, height)
+        out[1, i] = pixel_centre_normalized(cols.start + uu.mean(), rows.start + vv.mean(), width, height)
     out[2] = points
     return out
 

@@ -23,6 +23,7 @@ from spacetools_env.tasks.answer_kinds import ChoiceItem
 from spacetools_env.tasks.common import generate_with_retries, scene_truth
 from spacetools_env.world import TABLE_LABEL, Scene, SceneConfig
 from tool_backends import Referent
+from tool_backends.geometry import normalized_to_pixel, pixel_centre_normalized
 
 MIN_RATIO = 1.15
 EDGE_MARGIN_PX = 6
@@ -72,7 +73,7 @@ def _build(scene: Scene, rng: np.random.Generator) -> RelativeDepthItem | None:
     else:
         return None
     height, width = scene.depth.shape
-    pts = [((u + 0.5) / width, (v + 0.5) / height) for v, u in (first, second)]
+    pts = [pixel_centre_normalized(u, v, width, height) for v, u in (first, second)]
     depths = [d1, d2]
     if rng.random() < 0.5:
         pts.reverse()
@@ -94,7 +95,8 @@ def _build(scene: Scene, rng: np.random.Generator) -> RelativeDepthItem | None:
 def _marker_referent(letter: str, point: tuple[float, float], shape: tuple[int, int]) -> Referent:
     height, width = shape
     vv, uu = np.mgrid[:height, :width]
-    mask = (uu + 0.5 - point[0] * width) ** 2 + (vv + 0.5 - point[1] * height) ** 2 <= MARKER_RADIUS_PX**2
+    px, py = normalized_to_pixel(point[0], point[1], width, height)
+    mask = (uu + 0.5 - px) ** 2 + (vv + 0.5 - py) ** 2 <= MARKER_RADIUS_PX**2
     aliases = (letter, f"point labeled {letter}", f"marker {letter}", f"circle {letter}", f"point {letter.lower()}")
     return Referent(name=f"point {letter}", mask=mask, point=point, aliases=aliases, category="point")
 

@@ -1,4 +1,4 @@
-"""Geometry behind the tools: back-projection, oriented 3D boxes, 2D convex hulls, mask points.
+"""Geometry behind the tools: image frames, back-projection, oriented 3D boxes, 2D hulls, mask points.
 
 One module per concept:
 
@@ -7,6 +7,8 @@ One module per concept:
 - :mod:`~tool_backends.geometry.boxes`: minimum-volume oriented 3D boxes and their corner order.
 - :mod:`~tool_backends.geometry.hulls`: 2D convex hulls, polygon area, clipping, IoU, containment.
 - :mod:`~tool_backends.geometry.masks`: a point well inside a mask.
+- :mod:`~tool_backends.geometry.frames`: normalized <-> pixel <-> per-mille image coordinates,
+  the one place that converts between them (pixel centres one way, truncation the other).
 
 Frames (every function names the one it uses):
 
@@ -23,6 +25,17 @@ Everything here is vectorised numpy/scipy; nothing keeps state.
 from __future__ import annotations
 
 from tool_backends.geometry.boxes import BOX_EDGES, CAMERA_UP, box_corners, box_volume, minimal_oriented_box
+from tool_backends.geometry.frames import (
+    Frame,
+    format_points,
+    normalized_to_pixel,
+    pixel_centre_normalized,
+    pixel_centres_normalized,
+    pixel_index,
+    pixel_indices,
+    pixel_to_normalized,
+    to_normalized,
+)
 from tool_backends.geometry.hulls import (
     convex_hull_2d,
     convex_polygon_intersection,
@@ -43,19 +56,28 @@ from tool_backends.geometry.projection import (
 __all__ = [
     "BOX_EDGES",
     "CAMERA_UP",
+    "Frame",
     "backproject",
     "box_corners",
     "box_volume",
     "convex_hull_2d",
     "convex_polygon_intersection",
     "convex_polygon_iou",
+    "format_points",
     "hull_iou",
     "image_pixels_of_points",
     "interior_point",
     "mask_pixels_of_points",
     "minimal_oriented_box",
+    "normalized_to_pixel",
+    "pixel_centre_normalized",
+    "pixel_centres_normalized",
+    "pixel_index",
+    "pixel_indices",
+    "pixel_to_normalized",
     "point_in_convex_hull",
     "polygon_area",
     "project",
     "project_pixels",
+    "to_normalized",
 ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from tool_backends.geometry.frames import pixel_centre_normalized
+
 
 def interior_point(mask: np.ndarray) -> tuple[float, float]:
     """A point well inside a mask: the pixel farthest from the mask's boundary.
@@ -43,7 +45,8 @@ def interior_point(mask: np.ndarray) -> tuple[float, float]:
     else:
         k = 0
     height, width = m.shape
-    return (float((c0 + ii[k] + 0.5) / width), float((r0 + jj[k] + 0.5) / height))
+    x, y = pixel_centre_normalized(c0 + ii[k], r0 + jj[k], width, height)
+    return float(x), float(y)
 
 
 __all__ = ["interior_point"]

@@ -11,7 +11,8 @@ with that label. Output texts, as the original tool prints them::
     $segmentation_mask (boolean array, 480x640) to reference it.
 
 (each on one line). A normalized point ``(x, y)`` falls in pixel ``(int(x * W), int(y * H))``
-as in the original (clamped to the last pixel at exactly 1.0); coordinates outside [0, 1] are
+as in the original (clamped to the last pixel at exactly 1.0;
+:func:`~tool_backends.geometry.frames.pixel_index`); coordinates outside [0, 1] are
 an error, as in the original.
 
 Decisions:
@@ -35,17 +36,13 @@ from scipy import ndimage
 
 from tool_backends.client import CallContext
 from tool_backends.declaration import tool_method
+from tool_backends.geometry.frames import pixel_index
 from tool_backends.oracle.base import OracleToolset, read_only
 from tool_backends.result import ToolError, ToolResult
 from tool_backends.truth import GroundTruth
 
 _FAILURE_SCORES = (0.70, 0.95)
 _FRAME = "normalized image coordinates, origin top-left"
-
-
-def pixel_of(x: float, y: float, width: int, height: int) -> tuple[int, int]:
-    """Pixel (column, row) containing normalized ``(x, y)``; 1.0 maps to the last pixel."""
-    return min(int(x * width), width - 1), min(int(y * height), height - 1)
 
 
 class SegmentationOracle(OracleToolset):
@@ -121,7 +118,7 @@ class SegmentationOracle(OracleToolset):
     ) -> tuple[np.ndarray, float, int]:
         segmentation = truth.segmentation
         height, width = segmentation.shape
-        pixels = [pixel_of(x, y, width, height) for x, y in points]
+        pixels = [pixel_index(x, y, width, height) for x, y in points]
         labels = [int(segmentation[row, col]) for col, row in pixels]
         values, counts = np.unique(labels, return_counts=True)
         winners = set(values[counts == counts.max()].tolist())
@@ -155,4 +152,4 @@ def _neighbour_label(segmentation: np.ndarray, mask: np.ndarray, label: int) -> 
     return int(values[int(np.argmax(counts))])  # argmax: the smallest label among ties
 
 
-__all__ = ["SegmentationOracle", "pixel_of"]
+__all__ = ["SegmentationOracle"]

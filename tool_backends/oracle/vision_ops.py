@@ -11,7 +11,8 @@ scalar (``.item()``) and printed with ``str``; a float32 depth of 1.2 m therefor
 
 Index rule: ``data[int(v * H), int(u * W)]`` as the original, with exactly 1.0 clamped to the
 last row/column (the original raised IndexError there) and coordinates outside [0, 1] rejected
-(the original silently wrapped negative ones around to the far edge).
+(the original silently wrapped negative ones around to the far edge); the rule is
+:func:`~tool_backends.geometry.frames.pixel_index`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 
 from tool_backends.client import CallContext
 from tool_backends.declaration import Variable, tool_method
+from tool_backends.geometry.frames import pixel_index
 from tool_backends.oracle.base import OracleToolset
 from tool_backends.result import ToolError, ToolResult
 
@@ -61,8 +63,7 @@ class VisionOpsOracle(OracleToolset):
                     f"{name} must be in [0, 1] (normalized image coordinates, origin top-left), got {value}"
                 )
         height, width = data.shape[:2]
-        row = min(int(v * height), height - 1)
-        col = min(int(u * width), width - 1)
+        col, row = pixel_index(u, v, width, height)
         value = data[row, col]
         if isinstance(value, np.ndarray):
             value = value.tolist()
