@@ -76,7 +76,16 @@ def _leaderboard_validate(args: argparse.Namespace) -> int:
 
     from benchmarks.leaderboard import validate_submission
 
-    report = validate_submission(Path(args.dir), data_dir=args.data_dir)
+    if args.workers is not None and args.workers < 1:
+        print(f"spacetools: error: --workers must be >= 1, got {args.workers}", file=sys.stderr)
+        return 2
+    report = validate_submission(
+        Path(args.dir),
+        data_dir=args.data_dir,
+        cache=not args.no_cache,
+        workers=args.workers,
+        log=lambda message: print(message, file=sys.stderr),
+    )
     print(report.format())
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_dict(), indent=2))
@@ -107,6 +116,13 @@ def _add_leaderboard(sub: argparse._SubParsersAction) -> None:
     validate.add_argument("dir", help="the submission directory")
     validate.add_argument("--data-dir", help="local copy of the benchmarks (for the paper suite)")
     validate.add_argument("--json", help="also write the report as JSON to this file")
+    validate.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="regenerate every synthetic item; read and write no answer keys "
+        "(default: kept in $SPACETOOLS_CACHE_DIR or ~/.cache/spacetools, checksummed and spot-checked)",
+    )
+    validate.add_argument("--workers", type=int, help="processes generating synthetic items (default: CPUs)")
     validate.set_defaults(func=_leaderboard_validate)
     build = commands.add_parser(
         "build",

@@ -17,6 +17,14 @@ from benchmarks.leaderboard.metadata import check_metadata
 SMALL = "SpaceTools-Synth-RelativeDepth-v0,SpaceTools-Synth-FreeSpace-v0"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _answer_key_cache(tmp_path_factory):
+    """Answer keys go to a folder of this module's, not ~/.cache (shared: later validations load them)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SPACETOOLS_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
 @pytest.fixture(scope="module")
 def submission(tmp_path_factory) -> Path:
     """2 synthetic families x 3 items played by the tool-program agent, plus submission.json."""

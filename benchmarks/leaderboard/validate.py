@@ -12,17 +12,24 @@ file and line or record; checking goes on so one run lists every problem it can)
 
 The re-scored records (reported scores replaced, item facts rebuilt) are aggregated with
 :func:`benchmarks.eval.aggregate.summarize`.
+
+Synthetic items are re-scored against answer keys (:mod:`benchmarks.leaderboard.answer_keys`):
+built by the validator from the env (in ``workers`` processes) and, with ``cache=True``, kept on
+disk so a later validation skips rendering. ``cache=False, workers=1`` is the plain path: one
+``reset`` per episode, nothing read from or written to disk.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from benchmarks.eval.aggregate import summarize
 from benchmarks.eval.store import record_key
-from benchmarks.eval.suites import EpisodeKey
+from benchmarks.eval.suites import EpisodeKey, is_synthetic, resolve_suite
+from benchmarks.leaderboard.answer_keys import AnswerKeys, default_cache_dir, default_workers
 from benchmarks.leaderboard.files import Limits, loads, read_json_file, scan_directory
 from benchmarks.leaderboard.metadata import FILENAME as SUBMISSION
 from benchmarks.leaderboard.metadata import check_metadata
@@ -35,7 +42,14 @@ MANIFEST = "manifest.json"
 
 
 def validate_submission(
-    path: str | Path, *, data_dir: str | None = None, limits: Limits | None = None
+    path: str | Path,
+    *,
+    data_dir: str | None = None,
+    limits: Limits | None = None,
+    cache: bool = True,
+    cache_dir: str | Path | None = None,
+    workers: int | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> ValidationReport:
     """Check a submission directory and re-score every episode; never trusts a reported score.
 
@@ -44,13 +58,28 @@ def validate_submission(
             + ``submission.json`` (see :mod:`benchmarks.leaderboard.metadata`).
         data_dir: Local copy of the benchmarks, for suites with benchmark ids (``paper``).
         limits: Size limits (default: :class:`~benchmarks.leaderboard.files.Limits`).
+        cache: Keep synthetic answer keys on disk and reuse them (checksummed and spot-checked).
+        cache_dir: Where (default: ``$SPACETOOLS_CACHE_DIR``, else ``~/.cache/spacetools``).
+        workers: Processes generating synthetic items (default: the CPUs available).
+        log: Progress messages (answer keys built, files discarded).
 
     Returns:
         The report: ``ok``, the problems, and the summary of the re-scored records.
+
+    Raises:
+        ValueError: ``workers`` < 1.
     """
     started = time.perf_counter()
     root = Path(path)
     limits = limits or Limits()
+    workers = default_workers() if workers is None else workers
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    log = log or (lambda message: None)
+    answer_keys = None
+    if cache or workers > 1:
+        directory = (cache_dir or default_cache_dir()) if cache else None
+        answer_keys = AnswerKeys(directory, workers=workers, log=log)
     report = ValidationReport(path=str(root))
     if root.is_symlink() or not root.is_dir():
         report.add(str(root), "is not a directory (a submission is a directory holding results.jsonl)")
@@ -58,18 +87,52 @@ def validate_submission(
     scan_directory(root, limits, report)
     _check_submission(root, limits, report)
     manifest = read_json_file(root, MANIFEST, limits.manifest_bytes, report)
-    truth = _ground_truth(manifest, data_dir, report) if isinstance(manifest, dict) else None
+    truth = _ground_truth(manifest, data_dir, answer_keys, report) if isinstance(manifest, dict) else None
     if manifest is not None and not isinstance(manifest, dict):
         report.add(MANIFEST, f"must hold a JSON object, got {type(manifest).__name__}")
     try:
         records = _read_records(root, limits, report)
         if truth is not None:
-            _check_and_rescore(records, truth, int(manifest.get("seed", {}).get("base", 0)), report)
+            _check_and_rescore(records, truth, int(manifest.get("seed", {}).get("base", 0)), report, log)
     finally:
         if truth is not None:
             truth.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def prepare_answer_keys(
+    spec: str = "synth",
+    episodes: int | None = None,
+    *,
+    difficulty: str = "medium",
+    cache_dir: str | Path | None = None,
+    workers: int | None = None,
+    log: Callable[[str], None] | None = None,
+) -> int:
+    """Build (or load and spot-check) a suite's answer keys ahead of submissions, so they validate warm.
+
+    The keys are the ones a validation of a ``spacetools eval --suite spec --episodes episodes
+    --difficulty difficulty`` submission reads; run it once per deployed code version.
+
+    Returns:
+        How many items have answer keys (the suite's synthetic episodes).
+
+    Raises:
+        ValueError: an unknown suite or difficulty, or ``workers`` < 1.
+        RuntimeError: the answer keys could not be built (the log says why).
+    """
+    answer_keys = AnswerKeys(cache_dir or default_cache_dir(), workers=workers, log=log)
+    suite = resolve_suite(spec, episodes)
+    kwargs = {env_id: {"difficulty": difficulty} for env_id in suite.env_ids if is_synthetic(env_id)}
+    truth = GroundTruth(suite, kwargs, None, answer_keys)
+    try:
+        truth.prepare(truth.expected(), log or (lambda message: None))
+        if truth.answer_keys is None:
+            raise RuntimeError("the answer keys could not be built; see the log")
+        return sum(len(env.entries) for env in answer_keys.envs.values())
+    finally:
+        truth.close()
 
 
 def _check_submission(root: Path, limits: Limits, report: ValidationReport) -> None:
@@ -90,7 +153,9 @@ def _check_submission(root: Path, limits: Limits, report: ValidationReport) -> N
             report.add(SUBMISSION, f"files entry {name!r} is not a file in the submission directory")
 
 
-def _ground_truth(manifest: dict[str, Any], data_dir: str | None, report: ValidationReport) -> GroundTruth | None:
+def _ground_truth(
+    manifest: dict[str, Any], data_dir: str | None, answer_keys: AnswerKeys | None, report: ValidationReport
+) -> GroundTruth | None:
     for entry in unsafe_make_kwargs(manifest):
         report.add(MANIFEST, f"envs make_kwargs {entry} chooses code, not questions; remove it and re-run")
     seed = manifest.get("seed")
@@ -99,7 +164,7 @@ def _ground_truth(manifest: dict[str, Any], data_dir: str | None, report: Valida
         return None
     try:
         suite = frozen_suite(manifest)
-        truth = GroundTruth(suite, make_kwargs_of(manifest), data_dir)
+        truth = GroundTruth(suite, make_kwargs_of(manifest), data_dir, answer_keys)
     except SuiteError as exc:
         report.add(MANIFEST, str(exc))
         return None
@@ -149,10 +214,15 @@ def _read_records(root: Path, limits: Limits, report: ValidationReport) -> list[
 
 
 def _check_and_rescore(
-    records: list[tuple[int, dict[str, Any]]], truth: GroundTruth, base_seed: int, report: ValidationReport
+    records: list[tuple[int, dict[str, Any]]],
+    truth: GroundTruth,
+    base_seed: int,
+    report: ValidationReport,
+    log: Callable[[str], None],
 ) -> None:
     expected = truth.expected()
     wanted = set(expected)
+    truth.prepare((key for key in (record_key(r) for _, r in records) if key in wanted), log)
     seen: dict[EpisodeKey, int] = {}
     rescored = []
     for number, record in records:
