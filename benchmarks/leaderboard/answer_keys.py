@@ -97,7 +97,7 @@ class _Withheld:
         object.__setattr__(self, "touched", True)
         raise AnswerKeyMiss(f"the answer key leaves out item.{object.__getattribute__(self, '_name')}")
 
-    @property
+    @property  # type: ignore[misc]  # shadows object.__class__ on purpose: isinstance() reads it
     def __class__(self) -> type:  # isinstance() reads it: a type check is a use too
         object.__setattr__(self, "touched", True)
         return _Withheld
@@ -227,6 +227,8 @@ def code_digest() -> str:
 
     digest = hashlib.sha256()
     for package in (spacetools_env, tool_backends):
+        if package.__file__ is None:
+            raise RuntimeError(f"{package.__name__} has no __file__: cannot digest its code")
         root = Path(package.__file__).resolve().parent
         for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
             digest.update(f"{package.__name__}/{path.relative_to(root).as_posix()}\0".encode())
@@ -299,7 +301,7 @@ def write_file(path: Path, key: Mapping[str, Any], entries: Mapping[int, Entry])
         stored[str(index)] = {"fields": fields, "arrays": list(range(len(arrays), len(arrays) + len(own)))}
         arrays += own
     payload = json.dumps({"key": key, "entries": stored}, sort_keys=True).encode()
-    members = {f"a{i}": a for i, a in enumerate(arrays)}
+    members: dict[str, Any] = {f"a{i}": a for i, a in enumerate(arrays)}
     members["payload"] = np.frombuffer(payload, dtype=np.uint8)
     members["sha256"] = np.frombuffer(_checksum(payload, arrays).encode(), dtype=np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -467,7 +469,7 @@ class AnswerKeys:
         """The answer-key item of ``env_id``'s ``index``, or None where there is none."""
         env = self.envs.get(env_id)
         entry = env.entries.get(index) if env is not None else None
-        if entry is None:
+        if env is None or entry is None:
             return None
         return decode_item(env.source.family.item_type, entry[0], entry[1])
 

@@ -23,10 +23,10 @@ from typing import Any
 
 import gymnasium as gym
 
-import spacetools_env  # noqa: F401  (registers the envs)
 from benchmarks.eval.records import jsonable
 from benchmarks.eval.suites import PAPER_EVAL_KEYS, EpisodeKey, Suite, is_synthetic, resolve_suite
 from benchmarks.leaderboard.answer_keys import AnswerKeys, touched_withheld
+from spacetools_env import unwrap  # importing spacetools_env registers the envs
 from spacetools_env.parsing import parse_action
 from spacetools_env.task import TaskItem
 
@@ -73,7 +73,8 @@ def make_kwargs_of(manifest: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for entry in manifest.get("envs") or []:
         if isinstance(entry, dict) and isinstance(entry.get("env_id"), str):
-            kwargs = entry.get("make_kwargs") if isinstance(entry.get("make_kwargs"), dict) else {}
+            stored = entry.get("make_kwargs")
+            kwargs = stored if isinstance(stored, dict) else {}
             out[entry["env_id"]] = {k: v for k, v in kwargs.items() if k not in UNSAFE_MAKE_KWARGS | _NOT_PASSED}
     return out
 
@@ -125,9 +126,9 @@ class GroundTruth:
         if data_dir is not None:
             kwargs["data_dir"] = data_dir
         env = gym.make(env_id, **kwargs)
-        split = env.unwrapped.config.split
+        split = unwrap(env).config.split
         try:
-            available = env.unwrapped.source.num_items(split)
+            available = unwrap(env).source.num_items(split)
         except (OSError, ValueError) as exc:
             env.close()
             raise SuiteError(f"cannot rebuild {env_id} to re-score it: {exc}") from exc
@@ -158,7 +159,7 @@ class GroundTruth:
             rebuilt = self.envs.get(key.env_id)
             if rebuilt is None or key.split != rebuilt.split:
                 continue
-            raw = rebuilt.env.unwrapped
+            raw = unwrap(rebuilt.env)
             if AnswerKeys.supports(raw.source, raw.family):
                 wanted.setdefault(key.env_id, (raw.source, rebuilt.split, []))[2].append(key.index)
         try:
@@ -175,11 +176,14 @@ class GroundTruth:
             if item is not None:
                 return item
         rebuilt.env.reset(seed=key.seed(base_seed), options={"index": key.index, "split": key.split})
-        return rebuilt.env.unwrapped.item
+        item = unwrap(rebuilt.env).item
+        if item is None:  # reset always sets it
+            raise RuntimeError(f"{key.env_id}: reset left no item")
+        return item
 
     def rescore(self, key: EpisodeKey, record: dict[str, Any], base_seed: int) -> tuple[dict[str, Any], list[str]]:
         """The record as the aggregation should see it (trusted fields rebuilt), and every inconsistency."""
-        family = self.envs[key.env_id].env.unwrapped.family
+        family = unwrap(self.envs[key.env_id].env).family
         item = self._item(key, base_seed)
         answer, problems = _answer_problems(record)
         score: Any = None

@@ -92,7 +92,7 @@ def validate_submission(
         report.add(MANIFEST, f"must hold a JSON object, got {type(manifest).__name__}")
     try:
         records = _read_records(root, limits, report)
-        if truth is not None:
+        if truth is not None and isinstance(manifest, dict):  # truth is only built from a dict manifest
             _check_and_rescore(records, truth, int(manifest.get("seed", {}).get("base", 0)), report, log)
     finally:
         if truth is not None:
