@@ -103,6 +103,21 @@ def _leaderboard_build(args: argparse.Namespace) -> int:
     return 0 if summary.accepted else 1
 
 
+def _leaderboard_prepare(args: argparse.Namespace) -> int:
+    from benchmarks.leaderboard.validate import prepare_answer_keys
+
+    try:
+        count = prepare_answer_keys(
+            args.suite, args.episodes, difficulty=args.difficulty, workers=args.workers,
+            log=lambda message: print(message, file=sys.stderr),
+        )
+    except (ValueError, RuntimeError) as exc:
+        print(f"spacetools: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"answer keys ready for {count} synthetic episodes of suite {args.suite!r}")
+    return 0
+
+
 def _add_leaderboard(sub: argparse._SubParsersAction) -> None:
     board = sub.add_parser("leaderboard", help="leaderboard submissions")
     commands = board.add_subparsers(dest="leaderboard_command", required=True)
@@ -124,6 +139,17 @@ def _add_leaderboard(sub: argparse._SubParsersAction) -> None:
     )
     validate.add_argument("--workers", type=int, help="processes generating synthetic items (default: CPUs)")
     validate.set_defaults(func=_leaderboard_validate)
+    prepare = commands.add_parser(
+        "prepare",
+        help="build a suite's answer keys ahead of submissions, so validating them is fast",
+        description="Generate (or load and spot-check) the cached answer keys of a synthetic suite for "
+        "this code version, as `leaderboard validate` would on first use. Run it once per deployed version.",
+    )
+    prepare.add_argument("--suite", default="synth", help="synth or comma-separated env ids (default synth)")
+    prepare.add_argument("--episodes", type=int, help="items per env id, as the submissions were run")
+    prepare.add_argument("--difficulty", default="medium", choices=("easy", "medium", "hard"))
+    prepare.add_argument("--workers", type=int, help="generating processes (default: CPUs)")
+    prepare.set_defaults(func=_leaderboard_prepare)
     build = commands.add_parser(
         "build",
         help="validate submissions and write the static leaderboard site",

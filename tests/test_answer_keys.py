@@ -178,6 +178,19 @@ def test_prepared_answer_keys_make_the_first_validation_warm(submission, full, t
     assert any("6 items loaded" in m and ", 0 generated" in m for m in messages), messages
 
 
+def test_cli_prepare_builds_the_keys_a_validation_then_loads(submission, tmp_path, monkeypatch, capsys):
+    from benchmarks.cli import main
+
+    monkeypatch.setenv("SPACETOOLS_CACHE_DIR", str(tmp_path))
+    assert main(["leaderboard", "prepare", "--suite", SMALL, "--episodes", "3", "--workers", "1"]) == 0
+    assert "answer keys ready for 6 synthetic episodes" in capsys.readouterr().out
+    assert len(_files(tmp_path)) == 2
+    assert main(["leaderboard", "validate", str(submission), "--workers", "1"]) == 0
+    assert "6 items loaded" in capsys.readouterr().err
+    assert main(["leaderboard", "prepare", "--suite", "SpaceTools-Synth-Nope-v0"]) == 1
+    assert "unknown env id" in capsys.readouterr().err
+
+
 def test_answer_keys_of_other_code_versions_are_pruned_when_stale(submission, tmp_path):
     old, recent = tmp_path / "answer-keys" / "0123456789abcdef", tmp_path / "answer-keys" / "fedcba9876543210"
     for folder in (old, recent):
