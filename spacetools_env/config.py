@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+import inspect
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +38,11 @@ class EnvConfig:
         num_items: Items per split for synthetic sources (None: the source's defaults).
         data_dir: Where a benchmark's local copy lives (benchmark sources only; see
             :mod:`spacetools_env.loaders.paths` for the lookup order when None).
+        source_options: Keyword arguments for the id's item-source factory (benchmark ids), JSON
+            values only so runs can record them, e.g. ``{"dataset": "lmo", "names": {"1": "ape"}}``
+            for ``SpaceTools-BOPScenes-Pose-v0`` (empty or None: the registered defaults). An option
+            the factory does not take is an error at ``gym.make`` naming the options it does take;
+            so are options for an id whose items are synthetic.
     """
 
     split: str = "train"
@@ -51,6 +59,7 @@ class EnvConfig:
     tools_in_system_prompt: bool = True
     num_items: Mapping[str, int] | None = None
     data_dir: str | None = None
+    source_options: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("max_turns", "max_calls_per_turn", "max_response_chars"):
@@ -64,7 +73,72 @@ class EnvConfig:
         if self.tool_client is not None and not callable(self.tool_client):
             raise ValueError("tool_client must be a factory (a callable returning a ToolClient)")
         resolve_weights(self.reward_weights)
+        object.__setattr__(self, "source_options", _json_options(self.source_options))
 
     @property
     def weights(self) -> dict[str, float]:
         return resolve_weights(self.reward_weights)
+
+
+def _json_options(options: Any) -> dict[str, Any]:
+    """``source_options`` as a plain dict, checked to be JSON (what a run's manifest can record); None: none."""
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping) or not all(isinstance(k, str) for k in options):
+        raise ValueError(
+            f"source_options must be a mapping of option names (str) to JSON values, got {options!r}; "
+            'e.g. source_options={"dataset": "lmo"}'
+        )
+    try:
+        json.dumps(dict(options), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"source_options must hold JSON values only (str, number, bool, None, lists, dicts), got {options!r}: {exc}"
+        ) from None
+    return dict(options)
+
+
+def source_factory_options(factory: Callable[..., Any]) -> list[str] | None:
+    """The keyword options a source factory leaves open besides ``(family, config)``; None: any (``**kwargs``).
+
+    Keywords a ``functools.partial`` already binds (the family's ``build``, a parquet ``key``) are
+    not options: the registered id fixes them.
+    """
+    try:
+        parameters = list(inspect.signature(factory).parameters.values())
+    except (TypeError, ValueError):  # a callable without a signature: let the call decide
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    family_and_config = [p.name for p in parameters if p.kind in positional][:2]
+    bound = getattr(factory, "keywords", None) or {}
+    return [
+        p.name for p in parameters
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        and p.name not in family_and_config and p.name not in bound
+    ]
+
+
+def check_source_options(factory: Callable[..., Any], options: Mapping[str, Any]) -> None:
+    """Raise a clear error when ``factory`` does not take one of ``options``.
+
+    Raises:
+        ValueError: naming the option, the factory and the options it takes.
+    """
+    accepted = source_factory_options(factory)
+    if accepted is None:
+        return
+    bound = getattr(factory, "keywords", None) or {}
+    target = getattr(factory, "func", factory)
+    label = getattr(target, "__qualname__", type(target).__name__)
+    for name in options:
+        if name in accepted:
+            continue
+        takes = f"it accepts {accepted}" if accepted else "it accepts no options"
+        if name in bound:
+            raise ValueError(f"source_options: option {name!r} is fixed by this id's item source {label} "
+                             f"({name}={bound[name]!r}); {takes}")
+        hint = difflib.get_close_matches(name, accepted, n=1)
+        raise ValueError(f"source_options: unknown option {name!r} for the item source {label}; {takes}."
+                         + (f" Did you mean {hint[0]!r}?" if hint else ""))

@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 
 from spacetools_env import messages as msg
-from spacetools_env.config import EnvConfig
+from spacetools_env.config import EnvConfig, check_source_options
 from spacetools_env.parsing import ToolCallRequest, parse_action
 from spacetools_env.prompts import tools_block
 from spacetools_env.rewards import total, zero_components
@@ -18,7 +18,8 @@ from spacetools_env.spaces import ChatMessages, ModelAction
 from spacetools_env.task import ItemSource, TaskFamily, TaskItem
 from tool_backends import EpisodeContext, ToolError, ToolResult, VariableStore, make_client
 
-SourceFactory = Callable[[TaskFamily, EnvConfig], ItemSource]
+SourceFactory = Callable[..., ItemSource]
+"""``factory(family, config, **config.source_options) -> ItemSource`` (e.g. a ``functools.partial``)."""
 
 
 class SpaceToolsEnv(gym.Env[list, Any]):
@@ -98,11 +99,20 @@ class SpaceToolsEnv(gym.Env[list, Any]):
 
     # ------------------------------------------------------------------ construction
     def _make_source(self, source: ItemSource | SourceFactory | None) -> ItemSource:
+        options = dict(self.config.source_options)
+        # ItemSource is a structural protocol, so "has get" (not isinstance) tells the two apart.
+        if source is not None and callable(source) and not hasattr(source, "get"):
+            check_source_options(source, options)
+            return source(self.family, self.config, **options)
+        if options:
+            kind = "the synthetic world" if source is None else "an item source given ready-made"
+            raise ValueError(
+                f"source_options {sorted(options)} go to a benchmark's item-source factory, but the items of "
+                f"task {self.family.name!r} come from {kind}, which takes none; leave source_options out"
+                + (" (difficulty= and num_items= shape synthetic items)" if source is None else "")
+            )
         if source is None:
             return SyntheticSource(self.family, resolve_difficulty(self.config.difficulty), self.config.num_items)
-        # ItemSource is a structural protocol, so "has get" (not isinstance) tells the two apart.
-        if callable(source) and not hasattr(source, "get"):
-            return source(self.family, self.config)
         return cast(ItemSource, source)
 
     def _make_client(self) -> Any:

@@ -12,7 +12,9 @@ Image 0 of ``test`` shows two instances of obj 3 (gt 0 in the middle, gt 1 on th
 2 (gt 2, on the left, no model: no item); image 1 shows obj 3 again (gt 0) and an invisible
 instance (gt 1, ``visib_fract`` 0: no item). Items of ``test``: (image 0, gt 0), (0, 1), (1, 0).
 
-``ITEM0_CORNERS`` is item 0's answer computed by hand below.
+``ITEM0_CORNERS`` is item 0's answer computed by hand below. ``build_rendered_bop(root)`` writes
+another folder whose depth and mask are ray-cast from the true pose through an off-centre
+principal point (for the 3D box tool chain).
 """
 
 from __future__ import annotations
@@ -129,11 +131,69 @@ def build_bop(
     info: dict[str, Any] | None = None,
     models: dict[str, Any] | None = None,
     models_at: str = "models/models_info.json",
+    dataset: str = "ycbv",
 ) -> Path:
-    """Write ``root/ycbv/`` (see the module docstring), with optional replacements; returns the folder."""
-    folder = root / "ycbv"
+    """Write ``root/<dataset>/`` (``ycbv``: see the module docstring), with optional replacements; returns it."""
+    folder = root / dataset
     _write_json(folder / models_at, {str(OBJ): dict(BOX)} if models is None else models)
     _write_test_scene(folder / "test" / "000001", scene_gt() if gt is None else gt,
                       scene_camera() if camera is None else camera, scene_gt_info() if info is None else info)
     _write_val_scene(folder / "val" / "000002")
+    return folder
+
+
+# ---------------------------------------------------------------------------- a rendered off-centre scene
+RENDER_WIDTH, RENDER_HEIGHT = 64, 48
+# Principal point well off the image centre (32, 24), as BOP cameras have it (by a few pixels there).
+RENDER_CAM_K = [60.0, 0.0, 40.0, 0.0, 60.0, 17.0, 0.0, 0.0, 1.0]
+RENDER_DEPTH_SCALE = 0.01  # png value x 0.01 = mm: depth exact to 0.01 mm (uint16: up to 655 mm)
+RENDER_BACKGROUND_MM = 600.0
+# UPRIGHT turned 35 degrees about the camera's vertical axis, then its top tipped 30 degrees towards
+# the camera: two side faces and the top visible.
+_YAW, _PITCH = np.radians(35.0), np.radians(30.0)
+_TURN = np.array([[np.cos(_YAW), 0.0, np.sin(_YAW)], [0.0, 1.0, 0.0], [-np.sin(_YAW), 0.0, np.cos(_YAW)]])
+_TIP = np.array([[1.0, 0.0, 0.0], [0.0, np.cos(_PITCH), -np.sin(_PITCH)], [0.0, np.sin(_PITCH), np.cos(_PITCH)]])
+RENDER_ROTATION = (_TIP @ _TURN @ np.array(UPRIGHT).reshape(3, 3)).ravel().tolist()
+RENDER_TRANSLATION = (-10.0, 15.0, 100.0)  # mm, off the optical axis
+
+
+def _ray_cast_box(rotation: np.ndarray, t: np.ndarray, cam_k: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Camera-frame depth (mm, inf = miss) of the BOX model at pose (rotation, t), per OpenCV pixel centre."""
+    u, v = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
+    rays = np.stack([u, v, np.ones_like(u)], axis=-1) @ np.linalg.inv(cam_k).T  # camera z component 1
+    origin = rotation.T @ (-t)  # the camera centre in the model frame
+    directions = rays @ rotation  # rows: R^T d
+    low = np.array([BOX["min_x"], BOX["min_y"], BOX["min_z"]])
+    high = low + np.array([BOX["size_x"], BOX["size_y"], BOX["size_z"]])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t0, t1 = (low - origin) / directions, (high - origin) / directions
+    near = np.nanmax(np.minimum(t0, t1), axis=-1)
+    far = np.nanmin(np.maximum(t0, t1), axis=-1)
+    return np.where((near <= far) & (near > 0), near, np.inf)  # the ray's parameter is its camera z
+
+
+def build_rendered_bop(root: Path, dataset: str = "ycbv") -> Path:
+    """Write ``root/<dataset>/``: one 64x48 image of the BOX, its depth and mask ray-cast exactly, cam_K off-centre.
+
+    Scene ``test/000003``, image 0, one instance (obj :data:`OBJ` at :data:`RENDER_ROTATION`,
+    :data:`RENDER_TRANSLATION`) over a background plane at :data:`RENDER_BACKGROUND_MM`; returns the folder.
+    """
+    folder = root / dataset
+    scene = folder / "test" / "000003"
+    _write_json(folder / "models" / "models_info.json", {str(OBJ): dict(BOX)})
+    _write_json(scene / "scene_gt.json", {"0": [instance(OBJ, RENDER_ROTATION, RENDER_TRANSLATION)]})
+    _write_json(scene / "scene_camera.json", {"0": {"cam_K": list(RENDER_CAM_K), "depth_scale": RENDER_DEPTH_SCALE}})
+    _write_json(scene / "scene_gt_info.json", {"0": [{"visib_fract": 1.0}]})
+    cam_k = np.array(RENDER_CAM_K).reshape(3, 3)
+    depth_mm = _ray_cast_box(np.array(RENDER_ROTATION).reshape(3, 3), np.array(RENDER_TRANSLATION), cam_k,
+                             RENDER_WIDTH, RENDER_HEIGHT)
+    mask = np.isfinite(depth_mm)
+    depth_mm[~mask] = RENDER_BACKGROUND_MM
+    for sub in ("rgb", "depth", "mask_visib"):
+        (scene / sub).mkdir(parents=True, exist_ok=True)
+    rgb = np.full((RENDER_HEIGHT, RENDER_WIDTH, 3), 90, dtype=np.uint8)
+    rgb[mask] = (200, 160, 40)
+    Image.fromarray(rgb).save(scene / "rgb" / "000000.png")
+    Image.fromarray(np.round(depth_mm / RENDER_DEPTH_SCALE).astype(np.uint16)).save(scene / "depth" / "000000.png")
+    Image.fromarray(mask.astype(np.uint8) * 255).save(scene / "mask_visib" / "000000_000000.png")
     return folder

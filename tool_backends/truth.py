@@ -6,6 +6,7 @@ and masks) fills a :class:`GroundTruth`; model backends ignore it and look at th
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -54,20 +55,46 @@ class GroundTruth:
 
     Attributes:
         depth: HxW float32 metric depth along the camera axis (metres); inf where nothing is hit.
-        focal_length_px: Focal length in pixels (fx = fy); principal point is the image centre.
+        focal_length_px: Focal length in pixels (fx = fy).
         segmentation: HxW int32 surface labels; equal labels are one segment (object, table...).
         referents: Everything a pointing tool may be asked to locate.
+        principal_point: ``(cx, cy)`` in continuous pixel coordinates (origin at the image's
+            top-left corner, pixel centres at ``i + 0.5``; an OpenCV ``cam_K``'s ``cx, cy`` plus
+            0.5); None: the image centre ``(W / 2, H / 2)``. The depth tool back-projects and the
+            3D box tool projects with it (:mod:`tool_backends.geometry.projection`).
+
+    Raises:
+        ValueError: ``principal_point`` is not two finite numbers.
     """
 
     depth: np.ndarray
     focal_length_px: float
     segmentation: np.ndarray
     referents: tuple[Referent, ...] = field(default_factory=tuple)
+    principal_point: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.principal_point is None:
+            return
+        point = self.principal_point
+        numbers = isinstance(point, tuple | list) and len(point) == 2 and all(
+            isinstance(v, int | float | np.number) and not isinstance(v, bool) and math.isfinite(v) for v in point)
+        if not numbers:
+            raise ValueError(f"principal_point must be None or two finite pixel coordinates (cx, cy), got {point!r}")
+        object.__setattr__(self, "principal_point", (float(point[0]), float(point[1])))
 
     @property
     def size(self) -> tuple[int, int]:
         """(width, height) in pixels."""
         return int(self.depth.shape[1]), int(self.depth.shape[0])
+
+    @property
+    def principal_point_px(self) -> tuple[float, float]:
+        """``(cx, cy)``: :attr:`principal_point`, or the image centre when it is None."""
+        if self.principal_point is None:
+            width, height = self.size
+            return width / 2.0, height / 2.0
+        return self.principal_point
 
 
 @dataclass(frozen=True)

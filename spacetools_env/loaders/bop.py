@@ -15,8 +15,10 @@ Layout (notes section 9)::
 The folder is found like every release (:mod:`spacetools_env.loaders.paths`): ``models_info.json``
 (at the dataset root, then under ``models/``, then ``models_eval/``) of hub repository
 ``bop-benchmark/<dataset>`` under ``data_dir=``, ``$SPACETOOLS_DATA_DIR`` or the HF cache; its
-dataset root holds the split folders. ``dataset`` defaults to ``"ycbv"``. The hub repository
-ships zip archives: unzip them first (the not-found error says how).
+dataset root holds the split folders. ``dataset`` defaults to ``"ycbv"``; another is chosen with
+``gym.make(..., source_options={"dataset": "lmo"})``. The hub repository ships zip archives:
+``spacetools data download bop-<dataset> --data-dir DIR`` fetches the ones :data:`BOP_ARCHIVES`
+lists and extracts them into ``DIR/<dataset>/`` (the not-found error says so too).
 
 **Splits**: every folder of the dataset root named ``train``, ``val`` or ``test``, optionally with
 a ``_TYPE`` suffix (``test``, ``train_pbr``, ``test_primesense``), named as on disk. A split's
@@ -35,7 +37,8 @@ OpenCV puts pixel centres at integer ``(u, v)``, this repository's normalized fr
 / W``, and the half-pixel difference is kept as the notes prescribe).
 
 **Object names**: BOP identifies objects by id only. An item's name is, in order: the ``names``
-argument (``{obj_id: "cracker box"}``), a ``"name"`` key of the object's ``models_info`` entry
+argument (``{obj_id: "cracker box"}``, ids as ints or digit strings, e.g. from
+``source_options={"names": {"1": "ape"}}``), a ``"name"`` key of the object's ``models_info`` entry
 (not part of the BOP format; honoured when a converted set adds one), :data:`KNOWN_NAMES` for the
 dataset, else ``"object <obj_id>"``. An object shown more than once in an image is qualified
 by the left-to-right order of the projected model origins of its visible instances
@@ -45,11 +48,12 @@ question names one instance.
 **Oracle-tool truth**, where the folder ships it: depth (``png * depth_scale`` mm, in metres; 0 =
 no reading = inf), the focal length ``(fx + fy) / 2`` from ``cam_K``, one segment per instance
 from ``mask_visib`` (label ``gt_id + 1``) and a referent per visible instance (its expression,
-the mask, the mask's interior point; category = the object's name). The oracle camera has its
-principal point at the image centre: BOP's off-centre ``cx, cy`` are not modelled, so a
-back-projected cloud is shifted sideways by the offset (tool boxes projected back land on the
-same pixels). Without ``depth/`` the depth is inf everywhere; with neither depth nor masks an
-item has no truth.
+the mask, the mask's interior point; category = the object's name) and the principal point
+``(cx + 0.5, cy + 0.5)`` from ``cam_K`` (this repository's pixel centres sit at ``i + 0.5``,
+OpenCV's at ``i``), so the depth tool's point cloud is the true geometry and the 3D box tool
+projects it back with the same camera. ``fx`` and ``fy`` are averaged (the tools model square
+pixels). Without ``depth/`` the depth is inf everywhere; with neither depth nor masks an item
+has no truth.
 
 Not read: ``mask/`` (amodal masks), ``scene_gt_coco.json``, ``camera*.json`` (the image size comes
 from each scene's first RGB file), ``test_targets_bop*.json`` (every annotated instance is an item),
@@ -104,15 +108,40 @@ KNOWN_NAMES: Mapping[str, Mapping[int, str]] = {
 """Object names per dataset, used when neither ``names`` nor ``models_info.json`` names an object."""
 
 
+BOP_ARCHIVES: Mapping[str, tuple[str, ...]] = {
+    # UNVERIFIED file names (not checked against the hub repositories, which this repository has not
+    # listed): the BOP site's "<ds>_base.zip, <ds>_models.zip, <ds>_test_*.zip" scheme, with the test
+    # archive that ships ground truth. T-LESS's test split is "test_primesense"; HOPE's and HANDAL's
+    # public ground truth is their validation split. Fix a name here when a download reports it missing.
+    "ycbv": ("ycbv_base.zip", "ycbv_models.zip", "ycbv_test_bop19.zip"),
+    "lmo": ("lmo_base.zip", "lmo_models.zip", "lmo_test_bop19.zip"),
+    "tless": ("tless_base.zip", "tless_models.zip", "tless_test_primesense_bop19.zip"),
+    "hope": ("hope_base.zip", "hope_models.zip", "hope_val_realsense.zip"),
+    "handal": ("handal_base.zip", "handal_models.zip", "handal_val.zip"),
+}
+"""The archives ``spacetools data download bop-<dataset>`` fetches and extracts, per dataset.
+
+Other datasets get :func:`default_archives`. ``<ds>_base.zip`` holds the folder ``<ds>/``; the
+others hold the dataset folder's contents (``models/``, ``test/``), as the BOP site's ``unzip
+<ds>_base.zip; unzip <ds>_models.zip -d <ds>`` says; extraction accepts either form.
+"""
+
+
+def default_archives(name: str) -> tuple[str, ...]:
+    """The archives of a BOP dataset not in :data:`BOP_ARCHIVES`: base, models and the BOP19 test subset."""
+    return (f"{name}_base.zip", f"{name}_models.zip", f"{name}_test_bop19.zip")
+
+
 def bop_dataset(name: str = DEFAULT_DATASET) -> HubDataset:
-    """The hub release of BOP dataset ``name``: ``bop-benchmark/<name>``, folder ``<name>``.
+    """The hub release of BOP dataset ``name``: ``bop-benchmark/<name>``, folder ``<name>``, its archives.
 
     Raises:
         ValueError: ``name`` is not a plain folder name.
     """
     if not isinstance(name, str) or not _DATASET_NAME.match(name):
         raise ValueError(f"BOP dataset must be a folder name such as 'ycbv', 'lmo' or 'tless', got {name!r}")
-    return HubDataset(name=f"bop-{name}", repo_id=f"{HUB_OWNER}/{name}")
+    archives = tuple(BOP_ARCHIVES.get(name, default_archives(name)))
+    return HubDataset(name=f"bop-{name}", repo_id=f"{HUB_OWNER}/{name}", archives=archives)
 
 
 @dataclass(frozen=True)
@@ -580,7 +609,9 @@ class BOPFolder:
         depth.flags.writeable = False
         segmentation.flags.writeable = False
         focal = float(camera.matrix[0, 0] + camera.matrix[1, 1]) / 2.0
-        return GroundTruth(depth=depth, focal_length_px=focal, segmentation=segmentation, referents=tuple(referents))
+        principal = (float(camera.matrix[0, 2]) + 0.5, float(camera.matrix[1, 2]) + 0.5)  # OpenCV -> pixel centres
+        return GroundTruth(depth=depth, focal_length_px=focal, segmentation=segmentation, referents=tuple(referents),
+                           principal_point=principal)
 
 
 class _LazySplits(Mapping[str, list[int]]):
@@ -648,13 +679,14 @@ def find_models_info(dataset: HubDataset, data_dir: str | os.PathLike[str] | Non
             return path
     lines = "\n".join(f"  - {path}  ({why})" for places in zip(*per_path, strict=True) for why, path in places)
     name = dataset.folder
+    archives = ", ".join(dataset.archives)
     message = (
         f"{dataset.repo_id}: no BOP dataset folder found (looked for {' or '.join(MODELS_INFO_PATHS)}):\n{lines}\n"
-        f"Fix: download {name}_base.zip, {name}_models.zip and a split archive such as {name}_test_bop19.zip "
-        f"from https://huggingface.co/datasets/{dataset.repo_id} (or https://bop.felk.cvut.cz/datasets/), unzip "
-        f"them into <data_dir>/ so that <data_dir>/{name}/models/models_info.json and "
-        f"<data_dir>/{name}/test/<scene>/ exist, and pass data_dir=<data_dir> (gym.make(..., data_dir=...)) "
-        f"or set {ENV_VAR}=<data_dir>."
+        f"Fix: run `{dataset.download_command} --data-dir <data_dir>` (fetches {archives} and extracts them "
+        f"into <data_dir>/{name}/), then pass data_dir=<data_dir> (gym.make(..., data_dir=...)) or set "
+        f"{ENV_VAR}=<data_dir>. By hand: download them from https://huggingface.co/datasets/{dataset.repo_id} "
+        f"(or https://bop.felk.cvut.cz/datasets/) and unzip them into <data_dir>/ so that "
+        f"<data_dir>/{name}/models/models_info.json and <data_dir>/{name}/test/<scene>/ exist."
     )
     raise BenchmarkDataNotFoundError(message, dataset=dataset, relative_path=MODELS_INFO_PATHS[0], searched=searched)
 
@@ -671,7 +703,7 @@ class BOPSceneSource(NativeSource):
 
     def __init__(self, dataset: str, build: BOPBuilder, names: Mapping[int, str] | None = None,
                  data_dir: str | os.PathLike[str] | None = None, cache_items: int = 16) -> None:
-        named = tuple(sorted((int(k), str(v)) for k, v in dict(names or {}).items()))
+        named = _object_names(names)
         opener = _BOPOpener(dataset, build, named)
         super().__init__(bop_dataset(dataset), MODELS_INFO_PATHS[0], opener, data_dir, cache_items)
         self._bop_opener = opener
@@ -684,8 +716,28 @@ class BOPSceneSource(NativeSource):
         return self._opened
 
 
+def _object_names(names: Mapping[Any, Any] | None) -> tuple[tuple[int, str], ...]:
+    """``names`` as sorted ``(obj_id, name)`` pairs; ids may be ints or digit strings (JSON keys)."""
+    if names is None:
+        return ()
+    expected = 'a mapping of BOP object ids to names, e.g. {1: "ape"} or {"1": "ape"}'
+    if not isinstance(names, Mapping):
+        raise ValueError(f"names must be {expected}, got {names!r}")
+    pairs = []
+    for key, value in names.items():
+        digits = isinstance(key, str) and key.strip().isdigit()
+        if not (digits or (isinstance(key, int) and not isinstance(key, bool))) or not isinstance(value, str):
+            raise ValueError(f"names must be {expected}; entry {key!r}: {value!r} is not an id and a name")
+        pairs.append((int(key), value))
+    return tuple(sorted(pairs))
+
+
 def bop_scenes_source(family: TaskFamily, config: EnvConfig, *, build: BOPBuilder, dataset: str = DEFAULT_DATASET,
                       names: Mapping[int, str] | None = None) -> BOPSceneSource:
-    """Source factory: ``functools.partial(bop_scenes_source, build=..., dataset="lmo", names={1: "ape"})``."""
+    """Source factory: ``functools.partial(bop_scenes_source, build=..., dataset="lmo", names={1: "ape"})``.
+
+    ``dataset`` and ``names`` are what ``gym.make(..., source_options={"dataset": "lmo", "names":
+    {"1": "ape"}})`` sets (:attr:`~spacetools_env.config.EnvConfig.source_options`).
+    """
     del family
     return BOPSceneSource(dataset, build, names=names, data_dir=config.data_dir)

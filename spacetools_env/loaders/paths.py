@@ -36,10 +36,14 @@ class HubDataset:
     Attributes:
         name: The short name ``spacetools data download NAME`` takes.
         repo_id: The hub dataset repository (``owner/name``).
+        archives: Zip archives of the repository to fetch (only these) and extract into the
+            dataset's folder, for releases published as archives (BOP); empty: the repository's
+            files are the release, fetched whole.
     """
 
     name: str
     repo_id: str
+    archives: tuple[str, ...] = ()
 
     @property
     def folder(self) -> str:

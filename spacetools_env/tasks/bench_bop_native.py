@@ -26,8 +26,11 @@ same IoU; the oracle answers the ground truth. Oracle tools answer from the fold
 (``bop-<dataset>``), ``source_index`` (``<scene>/<image>/<instance>``), ``dataset``, ``split``,
 ``scene_id``, ``im_id``, ``gt_id``, ``obj_id``, ``target``, ``visib_fract``.
 
-Another dataset or names: ``gym.make("SpaceTools-BOPScenes-Pose-v0", source=bop_scenes("lmo",
-names={1: "ape"}), data_dir=...)`` (``split=`` picks a split folder, e.g. ``"test_primesense"``).
+Another dataset or names: ``gym.make("SpaceTools-BOPScenes-Pose-v0", source_options={"dataset":
+"lmo", "names": {"1": "ape"}}, data_dir=...)`` (``split=`` picks a split folder, e.g.
+``"test_primesense"`` for T-LESS). ``spacetools data download bop-lmo --data-dir DIR`` fetches
+and extracts a dataset (``bop-ycbv``, ``bop-lmo``, ``bop-tless``, ``bop-hope``, ``bop-handal`` are
+listed; any ``bop-<dataset>`` is tried).
 
 Registered ids: ``SpaceTools-BOPScenes-Pose-v0`` (splits: the dataset's split folders; default
 ``test``).
@@ -100,6 +103,8 @@ def item_from_native(instance: BOPInstance) -> BOPPoseItem:
 
 def bop_scenes(dataset: str = DEFAULT_DATASET, names: Mapping[int, str] | None = None) -> functools.partial:
     """A ``source=`` for ``gym.make`` reading another BOP dataset or naming its objects.
+
+    ``source_options={"dataset": ..., "names": ...}`` does the same from JSON-able arguments.
 
     >>> bop_scenes("lmo", {1: "ape"}).keywords["dataset"]
     'lmo'

@@ -2,7 +2,10 @@
 
 Frames: the OpenCV camera frame (metres, x right, y down, z forward), continuous pixel
 coordinates ``(u, v)`` (origin at the image's top-left corner) and normalized image coordinates
-``(u / W, v / H)``; the pinhole has fx = fy = ``f`` and its principal point at the image centre.
+``(u / W, v / H)``; the pinhole has fx = fy = ``f`` and its principal point ``(cx, cy)`` at the
+image centre ``(W / 2, H / 2)`` unless one is given (``principal_point=``, in the same continuous
+pixel coordinates: an OpenCV ``cam_K``, whose pixel centres sit at integers, gives ``(cx + 0.5,
+cy + 0.5)``). Leaving it out and passing the centre give bit-identical results.
 
 Which continuous coordinate a depth-map entry ``depth[j, i]`` sits at is a convention:
 :func:`backproject` uses ``(i, j) + pixel_offset``. The original tool uses integer indices
@@ -16,6 +19,15 @@ from __future__ import annotations
 import numpy as np
 
 from tool_backends.geometry._types import ArrayLike
+
+PrincipalPoint = tuple[float, float]
+
+
+def _centre(principal_point: PrincipalPoint | None, width: int, height: int) -> tuple[float, float]:
+    """``principal_point`` as floats, or the image centre when None."""
+    if principal_point is None:
+        return width / 2.0, height / 2.0
+    return float(principal_point[0]), float(principal_point[1])
 
 
 def backproject(
@@ -57,41 +69,48 @@ def backproject(
     return out
 
 
-def project_pixels(points: ArrayLike, f: float, width: int, height: int) -> np.ndarray:
+def project_pixels(
+    points: ArrayLike, f: float, width: int, height: int, principal_point: PrincipalPoint | None = None
+) -> np.ndarray:
     """Project OpenCV camera-frame points to continuous pixel coordinates ``(u, v)``.
 
-    Principal point at the image centre, fx = fy = ``f``. Points with z <= 0 give inf/nan
-    or mirrored coordinates; callers that care filter on z first.
+    fx = fy = ``f``; the principal point is ``principal_point`` (pixels), default the image
+    centre. Points with z <= 0 give inf/nan or mirrored coordinates; callers that care filter
+    on z first.
 
     Returns:
         (N, 2) float64 pixel coordinates.
     """
+    cx, cy = _centre(principal_point, width, height)
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
     with np.errstate(divide="ignore", invalid="ignore"):
-        u = f * pts[:, 0] / pts[:, 2] + width / 2.0
-        v = f * pts[:, 1] / pts[:, 2] + height / 2.0
+        u = f * pts[:, 0] / pts[:, 2] + cx
+        v = f * pts[:, 1] / pts[:, 2] + cy
     return np.stack([u, v], axis=1)
 
 
-def project(points: ArrayLike, f: float, width: int, height: int) -> np.ndarray:
+def project(
+    points: ArrayLike, f: float, width: int, height: int, principal_point: PrincipalPoint | None = None
+) -> np.ndarray:
     """Project OpenCV camera-frame points to normalized image coordinates ``(u / W, v / H)``.
 
-    The inverse of :func:`backproject`: a point back-projected from pixel ``(i, j)`` with offset
-    ``o`` returns to ``((i + o) / W, (j + o) / H)``.
+    The inverse of :func:`backproject` (with the same principal point): a point back-projected
+    from pixel ``(i, j)`` with offset ``o`` returns to ``((i + o) / W, (j + o) / H)``.
 
     Returns:
         (N, 2) float64 normalized coordinates (origin top-left, x right, y down).
     """
-    return project_pixels(points, f, width, height) / np.array([width, height], dtype=np.float64)
+    pixels = project_pixels(points, f, width, height, principal_point)
+    return pixels / np.array([width, height], dtype=np.float64)
 
 
 def image_pixels_of_points(
-    points: ArrayLike, f: float, width: int, height: int
+    points: ArrayLike, f: float, width: int, height: int, principal_point: PrincipalPoint | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The pixel each camera-frame point projects into (the masking rule of ``compute_bbox``).
 
-    A point projects (principal point at the centre, fx = fy = ``f``) to continuous pixel
-    coordinates; its pixel is the ``floor`` of those, counting values within 1e-6 px below an
+    A point projects (fx = fy = ``f``, principal point ``principal_point`` or the image centre)
+    to continuous pixel coordinates; its pixel is the ``floor`` of those, counting values within 1e-6 px below an
     integer as that integer. Points behind the camera, outside the image or non-finite land in
     no pixel. (The original truncated with ``astype(int)``: round-off could move a point
     back-projected from pixel ``i`` into pixel ``i - 1``, and points up to a pixel left of or
@@ -101,19 +120,22 @@ def image_pixels_of_points(
         ``(index, flat)``: indices of the points that land in the image, and their pixels as
         flat row-major indices ``row * width + col``.
     """
+    cx, cy = _centre(principal_point, width, height)
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
     z = pts[:, 2]
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = f / z
-        col = np.floor(pts[:, 0] * scale + (width / 2.0 + 1e-6))
-        row = np.floor(pts[:, 1] * scale + (height / 2.0 + 1e-6))
+        col = np.floor(pts[:, 0] * scale + (cx + 1e-6))
+        row = np.floor(pts[:, 1] * scale + (cy + 1e-6))
     # Comparisons with NaN are False, so non-finite coordinates drop out without isfinite passes.
     index = np.flatnonzero((z > 0) & (z < np.inf) & (col >= 0) & (col < width) & (row >= 0) & (row < height))
     flat = row[index].astype(np.int64) * width + col[index].astype(np.int64)
     return index, flat
 
 
-def mask_pixels_of_points(points: ArrayLike, mask: np.ndarray, f: float) -> tuple[np.ndarray, np.ndarray]:
+def mask_pixels_of_points(
+    points: ArrayLike, mask: np.ndarray, f: float, principal_point: PrincipalPoint | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Which camera-frame points project into ``mask`` (see :func:`image_pixels_of_points`).
 
     Returns:
@@ -122,7 +144,7 @@ def mask_pixels_of_points(points: ArrayLike, mask: np.ndarray, f: float) -> tupl
     """
     height, width = mask.shape
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
-    index, flat = image_pixels_of_points(pts, f, width, height)
+    index, flat = image_pixels_of_points(pts, f, width, height, principal_point)
     pixels = np.full((len(pts), 2), -1, dtype=np.int64)
     pixels[index, 0] = flat % width
     pixels[index, 1] = flat // width
@@ -131,4 +153,6 @@ def mask_pixels_of_points(points: ArrayLike, mask: np.ndarray, f: float) -> tupl
     return keep, pixels
 
 
-__all__ = ["backproject", "image_pixels_of_points", "mask_pixels_of_points", "project", "project_pixels"]
+__all__ = [
+    "PrincipalPoint", "backproject", "image_pixels_of_points", "mask_pixels_of_points", "project", "project_pixels",
+]

@@ -1,8 +1,11 @@
 """``bounding_box.compute_bbox``: the oriented 3D box of a masked part of a point cloud.
 
 Not a model but geometry, computed for real in every backend (and taking no noise): project the
-cloud into the mask's H x W image (principal point at the centre, fx = fy = focal length), keep
-the points whose pixel is in the mask, and fit the minimum-volume oriented box
+cloud into the mask's H x W image (fx = fy = focal length; principal point at the image centre,
+as the original, unless the episode's ground truth of an image of that size has a
+``principal_point``: the camera the oracle depth tool back-projected with, so a BOP cloud lands
+on its own pixels and the box's 2D corners are the true projections), keep the points whose
+pixel is in the mask, and fit the minimum-volume oriented box
 (:func:`~tool_backends.geometry.minimal_oriented_box`, in place of Open3D's
 ``get_minimal_oriented_bounding_box``). Output text, as the original prints it (including the
 missing space after "points." and the trailing newline)::
@@ -96,6 +99,21 @@ def _focal(value: Any) -> float:
     return focal
 
 
+def _principal_point(ctx: CallContext, width: int, height: int) -> tuple[float, float] | None:
+    """The principal point of the episode's first image of size ``width`` x ``height`` with truth.
+
+    None (the image centre) when no such image has truth or its truth has no principal point:
+    the tool's arguments (cloud, mask, focal length) carry no principal point, and the mask's size
+    tells which image the cloud was made from. (A backend whose depth model assumes the image
+    centre, as DepthPro's cloud does, would pass its own cloud with this truth's point: such a
+    backend must not take the principal point from the truth.)
+    """
+    for truth in ctx.episode.truth:
+        if truth is not None and truth.size == (width, height):
+            return truth.principal_point
+    return None
+
+
 class BoundingBoxOracle(OracleToolset):
     """``bounding_box.*``: oriented 3D boxes from a point cloud and a mask (exact in every backend)."""
 
@@ -103,8 +121,8 @@ class BoundingBoxOracle(OracleToolset):
 
     def __init__(self, noise: Mapping[str, ToolNoise] | None = None) -> None:
         super().__init__(noise)
-        # id(cloud) -> (weak ref, (f, width, height), projection); see _project.
-        self._projections: dict[int, tuple[weakref.ref[np.ndarray], tuple[float, int, int], Any]] = {}
+        # id(cloud) -> (weak ref, (f, width, height, principal point), projection); see _project.
+        self._projections: dict[int, tuple[weakref.ref[np.ndarray], tuple[Any, ...], Any]] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_projections": {}}  # weak references do not pickle
@@ -133,7 +151,8 @@ class BoundingBoxOracle(OracleToolset):
         mask_array = _mask(mask)
         focal = _focal(focal_length_px)
         height, width = mask_array.shape
-        index, flat = self._project(point_cloud, points, focal, width, height)
+        principal = _principal_point(ctx, width, height)
+        index, flat = self._project(point_cloud, points, focal, width, height, principal)
         selected = points[index[mask_array.reshape(-1)[flat]]]
         if len(selected) == 0:
             raise ToolError(
@@ -145,7 +164,7 @@ class BoundingBoxOracle(OracleToolset):
                 f"least {MIN_BOX_POINTS}. Segment a larger part of the object."
             )
         corners, extent = minimal_oriented_box(selected)
-        corners_2d = project(corners, focal, width, height)
+        corners_2d = project(corners, focal, width, height, principal)
         edges = list(BOX_EDGES)
         volume = box_volume(extent)
         text = (
@@ -166,7 +185,8 @@ class BoundingBoxOracle(OracleToolset):
 
 
     def _project(
-        self, original: Any, points: np.ndarray, focal: float, width: int, height: int
+        self, original: Any, points: np.ndarray, focal: float, width: int, height: int,
+        principal: tuple[float, float] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Pixels of the cloud's points, cached for read-only clouds such as the stored $point_cloud.
 
@@ -174,13 +194,13 @@ class BoundingBoxOracle(OracleToolset):
         read-only cloud for every call on an image, so repeated boxes (GRPO groups replay the
         same item) skip re-projecting hundreds of thousands of points.
         """
-        key = (focal, width, height)
+        key = (focal, width, height, principal)
         cacheable = isinstance(original, np.ndarray) and not original.flags.writeable
         if cacheable:
             entry = self._projections.get(id(original))
             if entry is not None and entry[0]() is original and entry[1] == key:
                 return entry[2]
-        projection = image_pixels_of_points(points, focal, width, height)
+        projection = image_pixels_of_points(points, focal, width, height, principal)
         if cacheable:
             if len(self._projections) >= _PROJECTION_CACHE_SIZE:
                 self._projections.pop(next(iter(self._projections)))

@@ -16,12 +16,15 @@ original writes ``px`` and ``m`` without a space)::
 over the kept points. A statistics sentence is left out when there is nothing to summarise,
 as in the original.
 
-The point cloud is the back-projection of the depth map (OpenCV camera frame, principal point
-at the image centre, fx = fy = focal length), dropping NaN/inf points and those with z <= 0 or
-z >= 100 m, in row-major pixel order, as the original. One deliberate difference: by default a
-pixel's point goes through the pixel's centre (``pixel_centers=True``), because that is where a
-depth sample is taken; the original used integer pixel indices, a half-pixel shift that makes
-exact answers (e.g. box corners) slightly wrong. ``pixel_centers=False`` restores it.
+The point cloud is the back-projection of the depth map (OpenCV camera frame, fx = fy = focal
+length, principal point at the image centre as the original, or the ground truth's
+``principal_point`` where it has one, e.g. a BOP camera's ``cam_K``, so that the cloud is the
+true geometry; the 3D box tool projects with the same point), dropping NaN/inf points and those
+with z <= 0 or z >= 100 m, in row-major pixel order, as the original. One deliberate
+difference: by default a pixel's point goes through the pixel's centre (``pixel_centers=True``),
+because that is where a depth sample is taken; the original used integer pixel indices, a
+half-pixel shift that makes exact answers (e.g. box corners) slightly wrong.
+``pixel_centers=False`` restores it.
 
 Stored arrays are read-only views shared across calls (and cached per image when no noise is
 configured), so calls cost microseconds after the first.
@@ -67,9 +70,15 @@ def _finite_stats(depth: np.ndarray) -> tuple[float, float, float] | None:
     return _stats(depth if finite.all() else depth[finite])
 
 
-def point_cloud(depth: np.ndarray, focal: float, pixel_offset: float) -> np.ndarray:
-    """The original tool's point cloud: valid back-projected points in row-major pixel order."""
-    points = backproject(depth, focal, pixel_offset=pixel_offset).reshape(-1, 3)
+def point_cloud(
+    depth: np.ndarray, focal: float, pixel_offset: float, principal_point: tuple[float, float] | None = None
+) -> np.ndarray:
+    """The original tool's point cloud: valid back-projected points in row-major pixel order.
+
+    ``principal_point`` (pixels) defaults to the image centre, as the original.
+    """
+    cx, cy = (None, None) if principal_point is None else principal_point
+    points = backproject(depth, focal, cx, cy, pixel_offset=pixel_offset).reshape(-1, 3)
     z = points[:, 2]
     keep = np.isfinite(points).all(axis=1) & (z > 0) & (z < MAX_POINT_DEPTH_M)
     return points if keep.all() else points[keep]
@@ -159,18 +168,20 @@ class DepthOracle(OracleToolset):
     # ------------------------------------------------------------------ helpers
     def _answer(self, ctx: CallContext, truth: GroundTruth, method: str, *, with_cloud: bool) -> _DepthAnswer:
         noise = self.noise(method)
+        principal = truth.principal_point
         if noise.is_exact:
             return self._cache.get(truth, ("depth", with_cloud, self.pixel_offset),
-                                   lambda: self._compute(truth.depth, truth.focal_length_px, with_cloud))
+                                   lambda: self._compute(truth.depth, truth.focal_length_px, with_cloud, principal))
         depth, focal = _noisy_depth(truth, noise, ctx.rng)
-        return self._compute(depth, focal, with_cloud)
+        return self._compute(depth, focal, with_cloud, principal)
 
-    def _compute(self, depth: np.ndarray, focal: float, with_cloud: bool) -> _DepthAnswer:
+    def _compute(self, depth: np.ndarray, focal: float, with_cloud: bool,
+                 principal_point: tuple[float, float] | None = None) -> _DepthAnswer:
         depth = np.asarray(depth, dtype=np.float32)
         answer = _DepthAnswer(read_only(depth), float(focal), _finite_stats(depth))
         if not with_cloud:
             return answer
-        cloud = point_cloud(depth, float(focal), self.pixel_offset)
+        cloud = point_cloud(depth, float(focal), self.pixel_offset, principal_point)
         return _DepthAnswer(answer.depth, answer.focal, answer.stats, read_only(cloud), _stats(cloud[:, 2]))
 
 
