@@ -1,4 +1,9 @@
-"""The SpaceTools evaluation parquet as registered envs, on tiny fixtures in the published schema."""
+"""The SpaceTools evaluation parquet as registered envs, on tiny fixtures in the published schema.
+
+The per-id contract (conformance kit, right/wrong answers, laziness, caching, pickling, missing
+data) is :class:`benchmark_contract.BenchmarkContract`; this module adds what is particular to
+the parquet.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,10 @@ from pathlib import Path
 
 import gymnasium as gym
 import pytest
+from benchmark_contract import BenchmarkContract
 from fixtures_bench import ANSWERS, SYSTEM_PROMPT, build_spacetools_eval, fixture_rows, write_rows
 
 import spacetools_env
-from spacetools_env import testing
 from spacetools_env.loaders import (
     ENV_VAR,
     SPACETOOLS_EVAL,
@@ -27,6 +32,9 @@ from spacetools_env.registration import BENCHMARK_ENVS, benchmark_ids
 
 KEY_OF = {env_id: key for env_id, _, key in BENCHMARK_ENVS}
 IDS = sorted(KEY_OF)
+ANSWERS_BY_ID = {env_id: ANSWERS[key] for env_id, key in KEY_OF.items()}
+
+pytestmark = pytest.mark.usefixtures("no_outside_data")
 
 
 @pytest.fixture(scope="module")
@@ -34,18 +42,15 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(build_spacetools_eval(tmp_path_factory.mktemp("bench")))
 
 
-@pytest.fixture(autouse=True)
-def _no_outside_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Nothing on this machine (a real HF cache, $SPACETOOLS_DATA_DIR) may leak into a test."""
-    monkeypatch.delenv(ENV_VAR, raising=False)
-    monkeypatch.delenv("HF_HOME", raising=False)
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hf-cache"))
-
-
 def _source(key: str, data_dir: str | Path) -> SpaceToolsEvalSource:
     family_module = next(m for _, m, k in BENCHMARK_ENVS if k == key)
     build = __import__(f"spacetools_env.tasks.{family_module}", fromlist=["item_from_row"]).item_from_row
     return SpaceToolsEvalSource(key, build, data_dir=data_dir)
+
+
+class TestSpaceToolsEvalContract(BenchmarkContract):
+    env_ids = IDS
+    answers = ANSWERS_BY_ID
 
 
 # ---------------------------------------------------------------------------- registration
@@ -61,30 +66,7 @@ def test_importing_the_package_does_not_load_pyarrow():
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 
 
-# ---------------------------------------------------------------------------- the conformance kit
-@pytest.mark.parametrize("check", testing.ALL_CHECKS, ids=lambda c: c.__name__)
-@pytest.mark.parametrize("env_id", IDS)
-def test_conformance(env_id, check, data_dir):
-    check(env_id, data_dir=data_dir)
-
-
-@pytest.mark.parametrize("env_id", IDS)
-def test_docstring_has_version_history(env_id):
-    assert "Version history" in spacetools_env.get_family(gym.spec(env_id).kwargs["task"]).description
-
-
 # ---------------------------------------------------------------------------- episodes end to end
-@pytest.mark.parametrize("env_id", IDS)
-def test_right_answer_scores_one_and_wrong_answer_zero(env_id, data_dir):
-    right, wrong = ANSWERS[KEY_OF[env_id]]
-    env = gym.make(env_id, data_dir=data_dir)
-    for answer, expected in ((right, 1.0), (wrong, 0.0)):
-        env.reset(options={"index": 0})
-        _, _, terminated, _, info = env.step(f"<think>done</think><answer>{answer}</answer>")
-        assert terminated and info["score"] == expected, (answer, info["score"])
-    env.close()
-
-
 def test_observation_carries_the_stored_prompts_and_image(data_dir):
     env = gym.make("SpaceTools-BLINK-Depth-v0", data_dir=data_dir)
     obs, info = env.reset(options={"index": 1})
@@ -126,19 +108,18 @@ def test_only_the_test_split_exists(data_dir):
     env = gym.make("SpaceTools-BOP-Pose-v0", data_dir=data_dir)
     with pytest.raises(ValueError, match="unknown split 'train' for 'boppose': this benchmark has only split 'test'"):
         env.reset(options={"split": "train"})
+    with pytest.raises(ValueError, match=r"index 9 is out of range for 'boppose' split 'test' \(0\.\.2\)"):
+        _source("boppose", data_dir).get("test", 9)
 
 
 # ---------------------------------------------------------------------------- enumeration, laziness
 @pytest.mark.parametrize("key", sorted(KEY_OF.values()))
-def test_eval_runner_enumerates_every_item_and_the_oracle_scores_one(key, data_dir):
+def test_item_i_is_row_i_of_the_file_without_truth(key, data_dir):
     source = _source(key, data_dir)
-    family = spacetools_env.get_family(gym.spec(next(i for i, k in KEY_OF.items() if k == key)).kwargs["task"])
     assert source.validate() == source.num_items("test") == len(fixture_rows(key))
     for index in range(source.num_items("test")):
         item = source.get("test", index)
         assert item.item_id == f"{key}/test/{index}" and item.truth == (None,)
-        assert family.score(family.oracle(item), item) == 1.0
-        assert family.score(family.counterexample(item), item) == 0.0
 
 
 def test_items_are_decoded_once_and_files_opened_once(data_dir, monkeypatch):
@@ -152,17 +133,16 @@ def test_items_are_decoded_once_and_files_opened_once(data_dir, monkeypatch):
     assert second._open() is first._open(), "sources of one file share the opened file"
 
 
-def test_gym_make_touches_no_data_and_pickles_small(tmp_path, data_dir):
-    env = gym.make("SpaceTools-RoboSpatial-v0", data_dir=str(tmp_path / "nowhere"))  # no error until reset
-    env.close()
+def test_source_pickles_as_its_arguments(data_dir):
     source = _source("robospatial", data_dir)
     source.get("test", 0)
     clone = pickle.loads(pickle.dumps(source))
-    assert len(pickle.dumps(source)) < 2_000 and clone.get("test", 2).item_id == "robospatial/test/2"
+    assert clone._opened is None and not clone._items and (clone.key, clone.data_dir) == ("robospatial", data_dir)
+    assert clone.get("test", 2).item_id == "robospatial/test/2"
 
 
 # ---------------------------------------------------------------------------- missing and corrupt data
-def test_missing_data_names_every_place_looked_and_the_fix(tmp_path):
+def test_missing_data_names_every_place_looked_and_the_fix(tmp_path, empty_hf_cache):
     env = gym.make("SpaceTools-RefSpatial-Unseen-v0", data_dir=str(tmp_path / "mine"))
     with pytest.raises(BenchmarkDataNotFoundError) as caught:
         env.reset(seed=0)
@@ -171,7 +151,7 @@ def test_missing_data_names_every_place_looked_and_the_fix(tmp_path):
     assert "'data/refunseen.parquet' not found" in message
     assert str(tmp_path / "mine" / "spacetools-eval-benchmarks" / "data" / "refunseen.parquet") in message
     assert f"${ENV_VAR}: not set" in message
-    hf = tmp_path / "empty-hf-cache" / "datasets--siyich--spacetools-eval-benchmarks" / "snapshots"
+    hf = empty_hf_cache / "datasets--siyich--spacetools-eval-benchmarks" / "snapshots"
     assert str(hf / "*" / "data" / "refunseen.parquet") in message
     assert "Fix: run `spacetools data download spacetools-eval`" in message
     assert caught.value.searched[0] == tmp_path / "mine" / "spacetools-eval-benchmarks" / "data" / "refunseen.parquet"

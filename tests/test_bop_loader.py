@@ -6,7 +6,6 @@ import json
 import pickle
 import shutil
 from dataclasses import replace
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -30,7 +29,7 @@ from fixtures_bop import (
 
 import spacetools_env
 from spacetools_env import testing
-from spacetools_env.loaders import ENV_VAR, BenchmarkDataNotFoundError, CorruptFileError, CorruptRowError
+from spacetools_env.loaders import BenchmarkDataNotFoundError, CorruptFileError, CorruptRowError
 from spacetools_env.loaders.bop import bop_dataset, project_boxes
 from spacetools_env.scoring import extract_bop_points, score_pose_iou
 from spacetools_env.tasks.bench_bop_native import bop_scenes
@@ -47,11 +46,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(root)
 
 
-@pytest.fixture(autouse=True)
-def _no_outside_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv(ENV_VAR, raising=False)
-    monkeypatch.delenv("HF_HOME", raising=False)
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hf-cache"))
+pytestmark = pytest.mark.usefixtures("no_outside_data")
 
 
 def _source(data_dir: str, **kwargs):

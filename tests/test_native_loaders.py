@@ -1,17 +1,19 @@
 """Native benchmark releases (RoboSpatial-Home, BLINK, CV-Bench, ...) as envs, on tiny native fixtures.
 
 CV-Bench and RoboSpatial-Home are published in two layouts each; both are checked (``alt_data_dir``).
+The per-id contract (conformance kit, right/wrong answers, laziness, caching, pickling, missing
+data) is :class:`benchmark_contract.BenchmarkContract`, run on each layout; this module adds what
+is particular to each release.
 """
 
 from __future__ import annotations
 
 import json
-import pickle
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import pytest
+from benchmark_contract import BenchmarkContract
 from fixtures_native import (
     ANSWERS,
     DEPTH_MM,
@@ -19,7 +21,6 @@ from fixtures_native import (
     blink_rows,
     build_all,
     build_alternative_layouts,
-    build_blink,
     build_cvbench,
     build_cvbench_jsonl,
     build_refspatial_bench,
@@ -37,7 +38,6 @@ from fixtures_native import (
 from PIL import Image
 
 import spacetools_env
-from spacetools_env import testing
 from spacetools_env.loaders import ENV_VAR, BenchmarkDataNotFoundError, CorruptFileError, CorruptRowError
 from spacetools_env.loaders.cvbench import TASKS as CVBENCH_TASKS
 from spacetools_env.loaders.native import CVBENCH, Layout, find_layout
@@ -45,6 +45,10 @@ from spacetools_env.loaders.native_envs import NATIVE_ENVS
 
 IDS = [env_id for env_id, *_ in NATIVE_ENVS]
 TWO_LAYOUT_IDS = ["SpaceTools-RoboSpatialHome-v0", *(f"SpaceTools-CVBench-{t}-v0" for t in CVBENCH_TASKS)]
+# The hub parquet orders RoboSpatial-Home's test split context first: its item 0 is a point question.
+OTHER_LAYOUT_ANSWERS = {**ANSWERS, "SpaceTools-RoboSpatialHome-v0": ("[(0.3, 0.6)]", "[(0.9, 0.1)]")}
+
+pytestmark = pytest.mark.usefixtures("no_outside_data")
 
 
 @pytest.fixture(scope="module")
@@ -58,11 +62,20 @@ def alt_data_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(build_alternative_layouts(tmp_path_factory.mktemp("native-alt")))
 
 
-@pytest.fixture(autouse=True)
-def _no_outside_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv(ENV_VAR, raising=False)
-    monkeypatch.delenv("HF_HOME", raising=False)
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hf-cache"))
+class TestNativeContract(BenchmarkContract):
+    env_ids = IDS
+    answers = ANSWERS
+
+
+class TestOtherLayoutContract(BenchmarkContract):
+    """The same contract on each release's other layout (CV-Bench jsonl + img/, RoboSpatial-Home hub parquet)."""
+
+    env_ids = TWO_LAYOUT_IDS
+    answers = OTHER_LAYOUT_ANSWERS
+
+    @pytest.fixture
+    def data_dir(self, alt_data_dir: str) -> str:
+        return alt_data_dir
 
 
 def test_every_native_id_is_registered_as_needing_data():
@@ -71,18 +84,6 @@ def test_every_native_id_is_registered_as_needing_data():
     assert gym.spec("SpaceTools-BLINK-MultiViewReasoning-v0").kwargs["split"] == "val"
     assert gym.spec("SpaceTools-RoboSpatialHome-v0").kwargs["split"] == "test"
 
-
-# ---------------------------------------------------------------------------- conformance kit
-@pytest.mark.parametrize("check", testing.ALL_CHECKS, ids=lambda c: c.__name__)
-@pytest.mark.parametrize("env_id", IDS)
-def test_conformance(env_id, check, data_dir):
-    check(env_id, data_dir=data_dir)
-
-
-@pytest.mark.parametrize("check", testing.ALL_CHECKS, ids=lambda c: c.__name__)
-@pytest.mark.parametrize("env_id", TWO_LAYOUT_IDS)
-def test_conformance_on_the_other_layout(env_id, check, alt_data_dir):
-    check(env_id, data_dir=alt_data_dir)
 
 
 def _same_item(a, b, ignore_meta=()):
@@ -118,22 +119,6 @@ def test_robospatial_home_parquet_gives_the_same_items_as_the_downloader_layout(
     a, b = folder.get(split, 0), hub.get(split, 0)
     _same_item(a, b, ignore_meta=("source_index",))  # the row in `test`: the layouts order it differently
     assert a.ground_truth == b.ground_truth
-
-
-@pytest.mark.parametrize("env_id", IDS)
-def test_docstring_has_version_history(env_id):
-    assert "Version history" in spacetools_env.get_family(gym.spec(env_id).kwargs["task"]).description
-
-
-@pytest.mark.parametrize("env_id", IDS)
-def test_right_answer_scores_one_and_wrong_answer_zero(env_id, data_dir):
-    right, wrong = ANSWERS[env_id]
-    env = gym.make(env_id, data_dir=data_dir)
-    for answer, expected in ((right, 1.0), (wrong, 0.0)):
-        env.reset(options={"index": 0})
-        _, _, terminated, _, info = env.step(f"<think>done</think><answer>{answer}</answer>")
-        assert terminated and info["score"] == expected, (answer, info["score"])
-    env.close()
 
 
 # ---------------------------------------------------------------------------- RoboSpatial-Home
@@ -269,17 +254,6 @@ def test_cvbench_malformed_answer_and_missing_column(tmp_path):
     write_parquet(path, [{k: v for k, v in r.items() if k != "prompt"} for r in rows])
     with pytest.raises(CorruptFileError, match=r"missing column\(s\) \['prompt'\]"):
         gym.make("SpaceTools-CVBench-Depth-v0", data_dir=str(tmp_path)).unwrapped.source.num_items("test")
-
-
-def test_sources_pickle_small_and_reopen(tmp_path):
-    build_blink(tmp_path)
-    build_cvbench(tmp_path)
-    for env_id in ("SpaceTools-BLINK-Counting-v0", "SpaceTools-CVBench-Distance-v0"):
-        source = gym.make(env_id, data_dir=str(tmp_path)).unwrapped.source
-        split = gym.spec(env_id).kwargs["split"]
-        item = source.get(split, 0)
-        clone = pickle.loads(pickle.dumps(source))
-        assert len(pickle.dumps(source)) < 2_000 and clone.get(split, 0).item_id == item.item_id
 
 
 def test_annotations_fixture_is_the_downloader_format(tmp_path):
@@ -475,11 +449,3 @@ def test_hub_parquet_missing_split_null_image_and_bad_answer(tmp_path):
     source = gym.make("SpaceTools-RoboSpatialHome-v0", data_dir=str(tmp_path)).unwrapped.source
     with pytest.raises(CorruptRowError, match=r"context-00000-of-00001.parquet, row 0, column 'answer': expected 'Y"):
         source.get("context", 0)
-
-
-def test_two_layout_sources_pickle_small_and_reopen(alt_data_dir):
-    for env_id in ("SpaceTools-RoboSpatialHome-v0", "SpaceTools-CVBench-Count-v0"):
-        source = gym.make(env_id, data_dir=alt_data_dir).unwrapped.source
-        item = source.get("test", 0)
-        clone = pickle.loads(pickle.dumps(source))
-        assert len(pickle.dumps(source)) < 2_000 and clone.get("test", 0).item_id == item.item_id

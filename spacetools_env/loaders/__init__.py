@@ -3,6 +3,8 @@
 - :mod:`~spacetools_env.loaders.paths`: where a local copy is found (``data_dir=``, then
   ``$SPACETOOLS_DATA_DIR``, then the Hugging Face cache) and the error when it is not.
 - :mod:`~spacetools_env.loaders.rows`: a validated row, image/mask decoders, row errors.
+- :mod:`~spacetools_env.loaders.item_source`: :class:`CachedItemSource`, the base of every item
+  source on disk (lazy opening, split and range checks, the decoded-item LRU, pickling).
 - :mod:`~spacetools_env.loaders.spacetools_parquet`: the SpaceTools evaluation parquet
   (``siyich/spacetools-eval-benchmarks``, nine keys).
 
@@ -11,6 +13,7 @@ pyarrow is imported only when a file is opened, so importing this package is che
 
 from __future__ import annotations
 
+from spacetools_env.loaders.item_source import CachedItemSource
 from spacetools_env.loaders.paths import (
     ENV_VAR,
     SPACETOOLS_EVAL,
@@ -29,6 +32,7 @@ __all__ = [
     "SPACETOOLS_EVAL",
     "BenchmarkDataNotFoundError",
     "BenchmarkRow",
+    "CachedItemSource",
     "CorruptFileError",
     "CorruptRowError",
     "HubDataset",

@@ -708,12 +708,10 @@ class BOPSceneSource(NativeSource):
         super().__init__(bop_dataset(dataset), MODELS_INFO_PATHS[0], opener, data_dir, cache_items)
         self._bop_opener = opener
 
-    def _open(self) -> NativeFile:
+    def _open_file(self) -> NativeFile:
         # NativeSource looks for one file; a BOP release keeps models_info.json in one of three places.
-        if self._opened is None:
-            path = find_models_info(self.dataset, self.data_dir)
-            self._opened = open_shared(path, self._bop_opener, f"{__name__}.BOPFolder", self._bop_opener.stamp(path))
-        return self._opened
+        path = find_models_info(self.dataset, self.data_dir)
+        return open_shared(path, self._bop_opener, f"{__name__}.BOPFolder", self._bop_opener.stamp(path))
 
 
 def _object_names(names: Mapping[Any, Any] | None) -> tuple[tuple[int, str], ...]:

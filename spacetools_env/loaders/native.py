@@ -6,10 +6,11 @@ format its authors publish, found through :func:`~spacetools_env.loaders.paths.f
 *opener*: ``opener(path) -> NativeFile``, which reads and validates the small fields of every
 row and names its splits; images are decoded per item by ``NativeFile.item``.
 
-:class:`NativeSource` does the rest, as :class:`~spacetools_env.loaders.SpaceToolsEvalSource`
-does for the SpaceTools parquet: nothing is read until the first ``num_items``/``get`` (so
-``gym.make`` works without data), opened files are shared process-wide while unchanged on disk,
-decoded items sit in a small LRU, and a malformed row raises
+:class:`NativeSource` does the rest through
+:class:`~spacetools_env.loaders.item_source.CachedItemSource`, the base it shares with
+:class:`~spacetools_env.loaders.SpaceToolsEvalSource`: nothing is read until the first
+``num_items``/``get`` (so ``gym.make`` works without data), opened files are shared process-wide
+while unchanged on disk, decoded items sit in a small LRU, and a malformed row raises
 :class:`~spacetools_env.loaders.CorruptRowError` naming the file, the row, the column and the fix.
 
 A release published in more than one layout (CV-Bench's parquet or jsonl + ``img/``;
@@ -24,7 +25,6 @@ from __future__ import annotations
 import glob
 import io
 import os
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +33,7 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from spacetools_env.loaders.item_source import CachedItemSource
 from spacetools_env.loaders.open_files import open_shared
 from spacetools_env.loaders.paths import (
     BenchmarkDataNotFoundError,
@@ -207,7 +208,7 @@ def find_layout(
         ) from None
 
 
-class NativeSource:
+class NativeSource(CachedItemSource[NativeFile]):
     """The items of one native benchmark file (an :class:`~spacetools_env.task.ItemSource`).
 
     Args:
@@ -218,6 +219,10 @@ class NativeSource:
         cache_items: Decoded items kept per source.
         alternatives: Other layouts of the same release, less preferred than ``relative_path``
             (see :func:`find_layout`).
+
+    Laziness, the item LRU, ``num_items``/``get``/``validate`` and pickling come from
+    :class:`~spacetools_env.loaders.item_source.CachedItemSource`; the splits are the opened
+    file's :attr:`NativeFile.splits`.
     """
 
     def __init__(
@@ -229,88 +234,32 @@ class NativeSource:
         cache_items: int = 16,
         alternatives: Sequence[Layout] = (),
     ) -> None:
+        super().__init__(cache_items)
         self.dataset, self.relative_path, self.opener = dataset, relative_path, opener
         self.data_dir = None if data_dir is None else os.fspath(data_dir)
-        self.cache_items = cache_items
         self.alternatives = tuple(alternatives)
-        self._opened: NativeFile | None = None
-        self._items: OrderedDict[tuple[str, int], TaskItem] = OrderedDict()
 
-    def _open(self) -> NativeFile:
-        if self._opened is None:
-            if self.alternatives:
-                layouts = (Layout(self.relative_path, self.opener), *self.alternatives)
-                path, layout = find_layout(self.dataset, layouts, self.data_dir)
-                opener = layout.opener
-            else:
-                path, opener = find_benchmark_file(self.dataset, self.relative_path, self.data_dir), self.opener
-            kind = f"{getattr(opener, '__module__', '')}.{getattr(opener, '__qualname__', opener)}"
-            self._opened = _open(path, opener, kind)
-        return self._opened
+    def _open_file(self) -> NativeFile:
+        if self.alternatives:
+            layouts = (Layout(self.relative_path, self.opener), *self.alternatives)
+            path, layout = find_layout(self.dataset, layouts, self.data_dir)
+            opener = layout.opener
+        else:
+            path, opener = find_benchmark_file(self.dataset, self.relative_path, self.data_dir), self.opener
+        kind = f"{getattr(opener, '__module__', '')}.{getattr(opener, '__qualname__', opener)}"
+        return _open(path, opener, kind)
 
-    @property
-    def path(self) -> Path:
-        """The file read (found on first use); raises BenchmarkDataNotFoundError without a local copy."""
-        return self._open().path
+    def _splits(self, opened: NativeFile) -> Mapping[str, Sequence[int]]:
+        return opened.splits
 
-    def _rows(self, split: str) -> list[int]:
-        splits = self._open().splits
-        if split not in splits:
-            raise ValueError(
-                f"unknown split {split!r} for {self.dataset.repo_id} {self.relative_path!r}; "
-                f"splits: {sorted(splits)}"
-            )
-        return splits[split]
+    def _decode(self, opened: NativeFile, split: str, index: int, row: int) -> TaskItem:
+        return opened.item(split, index, row)
 
-    def num_items(self, split: str) -> int:
-        """Items in ``split``; raises ValueError for an unknown split."""
-        return len(self._rows(split))
+    def _corrupt(self, opened: NativeFile, row: int, exc: RowError) -> CorruptRowError:
+        return corrupt_row(opened, row, exc)
 
-    def get(self, split: str, index: int) -> TaskItem:
-        """Item ``index`` of ``split``, decoded on first request.
-
-        Raises:
-            ValueError: unknown split or index out of range.
-            CorruptRowError: the row is malformed (names file, row, column and fix).
-            BenchmarkDataNotFoundError: no local copy.
-        """
-        rows = self._rows(split)
-        if not 0 <= index < len(rows):
-            raise ValueError(f"index {index} is out of range for split {split!r} (0..{len(rows) - 1})")
-        item = self._items.get((split, index))
-        if item is not None:
-            self._items.move_to_end((split, index))
-            return item
-        opened = self._open()
-        try:
-            item = opened.item(split, index, rows[index])
-        except RowError as exc:
-            raise corrupt_row(opened, rows[index], exc) from None
-        self._items[(split, index)] = item
-        while len(self._items) > self.cache_items:
-            self._items.popitem(last=False)
-        return item
-
-    def validate(self) -> int:
-        """Decode every item of every split once; returns the number of distinct rows.
-
-        Raises:
-            CorruptRowError: the first malformed row.
-        """
-        opened = self._open()
-        seen: set[int] = set()
-        for split, rows in opened.splits.items():
-            for index, row in enumerate(rows):
-                try:
-                    opened.item(split, index, row)
-                except RowError as exc:
-                    raise corrupt_row(opened, row, exc) from None
-                seen.add(row)
-        return len(seen)
-
-    def __getstate__(self) -> dict[str, Any]:
-        # Pickled as its arguments: the copy reopens the file (a process-wide cache) on first use.
-        return {**self.__dict__, "_opened": None, "_items": OrderedDict()}
+    def _label(self) -> str:
+        return f"{self.dataset.repo_id} {self.relative_path!r}"
 
 
 def read_parquet_columns(path: Path, required: tuple[str, ...], fix: str, what: str) -> Any:

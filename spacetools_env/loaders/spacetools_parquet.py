@@ -26,13 +26,14 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from spacetools_env.loaders.item_source import CachedItemSource
 from spacetools_env.loaders.open_files import open_shared
 from spacetools_env.loaders.paths import SPACETOOLS_EVAL, find_benchmark_file
 from spacetools_env.loaders.rows import (
@@ -223,7 +224,7 @@ def open_eval_file(path: Path, key: str) -> SpaceToolsEvalFile:
     return open_shared(path, lambda p: SpaceToolsEvalFile(p, key), ("spacetools-eval", key))
 
 
-class SpaceToolsEvalSource:
+class SpaceToolsEvalSource(CachedItemSource[SpaceToolsEvalFile]):
     """The items of one evaluation key (an :class:`~spacetools_env.task.ItemSource`).
 
     Args:
@@ -233,82 +234,36 @@ class SpaceToolsEvalSource:
         data_dir: The ``data_dir=`` argument (see :mod:`spacetools_env.loaders.paths`).
         cache_items: Decoded items kept per source.
 
-    Only split ``"test"`` exists; item ``i`` is row ``i`` of the file.
+    Only split ``"test"`` exists; item ``i`` is row ``i`` of the file. Laziness, the item LRU,
+    ``num_items``/``get``/``validate`` and pickling come from :class:`CachedItemSource`.
     """
 
     def __init__(
         self, key: str, build: RowBuilder, data_dir: str | os.PathLike[str] | None = None, cache_items: int = 16
     ) -> None:
+        super().__init__(cache_items)
         self.key, self.build = key, build
         self.relative_path = relative_path(key)
         self.data_dir = None if data_dir is None else os.fspath(data_dir)
-        self.cache_items = cache_items
-        self._opened: SpaceToolsEvalFile | None = None
-        self._items: OrderedDict[int, TaskItem] = OrderedDict()
 
-    def _open(self) -> SpaceToolsEvalFile:
-        if self._opened is None:
-            path = find_benchmark_file(SPACETOOLS_EVAL, self.relative_path, self.data_dir)
-            self._opened = open_eval_file(path, self.key)
-        return self._opened
+    def _open_file(self) -> SpaceToolsEvalFile:
+        path = find_benchmark_file(SPACETOOLS_EVAL, self.relative_path, self.data_dir)
+        return open_eval_file(path, self.key)
 
-    @property
-    def path(self) -> Path:
-        """The file read (found on first use).
+    def _splits(self, opened: SpaceToolsEvalFile) -> Mapping[str, Sequence[int]]:
+        return {SPLIT: range(len(opened))}
 
-        Raises:
-            BenchmarkDataNotFoundError: no local copy.
-        """
-        return self._open().path
+    def _decode(self, opened: SpaceToolsEvalFile, split: str, index: int, row: int) -> TaskItem:
+        return self.build(opened.row(row))
 
-    def num_items(self, split: str) -> int:
-        """Rows in the file; raises ValueError for a split other than ``"test"``."""
-        if split != SPLIT:
-            raise ValueError(f"unknown split {split!r} for {self.key!r}: this benchmark has only split {SPLIT!r}")
-        return len(self._open())
+    def _corrupt(self, opened: SpaceToolsEvalFile, row: int, exc: RowError) -> CorruptRowError:
+        return opened.error(row, exc)
 
-    def get(self, split: str, index: int) -> TaskItem:
-        """Item ``index`` of ``split`` (row ``index`` of the file), decoded on first request.
+    def _label(self) -> str:
+        return repr(self.key)
 
-        Raises:
-            ValueError: unknown split or index out of range.
-            CorruptRowError: the row (images or ground truth) is malformed.
-            BenchmarkDataNotFoundError: no local copy.
-        """
-        count = self.num_items(split)
-        if not 0 <= index < count:
-            raise ValueError(f"index {index} is out of range for {self.key!r} split {split!r} (0..{count - 1})")
-        item = self._items.get(index)
-        if item is not None:
-            self._items.move_to_end(index)
-            return item
-        opened = self._open()
-        try:
-            item = self.build(opened.row(index))
-        except RowError as exc:
-            raise opened.error(index, exc) from None
-        self._items[index] = item
-        while len(self._items) > self.cache_items:
-            self._items.popitem(last=False)
-        return item
-
-    def validate(self) -> int:
-        """Decode every row once (images and ground truth); returns the row count.
-
-        Raises:
-            CorruptRowError: the first malformed row.
-        """
-        opened = self._open()
-        for index in range(len(opened)):
-            try:
-                self.build(opened.row(index))
-            except RowError as exc:
-                raise opened.error(index, exc) from None
-        return len(opened)
-
-    def __getstate__(self) -> dict[str, Any]:
-        # Pickled as its arguments: the copy reopens the file (a process-wide cache) on first use.
-        return {**self.__dict__, "_opened": None, "_items": OrderedDict()}
+    def _unknown_split(self, split: str, splits: Mapping[str, Sequence[int]]) -> str:
+        return f"unknown split {split!r} for {self._label()}: this benchmark has only split {SPLIT!r}"
 
 
 def spacetools_eval_source(
