@@ -25,6 +25,19 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _json_object(text: str) -> dict:
+    """An ``--env-kwargs`` value: a JSON object, or a usage error naming what was wrong."""
+    import json
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON ({exc}); pass an object like '{{\"max_turns\": 4}}'") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object, got {type(value).__name__}")
+    return value
+
+
 def _eval(args: argparse.Namespace) -> int:
     from benchmarks.eval import EvalConfig, ResultsLockedError, run_eval
 
@@ -39,6 +52,7 @@ def _eval(args: argparse.Namespace) -> int:
         split=args.split,
         seed=args.seed,
         progress=not args.no_progress,
+        env_kwargs=args.env_kwargs,
     )
     try:
         summary = run_eval(config)
@@ -66,6 +80,14 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--difficulty", default="medium", choices=["easy", "medium", "hard"], help="synthetic scenes")
     run.add_argument("--data-dir", help="local copy of the benchmarks (passed to gym.make as data_dir=)")
     run.add_argument("--split", help="override the suite's item split")
+    run.add_argument(
+        "--env-kwargs",
+        type=_json_object,
+        default={},
+        metavar="JSON",
+        help='extra gym.make options for every env, e.g. \'{"max_turns": 4}\' or '
+        '\'{"source_options": {"dataset": "lmo"}}\' (recorded in the manifest)',
+    )
     run.add_argument("--seed", type=int, default=0, help="base seed of the episodes' resets (default 0)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(func=_eval)

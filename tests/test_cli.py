@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from benchmarks.cli import main
 
 
@@ -51,3 +53,22 @@ def test_data_download_without_huggingface_hub_says_what_to_do(monkeypatch, caps
     assert main(["data", "download", "spacetools-eval", "--data-dir", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "pip install huggingface_hub" in err and "spacetools-eval-benchmarks/" in err
+
+
+def test_eval_env_kwargs_reach_gym_make_and_the_manifest(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["eval", "--agent", "tool-program", "--suite", "SpaceTools-Synth-RelativeDepth-v0", "--episodes", "1",
+            "--out", str(out), "--no-progress", "--env-kwargs", '{"max_turns": 1}']
+    assert main(argv) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["envs"][0]["make_kwargs"]["max_turns"] == 1
+    record = json.loads((out / "results.jsonl").read_text().splitlines()[0])
+    assert record["truncated"] and record["turns"] == 1  # the program needs more than one turn
+
+
+def test_eval_env_kwargs_must_be_a_json_object(tmp_path, capsys):
+    argv = ["eval", "--agent", "tool-program", "--suite", "synth", "--out", str(tmp_path), "--env-kwargs", "[1]"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert "must be a JSON object, got list" in capsys.readouterr().err
