@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import multiprocessing
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -209,7 +210,10 @@ def _played(config: EvalConfig, spec: PlayerSpec, pending: Sequence[EpisodeKey])
     # spawn, not fork: PyBullet and tool backends hold native state a fork would share.
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(
-        max_workers=min(config.workers, len(pending)), mp_context=context, initializer=init_worker, initargs=(spec,)
+        max_workers=min(config.workers, len(pending)),
+        mp_context=context,
+        initializer=init_worker,
+        initargs=(spec, os.getpid()),
     )
     try:
         futures = [pool.submit(play_in_worker, key) for key in pending]

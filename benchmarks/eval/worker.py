@@ -151,14 +151,18 @@ def _where(exc: BaseException) -> str:
 _PLAYER: EpisodePlayer | None = None
 
 
-def init_worker(spec: PlayerSpec) -> None:
-    """Process-pool initializer: build this worker's player and watch the parent."""
+def init_worker(spec: PlayerSpec, runner_pid: int) -> None:
+    """Process-pool initializer: watch the runner, then build this worker's player.
+
+    ``runner_pid`` comes from the runner rather than ``os.getppid()`` here: a runner killed while
+    this worker was still starting has already handed it to init, and ``getppid()`` would then
+    name init, which never exits.
+    """
     global _PLAYER
+    threading.Thread(target=_exit_with_parent, args=(runner_pid,), daemon=True, name="parent-watch").start()
     import spacetools_env  # noqa: F401  (registers the envs in a spawned process)
 
     _PLAYER = EpisodePlayer(spec)
-    parent = os.getppid()
-    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="parent-watch").start()
 
 
 def play_in_worker(key: EpisodeKey) -> Played:
