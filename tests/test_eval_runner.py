@@ -233,6 +233,26 @@ def test_kill_9_at_any_point_then_resume_records_each_episode_exactly_once(tmp_p
     assert json.loads((out / "summary.json").read_text())["recorded"] == 15
 
 
+def test_workers_killed_runner_during_their_startup_exit_too(tmp_path):
+    # A worker still importing when the runner dies was handed to init before it could note its
+    # parent; it must still notice (it watches the runner's pid, not its parent at that moment).
+    command = [sys.executable, "-m", "benchmarks.cli", "eval", "--agent", "tool-program", "--suite", "synth",
+               "--episodes", "2", "--workers", "2", "--out", str(tmp_path / "run"), "--no-progress"]
+    runner = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: set[int] = set()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(workers) < 2 and runner.poll() is None:
+        workers |= _children(runner.pid)
+        time.sleep(0.005)
+    runner.send_signal(signal.SIGKILL)
+    runner.wait()
+    assert workers, "the runner started no worker"
+    deadline = time.monotonic() + 20
+    while any(Path(f"/proc/{w}").exists() for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{w}").exists() for w in workers), "workers outlived a runner killed at their start"
+
+
 # ---------------------------------------------------------------------- suites and the CLI
 def test_suites_are_named_and_versioned():
     synth = resolve_suite("synth")
