@@ -59,7 +59,10 @@ class MaskShape:
 
 Shape = PointsShape | BoxShape | GraspShape | MaskShape
 
-_PAIR = re.compile(r"[\[(]\s*(-?\d*\.?\d+(?:e-?\d+)?)\s*,\s*(-?\d*\.?\d+(?:e-?\d+)?)\s*[\])]")
+_NUMBER = r"-?(?:\d+(?:\.\d+)?|\.\d+)(?:e-?\d+)?"  # no nested optional digits: linear, not quadratic
+_PAIR = re.compile(rf"[\[(]\s*({_NUMBER})\s*,\s*({_NUMBER})\s*[\])]")
+MAX_ANSWER_SCAN = 20_000
+"""Characters of an answer searched for pairs (display only: a 1 MB answer must not stall a page)."""
 """An ``(x, y)`` or ``[x, y]`` number pair, as the BOP-ASK and RoboSpatial answers write them."""
 
 
@@ -106,7 +109,7 @@ def answer_shapes(answer: str | None, eval_key: str | None, size: tuple[int, int
     """
     if not answer:
         return []
-    pairs = [(float(x), float(y)) for x, y in _PAIR.findall(answer)]
+    pairs = [(float(x), float(y)) for x, y in _PAIR.findall(answer[:MAX_ANSWER_SCAN])]
     if not pairs:
         return []
     if not all(0.0 <= v <= 1.0 for pair in pairs for v in pair):

@@ -11,6 +11,7 @@ import io
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,8 @@ from PIL import Image
 from benchmarks.cli import main
 from benchmarks.eval import EvalConfig, run_eval
 from benchmarks.leaderboard.site import SiteError, build_site
-from benchmarks.leaderboard.site.ranking import headline
+from benchmarks.leaderboard.site.ranking import headline, standing
+from spacetools_env.overlays import answer_shapes
 
 SYNTH = "SpaceTools-Synth-BoxPose-v0,SpaceTools-Synth-RefLocation-v0,SpaceTools-Synth-SpatialConfiguration-v0"
 GRASP = "SpaceTools-BOP-Grasp-v0"
@@ -211,3 +213,78 @@ def test_submitted_text_is_escaped_never_run(runs, tmp_path):
         text = page.read_text()
         assert "<script>alert" not in text and "<img src=x" not in text, page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in (tmp_path / "site" / "index.html").read_text()
+
+
+# ---------------------------------------------------------------------- hostile or unusual submissions
+class InvalidNamedToolAgent:
+    """Calls a tool literally named ``invalid_action`` beside a real one, then answers."""
+
+    name = "invalid-named-tool"
+
+    def act(self, turns):
+        out = []
+        for turn in turns:
+            if any(m["role"] == "tool" for m in turn.messages):
+                out.append("<answer>(A)</answer>")
+            else:
+                out.append('<tool_call>{"name": "invalid_action", "arguments": {}}</tool_call>'
+                           '<tool_call>{"name": "roborefer.detect_one", '
+                           '"arguments": {"obj_name": "the point A", "image_index": 0}}</tool_call>')
+        return out
+
+    def end_episode(self, episode_id):
+        pass
+
+
+def test_a_tool_named_like_the_error_channel_does_not_shift_the_viewer(tmp_path):
+    run = _submission(tmp_path, "odd", f"{__name__}:InvalidNamedToolAgent", "Odd tool names",
+                      "SpaceTools-Synth-RelativeDepth-v0", episodes=1)
+    build_site([run], tmp_path / "site", trajectories=1, log=lambda m: None)
+    page = next((tmp_path / "site" / "s").glob("*/SpaceTools-Synth-RelativeDepth-v0_test_0.html")).read_text()
+    assert "differs from the record" not in page
+    assert page.count('class="tool-name">roborefer.detect_one<') == 1
+    assert page.count('class="tool-name">invalid_action<') == 1  # the unknown tool's failed call, shown as such
+
+
+def test_malformed_tool_records_are_rejected_and_the_site_still_builds(runs, tmp_path):
+    bad = Path(shutil.copytree(runs["tools"], tmp_path / "bad"))
+    records = [json.loads(line) for line in (bad / "results.jsonl").read_text().splitlines()]
+    with_calls = next(r for r in records if r["trajectory"]["tool_calls"] and r["trajectory"]["tool_calls"][0])
+    with_calls["trajectory"]["tool_calls"][0][0] = 5
+    records[-1]["tools"]["by_tool"] = {"x": {"calls": "1e3"}}
+    (bad / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    summary = build_site([runs["blind"], bad], tmp_path / "site", trajectories=1, log=lambda m: None)
+    assert (summary.accepted, summary.rejected) == (1, 1)
+    index = (tmp_path / "site" / "index.html").read_text()
+    assert "must hold one object per call" in index and "tools.by_tool must map tool names" in index
+
+
+def test_submissions_inside_the_site_folder_are_refused_before_anything_is_deleted(runs, tmp_path):
+    out = tmp_path / "site"
+    build_site([], out, log=lambda m: None)
+    inside = Path(shutil.copytree(runs["blind"], out / "subs" / "blind"))
+    with pytest.raises(SiteError, match="inside the site folder"):
+        build_site([inside], out, log=lambda m: None)
+    assert (inside / "results.jsonl").is_file()
+
+
+def test_runs_with_other_make_options_are_ranked_apart(tmp_path):
+    one = "SpaceTools-Synth-Relation2D-v0"
+    easy = _submission(tmp_path, "easy", "blind-guess", "Easy scenes", one, episodes=1, difficulty="easy")
+    hard = _submission(tmp_path, "hard", "blind-guess", "Hard scenes", one, episodes=1, difficulty="hard")
+    build_site([easy, hard], tmp_path / "site", trajectories=0, log=lambda m: None)
+    index = (tmp_path / "site" / "index.html").read_text()
+    assert index.count('<table class="ranking sortable">') == 2
+    assert '&quot;difficulty&quot;: &quot;easy&quot;' in index and '&quot;difficulty&quot;: &quot;hard&quot;' in index
+
+
+def test_a_benchmark_without_a_headline_counts_as_zero_in_the_mean():
+    summary = {"benchmarks": {"A": {"metrics_pct": {"pose IoU x100": 90.0}}, "B": {"metrics_pct": {}}}}
+    assert standing(summary).mean == 45.0  # B: every item skipped by its scorer -> 0, not dropped
+    assert standing({"benchmarks": {"A": {"metrics_pct": {"x": 90.0}}}}, ["A", "B"]).mean == 45.0
+
+
+def test_a_huge_answer_is_drawn_in_linear_time():
+    started = time.perf_counter()
+    assert answer_shapes("(" + "1" * 1_000_000, "robospatial") == []
+    assert time.perf_counter() - started < 1.0

@@ -45,6 +45,7 @@ import shutil
 import tempfile
 import time
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -327,7 +328,7 @@ def read_file(path: Path, key: Mapping[str, Any]) -> dict[int, Entry]:
             expected = npz["sha256"].tobytes().decode("ascii")
             count = sum(1 for name in npz.files if name.startswith("a"))
             arrays = [npz[f"a{i}"] for i in range(count)]
-    except (OSError, KeyError, ValueError, EOFError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
+    except (OSError, KeyError, ValueError, EOFError, UnicodeDecodeError, zipfile.BadZipFile, zlib.error) as exc:
         raise ValueError(f"cannot be read ({type(exc).__name__}: {exc})") from None
     if _checksum(payload, arrays) != expected:
         raise ValueError("its SHA-256 does not match its contents (corrupted or edited)")

@@ -97,6 +97,17 @@ def _trajectory_problems(record: dict[str, Any]) -> list[str]:
                 )
     if not all(isinstance(turn, list) for turn in traj["tool_calls"]):
         problems.append("trajectory.tool_calls must be a list of lists (one per turn)")
+    elif not all(isinstance(call, dict) for turn in traj["tool_calls"] for call in turn):
+        problems.append("trajectory.tool_calls[turn] must hold one object per call ({name, arguments, ok, text, data})")
+    by_tool = record["tools"].get("by_tool") if isinstance(record.get("tools"), dict) else None
+    if by_tool is not None and not (
+        isinstance(by_tool, dict)
+        and all(
+            isinstance(stats, dict) and all(_is(stats.get(k, 0), (int,)) for k in ("calls", "errors"))
+            for stats in by_tool.values()
+        )
+    ):
+        problems.append('tools.by_tool must map tool names to {"calls": int, "errors": int}')
     if record["turns"] != len(traj["actions"]):
         problems.append(f"turns is {record['turns']} but the trajectory has {len(traj['actions'])} actions")
     return problems

@@ -16,8 +16,10 @@ actions in the env (see :mod:`benchmarks.leaderboard.site.replay`).
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,7 @@ import gymnasium as gym
 
 from benchmarks.eval.suites import EpisodeKey
 from benchmarks.leaderboard.files import loads
+from benchmarks.leaderboard.report import ValidationReport
 from benchmarks.leaderboard.rescore import SuiteError, frozen_suite, make_kwargs_of
 from benchmarks.leaderboard.site.assets import Assets
 from benchmarks.leaderboard.site.html import CSS
@@ -77,43 +80,82 @@ def build_site(
     """
     if trajectories < 0:
         raise ValueError(f"trajectories must be >= 0, got {trajectories}")
-    site = _prepare(Path(out))
+    target = Path(out)
+    _check_target(target, [Path(p) for p in submissions] + ([Path(data_dir)] if data_dir else []))
+    # Built beside the target and swapped in at the end: a failed build never leaves a half site.
+    target.parent.mkdir(parents=True, exist_ok=True)
+    site = Path(tempfile.mkdtemp(prefix=f".{target.name}-building-", dir=target.parent))
+    try:
+        summary = _build(submissions, site, data_dir, trajectories, log)
+        if target.exists():
+            shutil.rmtree(target)
+        site.rename(target)
+    except BaseException:
+        shutil.rmtree(site, ignore_errors=True)
+        raise
+    log(f"site: {target / 'index.html'} ({summary.accepted} accepted, {summary.rejected} rejected, "
+        f"{summary.trajectories} trajectories)")
+    return SiteSummary(target, summary.accepted, summary.rejected, summary.trajectories, summary.images)
+
+
+def _build(submissions: Sequence[str | Path], site: Path, data_dir: str | None, per_env: int, log: Log) -> SiteSummary:
+    (site / MARKER).write_text("built by spacetools leaderboard build; this folder is replaced on rebuild\n")
     assets = Assets(site)
-    entries = []
-    for i, path in enumerate(submissions):
-        report = validate_submission(path, data_dir=data_dir)
-        log(report.format().splitlines()[0])
-        entries.append(Entry(_slug(i, report.submission, Path(path)), report, standing(report.summary)))
+    entries = [_entry(i, Path(path), data_dir, log) for i, path in enumerate(submissions)]
     accepted = [entry for entry in entries if entry.report.ok]
+    groups: dict[str, list[Entry]] = {}
+    for entry in accepted:
+        groups.setdefault(_group_label(entry), []).append(entry)
+    for members in groups.values():  # every benchmark of the group counts, a missing headline as 0
+        benchmarks = sorted({b for m in members for b in (m.report.summary or {}).get("benchmarks", {})})
+        for member in members:
+            member.standing = standing(member.report.summary, benchmarks)
+        members.sort(key=lambda m: -(m.standing.mean if m.standing.mean is not None else -1.0))
     shown = 0
     for entry in accepted:
         (site / "s" / entry.slug).mkdir(parents=True)
-        shown += _render_trajectories(entry, site, assets, data_dir, trajectories)
+        shown += _render_trajectories(entry, site, assets, data_dir, per_env, log)
         (site / "s" / entry.slug / "index.html").write_text(submission_page(entry), encoding="utf-8")
-    groups: dict[str, list[Entry]] = {}
-    for entry in sorted(accepted, key=lambda x: -(x.standing.mean if x.standing.mean is not None else -1.0)):
-        suite = entry.report.suite or {}
-        groups.setdefault(f"{suite.get('name')} v{suite.get('version')} ({suite.get('episodes')} episodes)", []).append(
-            entry
-        )
     rejected = [entry for entry in entries if not entry.report.ok]
     (site / "style.css").write_text(CSS, encoding="utf-8")
     (site / "index.html").write_text(index_page(dict(sorted(groups.items())), rejected), encoding="utf-8")
-    log(f"site: {site / 'index.html'} ({len(accepted)} accepted, {len(rejected)} rejected, {shown} trajectories)")
     return SiteSummary(site, len(accepted), len(rejected), shown, assets.written)
 
 
-def _prepare(out: Path) -> Path:
-    if out.exists():
-        if not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).is_file()):
-            raise SiteError(
-                f"{out} exists and is not a site built by `spacetools leaderboard build`; "
-                "pick a new --out folder (a built site is replaced on rebuild, anything else is never deleted)"
-            )
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    (out / MARKER).write_text("built by spacetools leaderboard build; this folder is replaced on rebuild\n")
-    return out
+def _entry(index: int, path: Path, data_dir: str | None, log: Log) -> Entry:
+    """The submission validated; a validator crash rejects that submission only, with the error as reason."""
+    try:
+        report = validate_submission(path, data_dir=data_dir)
+    except Exception as exc:
+        report = ValidationReport(path=str(path))
+        report.add(str(path), f"could not be validated: {type(exc).__name__}: {exc}")
+    log(report.format().splitlines()[0])
+    return Entry(_slug(index, report.submission, path), report, standing(report.summary))
+
+
+def _group_label(entry: Entry) -> str:
+    """Suite, version, size, and any non-default make options: only like is ranked with like."""
+    suite = entry.report.suite or {}
+    label = f"{suite.get('name')} v{suite.get('version')} ({suite.get('episodes')} episodes)"
+    try:
+        manifest = loads((Path(entry.report.path) / "manifest.json").read_bytes())
+        options = {env: kw for env, kw in sorted(make_kwargs_of(manifest).items()) if kw}
+    except (OSError, ValueError):
+        options = {}
+    settings = sorted({json.dumps(kw, sort_keys=True) for kw in options.values()})
+    return label + (f", options {'; '.join(settings)}" if settings else "")
+
+
+def _check_target(out: Path, inputs: list[Path]) -> None:
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).is_file())):
+        raise SiteError(
+            f"{out} exists and is not a site built by `spacetools leaderboard build`; "
+            "pick a new --out folder (a built site is replaced on rebuild, anything else is never deleted)"
+        )
+    root = out.resolve()
+    for path in inputs:
+        if path.resolve() == root or root in path.resolve().parents:
+            raise SiteError(f"{path} is inside the site folder {out}, which a rebuild replaces; move it out first")
 
 
 def _slug(index: int, meta: dict[str, Any] | None, path: Path) -> str:
@@ -142,7 +184,9 @@ def _pick(records: list[dict[str, Any]], per_env: int) -> list[dict[str, Any]]:
     return picked
 
 
-def _render_trajectories(entry: Entry, site: Path, assets: Assets, data_dir: str | None, per_env: int) -> int:
+def _render_trajectories(
+    entry: Entry, site: Path, assets: Assets, data_dir: str | None, per_env: int, log: Log
+) -> int:
     if per_env == 0:
         return 0
     root = Path(entry.report.path)
@@ -162,9 +206,14 @@ def _render_trajectories(entry: Entry, site: Path, assets: Assets, data_dir: str
             env = envs.get(key.env_id)
             if env is None:
                 env = envs[key.env_id] = _make(key.env_id, kwargs.get(key.env_id, {}), suite.split, data_dir)
-            replayed = replay(env, record)
             href = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{key.env_id}_{key.split}_{key.index}") + ".html"
-            (folder / href).write_text(episode_page(replayed, record, entry.name, assets), encoding="utf-8")
+            try:
+                replayed = replay(env, record)
+                page = episode_page(replayed, record, entry.name, assets)
+            except Exception as exc:
+                log(f"{entry.report.path}: {key.id}: no viewer page ({type(exc).__name__}: {exc})")
+                continue
+            (folder / href).write_text(page, encoding="utf-8")
             entry.episodes.append((record, href, replayed.score))
     finally:
         for env in envs.values():

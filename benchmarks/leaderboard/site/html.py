@@ -6,6 +6,7 @@ from any static host; the only script sorts tables and the pages read fine witho
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from html import escape
 
@@ -97,7 +98,7 @@ def table(
 
 def num(value: float | None, digits: int = 2) -> str:
     """A right-aligned numeric cell that sorts by its value (``-`` when missing)."""
-    if value is None:
+    if value is None or not math.isfinite(value):  # NaN: an item the official scorer skipped
         return '<td class="num" data-v="-1e308">-</td>'
     return f'<td class="num" data-v="{value!r}">{value:.{digits}f}</td>'
 

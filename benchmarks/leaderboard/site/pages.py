@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from benchmarks.leaderboard.report import ValidationReport
@@ -89,7 +90,7 @@ def index_page(groups: dict[str, list[Entry]], rejected: Sequence[Entry]) -> str
             reasons = entry.report.problems[:MAX_REASONS]
             more = len(entry.report.problems) - len(reasons)
             text = "".join(f"<li>{e(p)}</li>" for p in reasons) + (f"<li>... and {more} more</li>" if more else "")
-            rows.append([cell(entry.report.path), cell(entry.name), f"<td><ul>{text}</ul></td>"])
+            rows.append([cell(Path(entry.report.path).name), cell(entry.name), f"<td><ul>{text}</ul></td>"])
         body.append("<h2>Rejected submissions</h2>")
         body.append(table([("Directory", ""), ("Model", ""), ("Reasons", "")], rows, cls="rejected"))
     return page("SpaceTools leaderboard", "\n".join(body), script=True)

@@ -15,7 +15,7 @@ suite version: numbers from different question lists are not comparable.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,12 +53,21 @@ class Standing:
     mean: float | None
 
 
-def standing(summary: Mapping[str, Any] | None) -> Standing:
-    """The row of a validated submission's re-scored summary."""
+def standing(summary: Mapping[str, Any] | None, benchmarks: Sequence[str] | None = None) -> Standing:
+    """The row of a validated submission's re-scored summary.
+
+    Args:
+        summary: The re-scored summary (``ValidationReport.summary``).
+        benchmarks: The benchmarks of its ranking group; each counts in the mean, a benchmark
+            without a headline (every item skipped by the official scorer) as 0, so answering
+            unparsably cannot drop a weak benchmark from the mean. Default: the submission's own.
+    """
     headlines: dict[str, float] = {}
-    for name, bench in ((summary or {}).get("benchmarks") or {}).items():
+    reported = (summary or {}).get("benchmarks") or {}
+    for name, bench in reported.items():
         found = headline(name, bench.get("metrics_pct") or {})
         if found is not None:
             headlines[name] = found[1]
-    mean = sum(headlines.values()) / len(headlines) if headlines else None
+    counted = list(benchmarks) if benchmarks is not None else list(reported)
+    mean = sum(headlines.get(b, 0.0) for b in counted) / len(counted) if counted else None
     return Standing(headlines, mean)

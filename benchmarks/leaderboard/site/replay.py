@@ -48,6 +48,8 @@ class Replay:
     question: str
     images: list[np.ndarray]
     """Every image of the conversation by its env index (question images first, then tool images)."""
+    question_images: int
+    """How many of :attr:`images` belong to the question (the first ones)."""
     turns: list[ReplayTurn]
     answer: str | None
     score: float | None
@@ -86,10 +88,13 @@ def replay(env: gym.Env, record: Mapping[str, Any]) -> Replay:
         errors: list[str] = []
         produced = before
         tool_messages = [m for m in observation if m["role"] == "tool"]
-        for message in tool_messages:
+        # The env writes a turn's error messages first, then one message per call: split by count,
+        # not by name (a model may call a tool named "invalid_action").
+        n_errors = len(tool_messages) - len(results)
+        for position, message in enumerate(tool_messages):
             text = "".join(p["text"] for p in message["content"] if p.get("type") == "text")
             n_images = sum(1 for p in message["content"] if p.get("type") == "image")
-            if message.get("name") == "invalid_action":
+            if position < n_errors:
                 errors.append(text)
                 continue
             result = results[len(calls)]
@@ -107,6 +112,7 @@ def replay(env: gym.Env, record: Mapping[str, Any]) -> Replay:
     return Replay(
         question=item.question,
         images=list(raw.images),
+        question_images=len(item.images),
         turns=turns,
         answer=info["answer"],
         score=info["score"],
@@ -122,7 +128,7 @@ def _compare(turn: int, calls: list[ToolCall], recorded: list[Mapping[str, Any]]
     return [
         f"turn {turn + 1}, call {i + 1} ({call.name}): the tool printed different text than recorded"
         for i, (call, rec) in enumerate(zip(calls, recorded, strict=True))
-        if call.text != rec.get("text")
+        if call.text != (rec.get("text") if isinstance(rec, Mapping) else None)
     ]
 
 

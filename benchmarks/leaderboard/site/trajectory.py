@@ -79,6 +79,8 @@ def figure(replay: Replay, index: int, shapes: Sequence[Shape], assets: Assets, 
 def _image_index(arguments: Any) -> int:
     if isinstance(arguments, Mapping):
         value = arguments.get("image_index", 0)
+        if isinstance(value, float) and value.is_integer():  # the tools accept 1.0 for 1
+            value = int(value)
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     return 0
@@ -122,7 +124,8 @@ def episode_page(replay: Replay, record: Mapping[str, Any], submission: str, ass
         body.append(f'<div class="warn differences">The replay differs from the record:<ul>{items}</ul></div>')
     body.append("<h2>Question</h2>")
     body.append(f"<pre>{e(replay.question)}</pre>")
-    body.append("".join(figure(replay, 0, [], assets, root, "question image") for _ in replay.images[:1]))
+    questions = range(replay.question_images)
+    body.append("".join(figure(replay, i, [], assets, root, f"question image {i}") for i in questions))
     for t, turn in enumerate(replay.turns, start=1):
         calls = "".join(_call_html(c, replay, assets, root) for c in turn.calls)
         errors = "".join(f'<div class="call error"><span class="tool-name">invalid action</span>'
