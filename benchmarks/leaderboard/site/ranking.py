@@ -8,8 +8,10 @@ CV-Bench keys) uses the mean of its tasks.
 
 A submission's rank is by the unweighted mean of its benchmark headlines, so a benchmark with
 many items does not outweigh one with few (decision: the paper reports benchmarks side by side,
-never pooled across them). Submissions are ranked only against others on the same suite and
-suite version: numbers from different question lists are not comparable.
+never pooled across them); a benchmark of the group without a headline (every item skipped by
+its official scorer) counts as 0, so unparsable answers cannot drop a weak benchmark. Submissions
+are ranked only against others on the same suite, suite version and make options (the build
+groups them): numbers from different question lists or scene settings are not comparable.
 """
 
 from __future__ import annotations
