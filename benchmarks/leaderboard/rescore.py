@@ -88,6 +88,18 @@ def unsafe_make_kwargs(manifest: Mapping[str, Any]) -> list[str]:
     return found
 
 
+def rebuild_env(env_id: str, kwargs: Mapping[str, Any], split: str | None, data_dir: str | None) -> gym.Env:
+    """``env_id`` made as a submission's manifest says (``kwargs`` from :func:`make_kwargs_of`),
+    with the suite's split (None: the benchmark's own; a submission may not pick another) and the
+    checker's own data."""
+    kwargs = dict(kwargs)
+    if split is not None:
+        kwargs["split"] = split
+    if data_dir is not None:
+        kwargs["data_dir"] = data_dir
+    return gym.make(env_id, **kwargs)
+
+
 @dataclass
 class Rebuilt:
     """One env rebuilt for re-scoring, with its split and item count."""
@@ -120,12 +132,8 @@ class GroundTruth:
 
     def _build(self, env_id: str, kwargs: dict[str, Any]) -> Rebuilt:
         """``env_id`` made with the submission's kwargs, the suite's split and the validator's data."""
-        suite, data_dir = self.suite, self.data_dir
-        if suite.split is not None:  # else the benchmark's own split: a submission may not pick another
-            kwargs["split"] = suite.split
-        if data_dir is not None:
-            kwargs["data_dir"] = data_dir
-        env = gym.make(env_id, **kwargs)
+        suite = self.suite
+        env = rebuild_env(env_id, kwargs, suite.split, self.data_dir)
         split = unwrap(env).config.split
         try:
             available = unwrap(env).source.num_items(split)

@@ -30,10 +30,10 @@ import gymnasium as gym
 from benchmarks.eval.suites import EpisodeKey
 from benchmarks.leaderboard.files import loads
 from benchmarks.leaderboard.report import ValidationReport
-from benchmarks.leaderboard.rescore import SuiteError, frozen_suite, make_kwargs_of
+from benchmarks.leaderboard.rescore import SuiteError, frozen_suite, make_kwargs_of, rebuild_env
 from benchmarks.leaderboard.site.assets import Assets
 from benchmarks.leaderboard.site.html import CSS
-from benchmarks.leaderboard.site.pages import Entry, index_page, submission_page
+from benchmarks.leaderboard.site.pages import Entry, group_benchmarks, index_page, submission_page
 from benchmarks.leaderboard.site.ranking import standing
 from benchmarks.leaderboard.site.replay import replay
 from benchmarks.leaderboard.site.trajectory import episode_page
@@ -107,7 +107,7 @@ def _build(submissions: Sequence[str | Path], site: Path, data_dir: str | None, 
     for entry in accepted:
         groups.setdefault(_group_label(entry), []).append(entry)
     for members in groups.values():  # every benchmark of the group counts, a missing headline as 0
-        benchmarks = sorted({b for m in members for b in (m.report.summary or {}).get("benchmarks", {})})
+        benchmarks = group_benchmarks(members)
         for member in members:
             member.standing = standing(member.report.summary, benchmarks)
         members.sort(key=lambda m: -(m.standing.mean if m.standing.mean is not None else -1.0))
@@ -130,18 +130,15 @@ def _entry(index: int, path: Path, data_dir: str | None, log: Log) -> Entry:
         report = ValidationReport(path=str(path))
         report.add(str(path), f"could not be validated: {type(exc).__name__}: {exc}")
     log(report.format().splitlines()[0])
-    return Entry(_slug(index, report.submission, path), report, standing(report.summary))
+    manifest = loads((path / "manifest.json").read_bytes()) if report.ok else {}  # validated: a JSON object
+    return Entry(_slug(index, report.submission, path), report, manifest)
 
 
 def _group_label(entry: Entry) -> str:
     """Suite, version, size, and any non-default make options: only like is ranked with like."""
     suite = entry.report.suite or {}
     label = f"{suite.get('name')} v{suite.get('version')} ({suite.get('episodes')} episodes)"
-    try:
-        manifest = loads((Path(entry.report.path) / "manifest.json").read_bytes())
-        options = {env: kw for env, kw in sorted(make_kwargs_of(manifest).items()) if kw}
-    except (OSError, ValueError):
-        options = {}
+    options = {env: kw for env, kw in sorted(make_kwargs_of(entry.manifest).items()) if kw}
     settings = sorted({json.dumps(kw, sort_keys=True) for kw in options.values()})
     return label + (f", options {'; '.join(settings)}" if settings else "")
 
@@ -189,8 +186,7 @@ def _render_trajectories(
 ) -> int:
     if per_env == 0:
         return 0
-    root = Path(entry.report.path)
-    manifest = loads((root / "manifest.json").read_bytes())
+    root, manifest = Path(entry.report.path), entry.manifest
     try:
         suite = frozen_suite(manifest)
     except SuiteError:  # validated a moment ago; a suite changing under our feet shows no trajectories
@@ -205,7 +201,7 @@ def _render_trajectories(
             record["seed"] = key.seed(base_seed)  # the validator checked it equals this; use our own anyway
             env = envs.get(key.env_id)
             if env is None:
-                env = envs[key.env_id] = _make(key.env_id, kwargs.get(key.env_id, {}), suite.split, data_dir)
+                env = envs[key.env_id] = rebuild_env(key.env_id, kwargs.get(key.env_id, {}), suite.split, data_dir)
             href = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{key.env_id}_{key.split}_{key.index}") + ".html"
             try:
                 replayed = replay(env, record)
@@ -219,12 +215,3 @@ def _render_trajectories(
         for env in envs.values():
             env.close()
     return len(entry.episodes)
-
-
-def _make(env_id: str, kwargs: dict[str, Any], split: str | None, data_dir: str | None) -> gym.Env:
-    kwargs = dict(kwargs)
-    if split is not None:
-        kwargs["split"] = split
-    if data_dir is not None:
-        kwargs["data_dir"] = data_dir
-    return gym.make(env_id, **kwargs)

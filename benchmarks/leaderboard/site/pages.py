@@ -21,7 +21,10 @@ class Entry:
 
     slug: str
     report: ValidationReport
-    standing: Standing
+    manifest: dict[str, Any] = field(default_factory=dict)
+    """The submission's ``manifest.json`` (read once, when it was accepted)."""
+    standing: Standing = field(default_factory=lambda: Standing({}, None))
+    """Set when ranked within its group (see :func:`group_benchmarks`)."""
     episodes: list[tuple[dict[str, Any], str, float | None]] = field(default_factory=list)
     """(record, page path relative to the submission folder, replayed score) of each viewable episode."""
 
@@ -32,6 +35,11 @@ class Entry:
     @property
     def name(self) -> str:
         return str(self.meta.get("model") or self.slug)
+
+
+def group_benchmarks(entries: Sequence[Entry]) -> list[str]:
+    """Every benchmark any entry of a ranking group reports: the group's columns and mean."""
+    return sorted({b for entry in entries for b in (entry.report.summary or {}).get("benchmarks", {})})
 
 
 def _suite_label(suite: dict[str, Any] | None) -> str:
@@ -78,7 +86,7 @@ def index_page(groups: dict[str, list[Entry]], rejected: Sequence[Entry]) -> str
             "submitted trajectories (<code>spacetools leaderboard validate</code>); reported scores are never "
             "used. Submissions are ranked by the mean of their benchmark headlines, within one suite.</p>"]
     for label, entries in groups.items():
-        benchmarks = sorted({b for entry in entries for b in entry.standing.headlines})
+        benchmarks = group_benchmarks(entries)
         body.append(f'<section class="suite"><h2>Suite {e(label)}</h2>')
         body.append(_ranking(entries, benchmarks))
         body.append("<h3>Per benchmark</h3>" + _plots(entries, benchmarks) + "</section>")
