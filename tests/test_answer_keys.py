@@ -12,15 +12,9 @@ import numpy as np
 import pytest
 
 from benchmarks.eval import EvalConfig, run_eval
-from benchmarks.leaderboard import answer_keys, validate_submission
-from benchmarks.leaderboard.answer_keys import (
-    AnswerKeyMiss,
-    AnswerKeys,
-    decode_item,
-    encode_item,
-    read_file,
-    write_file,
-)
+from benchmarks.leaderboard import answer_key_files, answer_keys, validate_submission
+from benchmarks.leaderboard.answer_key_files import AnswerKeyMiss, decode_item, encode_item, read_file, write_file
+from benchmarks.leaderboard.answer_keys import AnswerKeys
 from benchmarks.leaderboard.validate import prepare_answer_keys
 from spacetools_env.docs import builtin_families
 from spacetools_env.sources import SyntheticSource
@@ -148,7 +142,7 @@ def test_answer_key_item_scores_like_the_full_item(family):
 
 
 def test_a_scorer_reading_a_left_out_field_is_scored_on_the_full_item(submission, full, tmp_path, monkeypatch):
-    monkeypatch.setattr(answer_keys, "WITHHELD_FIELDS", frozenset({"images", "truth", "label", "mask"}))
+    monkeypatch.setattr(answer_key_files, "WITHHELD_FIELDS", frozenset({"images", "truth", "label", "mask"}))
     report, _ = _validate(submission, tmp_path, workers=1)
     assert report.ok, report.reasons()
     assert report.summary == full.summary

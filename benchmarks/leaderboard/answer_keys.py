@@ -42,10 +42,7 @@ import multiprocessing
 import os
 import random
 import shutil
-import tempfile
 import time
-import zipfile
-import zlib
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -55,14 +52,21 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.leaderboard.answer_key_files import (
+    Entry,
+    decode_item,
+    encode_item,
+    encode_value,
+    read_file,
+    same_entry,
+    write_file,
+)
 from spacetools_env.sources import SyntheticSource
 from spacetools_env.task import TaskFamily, TaskItem
 
 FORMAT = 1
 """Bumped whenever what an answer key holds, or how it is stored, changes."""
 CACHE_ENV = "SPACETOOLS_CACHE_DIR"
-WITHHELD_FIELDS = frozenset({"images", "truth"})
-"""Item fields an answer key leaves out: pixels and the oracle tools' ground truth, never scored."""
 PARALLEL_MIN_ITEMS = 32
 """Fewer items to generate than this are generated in this process (a worker takes ~1-2 s to start)."""
 CHUNK = 8
@@ -71,47 +75,6 @@ PRUNE_AFTER_S = 24 * 3600.0
 """Answer keys of another code version untouched this long are deleted when new ones are written."""
 
 Log = Callable[[str], None]
-Entry = tuple[Any, list[np.ndarray]]
-"""An encoded item: its JSON-able fields (arrays referenced by position) and the arrays."""
-
-
-class AnswerKeyMiss(LookupError):
-    """A scorer read a field an answer key leaves out (``images`` or ``truth``)."""
-
-
-class UnsupportedValue(TypeError):
-    """An item field holds a value the answer-key format cannot store exactly."""
-
-
-class _Withheld:
-    """Stands for a left-out field: any use raises :class:`AnswerKeyMiss` and marks it ``touched``.
-
-    The mark matters: scorers never raise on model text, and some catch every exception, so the
-    validator checks :func:`touched_withheld` after scoring rather than relying on the exception.
-    """
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-        self.touched = False
-
-    def _miss(self, *args: Any, **kwargs: Any) -> Any:
-        object.__setattr__(self, "touched", True)
-        raise AnswerKeyMiss(f"the answer key leaves out item.{object.__getattribute__(self, '_name')}")
-
-    @property  # type: ignore[misc]  # shadows object.__class__ on purpose: isinstance() reads it
-    def __class__(self) -> type:  # isinstance() reads it: a type check is a use too
-        object.__setattr__(self, "touched", True)
-        return _Withheld
-
-    def __getattr__(self, name: str) -> Any:  # only for attributes not found: .shape, .strip, ...
-        object.__setattr__(self, "touched", True)
-        raise AnswerKeyMiss(f"the answer key leaves out an item field (asked for .{name})")
-
-    __getitem__ = __iter__ = __len__ = __bool__ = __contains__ = __array__ = _miss
-    __eq__ = __hash__ = __str__ = __format__ = __lt__ = __gt__ = __le__ = __ge__ = _miss
-
-    def __repr__(self) -> str:
-        return f"<{self._name} withheld from the answer key>"
 
 
 def default_cache_dir() -> Path:
@@ -131,95 +94,6 @@ def default_workers() -> int:
 
 
 # ---------------------------------------------------------------------------- encoding
-def encode_item(item: TaskItem) -> Entry:
-    """Every field of ``item`` but :data:`WITHHELD_FIELDS`, as tagged JSON plus arrays.
-
-    Raises:
-        UnsupportedValue: a field holds something other than None, bool, int, float, str, tuples,
-            lists, mappings, numpy scalars or numeric/bool arrays.
-    """
-    names = {f.name for f in dataclasses.fields(item)}
-    extra = sorted(set(getattr(item, "__dict__", {})) - names)
-    if extra:  # set outside the dataclass fields (say in __post_init__): a key would silently lack them
-        raise UnsupportedValue(f"{type(item).__name__} holds attributes that are not fields: {extra}")
-    arrays: list[np.ndarray] = []
-    fields = {
-        f.name: _encode(getattr(item, f.name), arrays)
-        for f in dataclasses.fields(item)
-        if f.name not in WITHHELD_FIELDS
-    }
-    return fields, arrays
-
-
-def decode_item(item_type: type[TaskItem], fields: Mapping[str, Any], arrays: list[np.ndarray]) -> TaskItem:
-    """The item an answer key describes; its withheld fields raise :class:`AnswerKeyMiss` when used."""
-    item = object.__new__(item_type)  # no __init__/__post_init__: the fields are set exactly as stored
-    for f in dataclasses.fields(item_type):
-        value = _Withheld(f.name) if f.name in WITHHELD_FIELDS else _decode(fields[f.name], arrays)
-        object.__setattr__(item, f.name, value)
-    return item
-
-
-def touched_withheld(item: TaskItem) -> bool:
-    """Whether anything used a field of ``item`` that its answer key leaves out (even if the error was caught)."""
-    return any(
-        isinstance(value, _Withheld) and value.touched
-        for value in (object.__getattribute__(item, f.name) for f in dataclasses.fields(item))
-    )
-
-
-def _encode(value: Any, arrays: list[np.ndarray]) -> Any:
-    if value is None or isinstance(value, (bool, str)) or type(value) in (int, float):
-        return value
-    if isinstance(value, np.ndarray):
-        if value.dtype == np.bool_:
-            arrays.append(np.packbits(value, axis=None))
-            return {"$bits": len(arrays) - 1, "shape": list(value.shape)}
-        if value.dtype.kind not in "iuf" or not value.dtype.isnative:
-            raise UnsupportedValue(f"arrays of dtype {value.dtype} are not stored in answer keys")
-        arrays.append(np.ascontiguousarray(value))
-        return {"$array": len(arrays) - 1}
-    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
-        return {"$scalar": value.dtype.str, "value": value.item()}
-    if isinstance(value, tuple) and type(value) is tuple:
-        return {"$tuple": [_encode(v, arrays) for v in value]}
-    if type(value) is list:
-        return [_encode(v, arrays) for v in value]
-    if isinstance(value, Mapping):
-        return {"$dict": [[_encode(k, arrays), _encode(v, arrays)] for k, v in value.items()]}
-    raise UnsupportedValue(f"{type(value).__name__} values are not stored in answer keys")
-
-
-def _decode(value: Any, arrays: list[np.ndarray]) -> Any:
-    if isinstance(value, list):
-        return [_decode(v, arrays) for v in value]
-    if not isinstance(value, dict):
-        return value
-    if "$bits" in value:
-        shape = tuple(value["shape"])
-        bits = np.unpackbits(arrays[value["$bits"]], count=int(np.prod(shape, dtype=np.int64)))
-        return bits.astype(np.bool_).reshape(shape)
-    if "$array" in value:
-        return arrays[value["$array"]].copy()
-    if "$scalar" in value:
-        return np.dtype(value["$scalar"]).type(value["value"])
-    if "$tuple" in value:
-        return tuple(_decode(v, arrays) for v in value["$tuple"])
-    if "$dict" in value:
-        return {_decode(k, arrays): _decode(v, arrays) for k, v in value["$dict"]}
-    raise ValueError(f"unknown answer-key tag in {sorted(value)}")
-
-
-def _same_entry(a: Entry, b: Entry) -> bool:
-    same_fields = json.dumps(a[0], sort_keys=True) == json.dumps(b[0], sort_keys=True)  # NaN-safe
-    return same_fields and len(a[1]) == len(b[1]) and all(_same_array(x, y) for x, y in zip(a[1], b[1], strict=True))
-
-
-def _same_array(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
-
-
-# ---------------------------------------------------------------------------- keys and files
 @lru_cache(maxsize=1)
 def code_digest() -> str:
     """SHA-256 of every file of the packages that generate items (``spacetools_env``, ``tool_backends``)."""
@@ -258,7 +132,7 @@ def source_key(env_id: str, source: SyntheticSource, split: str) -> dict[str, An
         "family_version": family.version,
         "item_type": f"{family.item_type.__module__}.{family.item_type.__qualname__}",
         "split": split,
-        "scene_config": _encode(dataclasses.asdict(source.scene_config), []),
+        "scene_config": encode_value(dataclasses.asdict(source.scene_config), []),
     }
 
 
@@ -285,63 +159,6 @@ def prune(directory: Path, keep: Path, older_than_s: float = PRUNE_AFTER_S) -> l
     return removed
 
 
-def _checksum(payload: bytes, arrays: list[np.ndarray]) -> str:
-    digest = hashlib.sha256(payload)
-    for i, array in enumerate(arrays):
-        digest.update(f"\0a{i}:{array.dtype.str}:{array.shape}\0".encode())
-        digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()
-
-
-def write_file(path: Path, key: Mapping[str, Any], entries: Mapping[int, Entry]) -> None:
-    """Write ``entries`` atomically (a temporary file renamed over ``path``), with their checksum."""
-    arrays: list[np.ndarray] = []
-    stored = {}
-    for index in sorted(entries):
-        fields, own = entries[index]
-        stored[str(index)] = {"fields": fields, "arrays": list(range(len(arrays), len(arrays) + len(own)))}
-        arrays += own
-    payload = json.dumps({"key": key, "entries": stored}, sort_keys=True).encode()
-    members: dict[str, Any] = {f"a{i}": a for i, a in enumerate(arrays)}
-    members["payload"] = np.frombuffer(payload, dtype=np.uint8)
-    members["sha256"] = np.frombuffer(_checksum(payload, arrays).encode(), dtype=np.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            np.savez_compressed(out, **members)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def read_file(path: Path, key: Mapping[str, Any]) -> dict[int, Entry]:
-    """The entries of a file written by :func:`write_file` for ``key``.
-
-    Raises:
-        ValueError: the file is unreadable, its checksum does not match, or it holds another key.
-    """
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            payload = npz["payload"].tobytes()
-            expected = npz["sha256"].tobytes().decode("ascii")
-            count = sum(1 for name in npz.files if name.startswith("a"))
-            arrays = [npz[f"a{i}"] for i in range(count)]
-    except (OSError, KeyError, ValueError, EOFError, UnicodeDecodeError, zipfile.BadZipFile, zlib.error) as exc:
-        raise ValueError(f"cannot be read ({type(exc).__name__}: {exc})") from None
-    if _checksum(payload, arrays) != expected:
-        raise ValueError("its SHA-256 does not match its contents (corrupted or edited)")
-    try:
-        data = json.loads(payload)
-        if data.get("key") != json.loads(json.dumps(key)):
-            raise ValueError("it holds the answer keys of other settings")
-        return {int(i): (e["fields"], [arrays[a] for a in e["arrays"]]) for i, e in data["entries"].items()}
-    except (KeyError, TypeError, IndexError, AttributeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"its payload is malformed ({type(exc).__name__}: {exc})") from None
-
-
-# ---------------------------------------------------------------------------- generation
 def _generate(source: SyntheticSource, split: str, indices: Iterable[int]) -> list[tuple[int, Entry]]:
     return [(i, encode_item(source.generate(split, i))) for i in indices]
 
@@ -497,5 +314,5 @@ class AnswerKeys:
         for index in random.SystemRandom().sample(stored, min(self.spot_checks, len(stored))):
             self.stats["spot_checked"] += 1
             ((_, fresh),) = _generate(env.source, env.split, [index])
-            if not _same_entry(fresh, entries[index]):
+            if not same_entry(fresh, entries[index]):
                 raise ValueError(f"item {index} regenerated today differs from the stored answer key")

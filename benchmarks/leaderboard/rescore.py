@@ -25,7 +25,8 @@ import gymnasium as gym
 
 from benchmarks.eval.records import jsonable
 from benchmarks.eval.suites import PAPER_EVAL_KEYS, EpisodeKey, Suite, is_synthetic, resolve_suite
-from benchmarks.leaderboard.answer_keys import AnswerKeys, touched_withheld
+from benchmarks.leaderboard.answer_key_files import touched_withheld
+from benchmarks.leaderboard.answer_keys import AnswerKeys
 from spacetools_env import unwrap  # importing spacetools_env registers the envs
 from spacetools_env.parsing import parse_action
 from spacetools_env.task import TaskItem
