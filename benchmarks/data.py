@@ -86,7 +86,8 @@ def extract_archives(folder: Path, dataset: HubDataset) -> list[str]:
             f"{dataset.repo_id}: archive(s) {missing} not in {folder} (zip files there: {present or 'none'}). "
             f"The archive list of {dataset.name} may name a file the repository does not have: see "
             f"https://huggingface.co/datasets/{dataset.repo_id}/tree/main and fix the list "
-            "(spacetools_env.loaders.bop.BOP_ARCHIVES for BOP sets), or download and unzip the archives by hand."
+            "(spacetools_env.loaders.bop_release.BOP_ARCHIVES for BOP sets), "
+            "or download and unzip the archives by hand."
         )
     return [name for name in dataset.archives if extract_archive(folder / name, folder, strip=dataset.folder)]
 

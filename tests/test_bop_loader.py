@@ -30,7 +30,8 @@ from fixtures_bop import (
 import spacetools_env
 from spacetools_env import testing
 from spacetools_env.loaders import BenchmarkDataNotFoundError, CorruptFileError, CorruptRowError
-from spacetools_env.loaders.bop import bop_dataset, project_boxes
+from spacetools_env.loaders.bop_format import project_boxes
+from spacetools_env.loaders.bop_release import bop_dataset
 from spacetools_env.scoring import extract_bop_points, score_pose_iou
 from spacetools_env.tasks.bench_bop_native import bop_scenes
 from tool_backends import EpisodeContext, GroundTruth, make_client

@@ -22,7 +22,7 @@ from fixtures_bop import ITEM0_CORNERS, build_bop
 from benchmarks.cli import main
 from benchmarks.data import MARKER_DIR, UnsafeArchiveError, download, extract_archive, extract_archives
 from spacetools_env.loaders import ENV_VAR
-from spacetools_env.loaders.bop import BOP_ARCHIVES, bop_dataset
+from spacetools_env.loaders.bop_release import BOP_ARCHIVES, bop_dataset
 from spacetools_env.loaders.datasets import DATASETS, get_dataset
 
 ENV_ID = "SpaceTools-BOPScenes-Pose-v0"

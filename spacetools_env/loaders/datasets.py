@@ -1,13 +1,13 @@
 """Every benchmark release the loaders read, by the short name ``spacetools data download`` takes.
 
 BOP datasets are named ``bop-<dataset>`` (``bop-ycbv``, ``bop-lmo``, ...): the ones in
-:data:`~spacetools_env.loaders.bop.BOP_ARCHIVES` are listed; any other ``bop-<dataset>`` is
-accepted too, with :func:`~spacetools_env.loaders.bop.default_archives`.
+:data:`~spacetools_env.loaders.bop_release.BOP_ARCHIVES` are listed; any other ``bop-<dataset>`` is
+accepted too, with :func:`~spacetools_env.loaders.bop_release.default_archives`.
 """
 
 from __future__ import annotations
 
-from spacetools_env.loaders.bop import BOP_ARCHIVES, bop_dataset
+from spacetools_env.loaders.bop_release import BOP_ARCHIVES, bop_dataset
 from spacetools_env.loaders.native import BLINK, CVBENCH, ROBOSPATIAL_HOME
 from spacetools_env.loaders.paths import SPACETOOLS_EVAL, HubDataset
 from spacetools_env.loaders.refspatial_bench import REFSPATIAL_BENCH

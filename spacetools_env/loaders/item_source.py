@@ -82,8 +82,8 @@ class CachedItemSource(ABC, Generic[FileT]):
 
     # ------------------------------------------------------------------ the shared behaviour
     def _open(self) -> FileT:
-        # Subclasses that must find their data differently may override this (bop.py does); it
-        # stays the one entry point every method below goes through.
+        # The one entry point every method below goes through; subclasses say how to find and
+        # open their data in _open_file (bop.py searches three places for models_info.json).
         if self._opened is None:
             self._opened = self._open_file()
         return self._opened

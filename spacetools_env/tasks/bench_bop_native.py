@@ -46,7 +46,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from spacetools_env.loaders.bop import DEFAULT_DATASET, BOPInstance, bop_scenes_source
+from spacetools_env.loaders.bop import bop_scenes_source
+from spacetools_env.loaders.bop_format import BOPInstance
+from spacetools_env.loaders.bop_release import DEFAULT_DATASET
 from spacetools_env.task import TaskFamily
 from spacetools_env.tasks.bench_bop_pose import BOPPoseItem, counterexample, oracle, score
 from spacetools_env.tasks.bench_common import format_pairs
