@@ -102,7 +102,7 @@ from spacetools_env.loaders.bop_release import (
     find_models_info,
 )
 from spacetools_env.loaders.native import NativeFile, NativeSource, decode_raw, decode_rgb
-from spacetools_env.loaders.open_files import open_shared
+from spacetools_env.loaders.open_files import files_stamp, open_shared
 from spacetools_env.loaders.rows import CorruptFileError, CorruptRowError, RowError, describe
 from spacetools_env.task import TaskFamily, TaskItem
 from tool_backends import GroundTruth, Referent
@@ -394,8 +394,7 @@ class _BOPOpener:
         """The names, and name, size and mtime of every scene JSON: an edited scene reopens the folder."""
         root = dataset_root(path)
         files = sorted(root.glob("*/[0-9]*/scene_*.json"))
-        stats = ((str(p.relative_to(root)), p.stat()) for p in files)
-        return (self.names, *((name, st.st_size, st.st_mtime_ns) for name, st in stats))
+        return (self.names, *files_stamp(files, root))
 
 
 class BOPSceneSource(NativeSource):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,3 +41,9 @@ def open_shared(path: Path, opener: Callable[[Path], T], kind: Hashable, stamp: 
         while len(_OPEN) > MAX_OPEN_FILES:
             _OPEN.popitem(last=False)
     return opened
+
+
+def files_stamp(paths: Iterable[Path], root: Path) -> tuple[tuple[str, int, int], ...]:
+    """(path relative to ``root``, size, mtime) of each file: the ``stamp`` of an opener reading several."""
+    stats = ((p.relative_to(root).as_posix(), p.stat()) for p in paths)
+    return tuple((name, st.st_size, st.st_mtime_ns) for name, st in stats)

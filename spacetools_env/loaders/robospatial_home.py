@@ -49,6 +49,7 @@ from spacetools_env.loaders.native import (
     decode_rgb,
     read_parquet_columns,
 )
+from spacetools_env.loaders.open_files import files_stamp
 from spacetools_env.loaders.rows import BenchmarkRow, CorruptFileError, CorruptRowError, RowError, describe
 from spacetools_env.task import TaskFamily, TaskItem
 from tool_backends import GroundTruth
@@ -283,8 +284,7 @@ class _HomeOpener:
     @staticmethod
     def stamp(path: Path) -> tuple[tuple[str, int, int], ...]:
         """Name, size and mtime of every ``*.json`` read, so an edited sibling reopens the folder."""
-        stats = ((p.name, p.stat()) for p in sorted(path.parent.glob("*.json")))
-        return tuple((name, st.st_size, st.st_mtime_ns) for name, st in stats)
+        return files_stamp(sorted(path.parent.glob("*.json")), path.parent)
 
 
 @dataclass(frozen=True)
@@ -299,8 +299,7 @@ class _HomeParquetOpener:
     @staticmethod
     def stamp(path: Path) -> tuple[tuple[str, int, int], ...]:
         """Name, size and mtime of every shard read, so a re-downloaded split reopens the folder."""
-        stats = ((p.name, p.stat()) for split in HUB_SPLITS for p in hub_shards(path.parent, split))
-        return tuple((name, st.st_size, st.st_mtime_ns) for name, st in stats)
+        return files_stamp((p for split in HUB_SPLITS for p in hub_shards(path.parent, split)), path.parent)
 
 
 def robospatial_home_source(family: TaskFamily, config: EnvConfig, *, build: HomeBuilder) -> NativeSource:
