@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from spacetools_env.loaders.native import first_existing
 from spacetools_env.loaders.paths import ENV_VAR, BenchmarkDataNotFoundError, HubDataset, candidate_paths
 
 DEFAULT_DATASET = "ycbv"
@@ -74,11 +75,11 @@ def find_models_info(dataset: HubDataset, data_dir: str | os.PathLike[str] | Non
     Raises:
         BenchmarkDataNotFoundError: naming every place looked and how to unpack the release.
     """
+    hit = first_existing(dataset, MODELS_INFO_PATHS, data_dir)
+    if hit is not None:
+        return hit[0]
     per_path = [candidate_paths(dataset, relative, data_dir) for relative in MODELS_INFO_PATHS]
     searched = [path for places in zip(*per_path, strict=True) for _, path in places]
-    for path in searched:
-        if path.is_file():
-            return path
     lines = "\n".join(f"  - {path}  ({why})" for places in zip(*per_path, strict=True) for why, path in places)
     name = dataset.folder
     archives = ", ".join(dataset.archives)

@@ -168,6 +168,27 @@ def _existing(path: Path) -> Path | None:
     return path if path.is_file() else None
 
 
+def first_existing(
+    dataset: HubDataset,
+    relative_paths: Sequence[str],
+    data_dir: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[Path, int] | None:
+    """The first of ``relative_paths`` present, place by place (:func:`candidate_paths` order), and its index.
+
+    Within one place the paths are tried in the order given; a glob in a path's last component
+    matches its first file by name. None when none is anywhere.
+    """
+    env = os.environ if environ is None else environ
+    candidates = [candidate_paths(dataset, relative, data_dir, env) for relative in relative_paths]
+    for places in zip(*candidates, strict=True):  # one tuple per place, one path per relative path
+        for index, (_, path) in enumerate(places):
+            found = _existing(path)
+            if found is not None:
+                return found, index
+    return None
+
+
 def find_layout(
     dataset: HubDataset,
     layouts: Sequence[Layout],
@@ -185,12 +206,10 @@ def find_layout(
     if not layouts:
         raise ValueError("find_layout needs at least one layout")
     env = os.environ if environ is None else environ
+    hit = first_existing(dataset, [layout.relative_path for layout in layouts], data_dir, env)
+    if hit is not None:
+        return hit[0], layouts[hit[1]]
     candidates = [candidate_paths(dataset, layout.relative_path, data_dir, env) for layout in layouts]
-    for places in zip(*candidates, strict=True):  # one tuple per place, one path per layout
-        for layout, (_, path) in zip(layouts, places, strict=True):
-            found = _existing(path)
-            if found is not None:
-                return found, layout
     try:  # the primary layout's own message: every place, why it is looked at, the fix
         return find_benchmark_file(dataset, layouts[0].relative_path, data_dir, env), layouts[0]
     except BenchmarkDataNotFoundError as first:
