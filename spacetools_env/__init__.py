@@ -10,6 +10,7 @@ Importing the package registers every built-in family::
 
 from __future__ import annotations
 
+from spacetools_env import vector_memory as _vector_memory  # noqa: F401  (AsyncVectorEnv shared memory)
 from spacetools_env.env import SpaceToolsEnv, unwrap
 from spacetools_env.registration import (
     families,

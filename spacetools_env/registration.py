@@ -151,7 +151,22 @@ def register_benchmark_envs() -> list[str]:
     return ids
 
 
-def make_vec(env_id: str, num_envs: int, mode: str = "sync", **kwargs: Any) -> gym.vector.VectorEnv:
-    """``gym.make_vec`` with what chat observations need (no shared memory for async workers)."""
-    vector_kwargs = {"shared_memory": False} if mode == "async" else {}
+def make_vec(
+    env_id: str, num_envs: int, mode: str = "sync", vector_kwargs: dict[str, Any] | None = None, **kwargs: Any
+) -> gym.vector.VectorEnv:
+    """``gym.make_vec``, with async workers sending observations through their pipes.
+
+    ``gym.make_vec(id, n, vectorization_mode="async")`` works too (see
+    :mod:`spacetools_env.vector_memory`); this one passes ``shared_memory=False`` in async mode,
+    which skips the manager process that shared memory needs for chat observations.
+
+    Args:
+        env_id: A registered id.
+        num_envs: How many copies.
+        mode: ``"sync"`` or ``"async"``.
+        vector_kwargs: More ``SyncVectorEnv``/``AsyncVectorEnv`` arguments (win over the default).
+        **kwargs: ``gym.make`` options for every copy.
+    """
+    defaults: dict[str, Any] = {"shared_memory": False} if mode == "async" else {}
+    vector_kwargs = {**defaults, **(vector_kwargs or {})}
     return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, vector_kwargs=vector_kwargs, **kwargs)

@@ -3,7 +3,8 @@
 Gymnasium's ``Text`` space is built for small alphabets; a VLM reads and writes arbitrary
 Unicode and images, so these two spaces describe what actually flows. Both are "custom"
 spaces for Gymnasium's vector utilities: ``SyncVectorEnv`` batches them as tuples, and
-``AsyncVectorEnv`` needs ``shared_memory=False`` (see :func:`spacetools_env.make_vec`).
+``AsyncVectorEnv`` gets a shared-memory buffer for chat observations from
+:mod:`spacetools_env.vector_memory` (or pipes, with ``shared_memory=False``: :func:`spacetools_env.make_vec`).
 """
 
 from __future__ import annotations
