@@ -6,7 +6,7 @@ import difflib
 import inspect
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from spacetools_env.rewards import resolve_weights
@@ -78,6 +78,27 @@ class EnvConfig:
     @property
     def weights(self) -> dict[str, float]:
         return resolve_weights(self.reward_weights)
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], *, env_options: Sequence[str] = ()) -> EnvConfig:
+        """The config for ``gym.make`` keyword ``options``; a misspelt name gets a "did you mean".
+
+        Args:
+            options: The keyword arguments ``gym.make`` passed on (besides the env's own).
+            env_options: Names the env takes itself (``render_mode``), offered as suggestions too.
+
+        Raises:
+            TypeError: naming the unknown option, the closest known one and every option.
+        """
+        known = sorted({f.name for f in fields(cls)} | set(env_options))
+        for name in options:
+            if name not in known:
+                hint = difflib.get_close_matches(str(name), known, n=1)
+                raise TypeError(
+                    f"unknown gym.make option {name!r}." + (f" Did you mean {hint[0]!r}?" if hint else "")
+                    + f" Options: {known} (documented in spacetools_env.config.EnvConfig)"
+                )
+        return cls(**options)
 
 
 def _json_options(options: Any) -> dict[str, Any]:

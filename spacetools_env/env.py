@@ -79,7 +79,7 @@ class SpaceToolsEnv(gym.Env[list, Any]):
         from spacetools_env.registration import get_family
 
         self.family = get_family(task) if isinstance(task, str) else task
-        self.config = EnvConfig(**kwargs)
+        self.config = EnvConfig.from_options(kwargs, env_options=("render_mode",))
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.render_mode = render_mode
