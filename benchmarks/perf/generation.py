@@ -19,11 +19,11 @@ import time
 
 import gymnasium as gym
 import numpy as np
-import pybullet as pb
 
 import spacetools_env
 from spacetools_env.sources import SyntheticSource, clear_cache
 from spacetools_env.world import DIFFICULTIES, get_world
+from spacetools_env.world.bullet import pb
 
 ENV_ID = "SpaceTools-Synth-RelativeDepth-v0"
 

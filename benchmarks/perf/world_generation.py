@@ -16,9 +16,9 @@ import time
 from collections.abc import Mapping
 
 import numpy as np
-import pybullet as pb
 
 from spacetools_env.world import DIFFICULTIES, get_world
+from spacetools_env.world.bullet import pb
 
 
 def measure(difficulty: str = "medium", scenes: int = 30, seed: int = 0) -> Mapping[str, float]:

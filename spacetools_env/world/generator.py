@@ -17,8 +17,8 @@ import weakref
 from typing import Any
 
 import numpy as np
-import pybullet as pb
 
+from spacetools_env.world.bullet import pb
 from spacetools_env.world.camera import Camera
 from spacetools_env.world.catalogue import PALETTE
 from spacetools_env.world.config import DIFFICULTIES, SceneConfig

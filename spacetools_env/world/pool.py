@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
-import pybullet as pb
 import pybullet_data
 
+from spacetools_env.world.bullet import pb
 from spacetools_env.world.catalogue import MESH_MODELS, PRIMITIVE_MODELS
 from spacetools_env.world.geometry import quaternion_matrix
 from spacetools_env.world.meshes import cylinder_mesh, sphere_mesh

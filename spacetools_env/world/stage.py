@@ -14,8 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import pybullet as pb
-
+from spacetools_env.world.bullet import pb
 from spacetools_env.world.meshes import quads_mesh
 from spacetools_env.world.scene import TableTop
 
