@@ -8,6 +8,7 @@ from typing import Any
 AGENTS = {
     "tool-program": "agents.tool_program:ToolProgramAgent",
     "blind-guess": "agents.blind_guess:BlindGuessAgent",
+    "random": "agents.random_agent:RandomAgent",
 }
 
 
