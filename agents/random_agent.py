@@ -133,9 +133,8 @@ def _variables(messages: list[dict[str, Any]]) -> list[str]:
 
 
 def _image_count(messages: list[dict[str, Any]]) -> int:
-    return sum(
-        1 for m in messages if isinstance(m.get("content"), list) for part in m["content"] if part.get("type") == "image"
-    )
+    parts = [part for m in messages if isinstance(m.get("content"), list) for part in m["content"]]
+    return sum(1 for part in parts if part.get("type") == "image")
 
 
 def _coord(rng: np.random.Generator) -> str:
