@@ -11,14 +11,23 @@ or ends the episode with ``<answer>...</answer>``. Parsing never raises: every p
 a message in :attr:`ParsedAction.errors`, which the env returns to the model as an
 ``Error: ...`` tool response. Decision: when a turn holds both an answer and tool calls, the
 answer wins and the calls are not run (the official scorers read the first ``<answer>``).
+
+Bounds, checked before any other work so that no action costs more than a few milliseconds:
+an action longer than ``max_chars`` (:data:`MAX_ACTION_CHARS`, the env's ``max_action_chars``)
+is refused whole; JSON is decoded and checked by :mod:`spacetools_env.model_json` (lone
+surrogates become U+FFFD, integers and nesting are capped), the raw text included.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from spacetools_env.model_json import ModelValueError, clean_text, clean_value, decode_json
+
+MAX_ACTION_CHARS = 65_536
+"""Characters of one action read per turn (64 KiB); longer actions are refused whole."""
 
 _FORMAT_HINT = (
     'Write each call as <tool_call>{"name": "<tool name>", "arguments": {...}}</tool_call>, '
@@ -45,17 +54,33 @@ class ParsedAction:
     text: str = ""
 
 
-def parse_action(action: Any) -> ParsedAction:
-    """Parse a model action: a text message, or a dict (one call, ``tool_calls``, ``answer``)."""
+def parse_action(action: Any, max_chars: int = MAX_ACTION_CHARS) -> ParsedAction:
+    """Parse a model action: a text message, or a dict (one call, ``tool_calls``, ``answer``).
+
+    Args:
+        action: What the model (or a program) emitted this turn.
+        max_chars: Size cap of the action, checked first: characters of a text; for a dict, the
+            characters of its strings plus one per value (see :func:`~spacetools_env.model_json.clean_value`).
+    """
     if isinstance(action, str):
+        if len(action) > max_chars:
+            return ParsedAction(errors=(_too_long(f"is {len(action):,} characters long", max_chars),))
         return parse_text(action)
     if isinstance(action, Mapping):
-        return _parse_structured(action)
+        try:
+            cleaned = clean_value(action, budget=max_chars)
+        except ModelValueError as exc:
+            reason = str(exc)
+            if reason.startswith("it holds more than"):
+                return ParsedAction(errors=(_too_long(reason.replace("it holds", "holds"), max_chars),))
+            return ParsedAction(errors=(f"the action dict is not plain JSON data: {reason}.",))
+        return _parse_structured(cleaned)
     return ParsedAction(errors=(f"the action must be text or a dict, got {type(action).__name__}. {_FORMAT_HINT}",))
 
 
 def parse_text(text: str) -> ParsedAction:
     """Parse assistant text in the Hermes / SpaceTools format (linear time, whatever the input)."""
+    text = clean_text(text)
     answer = _first_between(text, "<answer>", "</answer>")
     if answer is not None:
         return ParsedAction(answer=answer.strip(), text=text)
@@ -90,11 +115,17 @@ def _first_between(text: str, open_tag: str, close_tag: str) -> str | None:
     return None if end < 0 else text[start + len(open_tag) : end]
 
 
+def _too_long(size: str, max_chars: int) -> str:
+    return (
+        f"the action {size}; at most {max_chars:,} characters (max_action_chars) are read per turn, so "
+        "nothing in it was run. Write a shorter turn: one short call per <tool_call>, large values as "
+        '"$name" variables.'
+    )
+
+
 def _decode_call_json(body: str, number: int) -> tuple[ToolCallRequest | None, str]:
-    try:
-        payload = json.loads(body)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nesting too deep"
+    payload, reason = decode_json(body)
+    if reason is not None:
         return None, f"tool call {number} is not valid JSON ({reason}): {_snippet(body)}. {_FORMAT_HINT}"
     return _call_from_mapping(payload, number)
 
@@ -109,10 +140,12 @@ def _call_from_mapping(payload: Any, number: int) -> tuple[ToolCallRequest | Non
         return None, f'tool call {number} needs a "name" string. {_FORMAT_HINT}'
     arguments = payload.get("arguments", {})
     if isinstance(arguments, str):
-        try:
-            arguments = json.loads(arguments) if arguments.strip() else {}
-        except (json.JSONDecodeError, RecursionError):
-            return None, f'tool call {number}: "arguments" is a string that is not valid JSON. {_FORMAT_HINT}'
+        decoded, reason = decode_json(arguments) if arguments.strip() else ({}, None)
+        if reason is not None:
+            return None, (
+                f'tool call {number}: "arguments" is a string that is not valid JSON ({reason}). {_FORMAT_HINT}'
+            )
+        arguments = decoded
     if not isinstance(arguments, Mapping):
         return None, (
             f'tool call {number}: "arguments" must be an object, got {type(arguments).__name__}. {_FORMAT_HINT}'
@@ -134,7 +167,7 @@ def _parse_structured(action: Mapping[str, Any]) -> ParsedAction:
     if raw_calls is None:
         if isinstance(content, str):
             return parse_text(content)
-        keys = sorted(map(str, action))[:8]
+        keys = [k[:40] for k in sorted(action)[:8]]
         return ParsedAction(
             errors=(f'a dict action needs "name"+"arguments", "tool_calls", "answer" or "content"; got keys {keys}.',)
         )

@@ -38,7 +38,7 @@ def test_answer_wins_over_calls_in_the_same_turn():
         ('<tool_call>{"name": "x", "arguments": [1]}</tool_call>', '"arguments" must be an object'),
         ('<tool_call>{"name": "x", "arguments": "{oops"}</tool_call>', "not valid JSON"),
         ("<answer>unfinished", "without a closing </answer>"),
-        ("<tool_call>" + "[" * 100_000 + "</tool_call>", "not valid JSON"),
+        ("<tool_call>" + "[" * 60_000 + "</tool_call>", "not valid JSON"),
         (None, "must be text or a dict"),
         ({"tool_calls": 3}, '"tool_calls" must be a list'),
         ({"foo": 1}, "a dict action needs"),

@@ -145,7 +145,8 @@ class LocalToolClient:
 
 
 def _unknown_tool_message(name: str, available: list[str]) -> str:
-    hint = difflib.get_close_matches(name, available, n=1, cutoff=0.5)
+    # difflib's work grows with the name's length; no tool name is near a 100-character one
+    hint = difflib.get_close_matches(name, available, n=1, cutoff=0.5) if len(name) <= 100 else []
     suggestion = f" Did you mean '{hint[0]}'?" if hint else ""
     shown = name if len(name) <= 60 else name[:57] + "..."
     return f"Unknown tool '{shown}'; available: {available}.{suggestion}"

@@ -4,6 +4,14 @@ The Google-style docstring and the type hints of a method decorated with :func:`
 are the single source of the OpenAI/JSON schema shown to the model and of the argument
 checks applied to every call. Parameters named ``ctx`` are injected by the executor
 (the episode's images and ground truth) and never appear in the schema.
+
+Per-call caps live here too, so every tool gets them and the model reads them in the schema
+(JSON Schema's ``maxLength`` and ``maxItems``): a string argument holds at most
+:data:`MAX_STRING_CHARS` characters, a list at most :data:`MAX_LIST_ITEMS` items (points for
+``sam2.segment_from_points``, at every nesting level). A tool's work then stays bounded (a
+300,000-point prompt took 5.4 s); a call past a cap fails with an error naming it. ``Variable``
+arguments are not capped: they arrive as stored values, and the action's own size cap
+(``max_action_chars``) bounds what the model can write in their place.
 """
 
 from __future__ import annotations
@@ -23,6 +31,11 @@ from tool_backends.result import ToolError
 VARIABLE = "variable"
 Variable = Annotated[Any, VARIABLE]
 """An argument that usually names a stored value (``"$depth_map"``) and arrives resolved."""
+
+MAX_STRING_CHARS = 1024
+"""Characters a string argument may hold."""
+MAX_LIST_ITEMS = 1024
+"""Items a list argument may hold (each nested list too)."""
 
 _HIDDEN_PARAMS = frozenset({"self", "ctx"})
 _TOOL_ATTR = "__spacetools_tool__"
@@ -76,8 +89,9 @@ class ToolSpec:
         known = {p.name: p for p in self.params}
         unknown = [k for k in arguments if k not in known]
         if unknown:
+            shown = [str(k)[:40] for k in unknown[:5]] + ([f"... {len(unknown) - 5} more"] if len(unknown) > 5 else [])
             raise ToolError(
-                f"{self.name} got unexpected argument(s) {unknown}; it takes {list(known)}"
+                f"{self.name} got unexpected argument(s) {shown}; it takes {list(known)}"
             )
         bound: dict[str, Any] = {}
         for p in self.params:
@@ -176,7 +190,7 @@ def _json_type(annotation: Any) -> dict[str, Any]:
             return {"type": "string"}
         return _json_type(base)
     if annotation is str:
-        return {"type": "string"}
+        return {"type": "string", "maxLength": MAX_STRING_CHARS}
     if annotation is bool:
         return {"type": "boolean"}
     if annotation is int:
@@ -189,6 +203,8 @@ def _json_type(annotation: Any) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": "array", "items": items}
         if origin is tuple and Ellipsis not in get_args(annotation):
             schema["minItems"] = schema["maxItems"] = len(args)
+        else:
+            schema["maxItems"] = MAX_LIST_ITEMS
         return schema
     if origin in (Union, types.UnionType):
         options = [a for a in get_args(annotation) if a is not type(None)]
@@ -197,7 +213,15 @@ def _json_type(annotation: Any) -> dict[str, Any]:
 
 
 def _describe(value: Any) -> str:
-    text = repr(value)
+    """A short description of a value; bounded work whatever its size (no full ``repr``)."""
+    if isinstance(value, str):
+        text = repr(value[:40])
+    elif isinstance(value, list | tuple | dict | np.ndarray):
+        return f"a {type(value).__name__} of {len(value):,} items"
+    elif isinstance(value, int) and value.bit_length() > 128:
+        return f"an integer of about {int(value.bit_length() * 0.30103):,} digits (int)"
+    else:
+        text = repr(value)
     if len(text) > 40:
         text = text[:37] + "..."
     return f"{text} ({type(value).__name__})"
@@ -219,6 +243,11 @@ def _coerce(tool: str, name: str, value: Any, annotation: Any) -> Any:
     if annotation is str:
         if not isinstance(value, str):
             raise ToolError(f"{where} must be a string, got {_describe(value)}")
+        if len(value) > MAX_STRING_CHARS:
+            raise ToolError(
+                f"{where} is {len(value):,} characters long; at most {MAX_STRING_CHARS:,} are accepted. "
+                "Send a shorter string"
+            )
         return value
     if annotation is bool:
         if not isinstance(value, bool):
@@ -227,21 +256,31 @@ def _coerce(tool: str, name: str, value: Any, annotation: Any) -> Any:
     if annotation is int:
         if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
             raise ToolError(f"{where} must be an integer, got {_describe(value)}")
+        if isinstance(value, int | np.integer):  # float(value) would overflow on a huge int
+            return int(value)
         if not float(value).is_integer():
             raise ToolError(f"{where} must be an integer, got {_describe(value)}")
         return int(value)
     if annotation is float:
         if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
             raise ToolError(f"{where} must be a number, got {_describe(value)}")
-        if not math.isfinite(float(value)):
+        try:
+            number = float(value)
+        except OverflowError:  # an int too large for a float
+            raise ToolError(f"{where} must be a finite number, got {_describe(value)}") from None
+        if not math.isfinite(number):
             raise ToolError(f"{where} must be a finite number, got {_describe(value)}")
-        return float(value)
+        return number
     if origin in (list, tuple):
         if isinstance(value, np.ndarray):
             value = value.tolist()
         if not isinstance(value, list | tuple):
             raise ToolError(f"{where} must be a list, got {_describe(value)}")
         args = get_args(annotation)
+        if len(value) > MAX_LIST_ITEMS and not (origin is tuple and args and Ellipsis not in args):
+            raise ToolError(
+                f"{where} has {len(value):,} items; at most {MAX_LIST_ITEMS:,} are accepted. Send fewer"
+            )
         if origin is tuple and args and Ellipsis not in args:
             if len(value) != len(args):
                 raise ToolError(f"{where} must have {len(args)} items, got {len(value)}")
@@ -265,6 +304,8 @@ def _coerce(tool: str, name: str, value: Any, annotation: Any) -> Any:
 
 
 __all__ = [
+    "MAX_LIST_ITEMS",
+    "MAX_STRING_CHARS",
     "VARIABLE",
     "ParamSpec",
     "ToolSpec",
