@@ -39,7 +39,7 @@ def _json_object(text: str) -> dict:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from benchmarks.eval import EvalConfig, ResultsLockedError, run_eval
+    from benchmarks.eval import EvalConfig, ResultsLockedError, ResultsWriteError, run_eval
 
     config = EvalConfig(
         agent=args.agent,
@@ -56,7 +56,8 @@ def _eval(args: argparse.Namespace) -> int:
     )
     try:
         summary = run_eval(config)
-    except (ResultsLockedError, FileNotFoundError) as exc:  # another run; a benchmark's data not found
+    # another run; a benchmark's data not found; a full (or unwritable) disk
+    except (ResultsLockedError, FileNotFoundError, ResultsWriteError) as exc:
         print(f"spacetools: error: {exc}", file=sys.stderr)
         return 2
     print(summary.format())

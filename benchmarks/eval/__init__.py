@@ -15,7 +15,13 @@ from benchmarks.eval.aggregate import RULES, summarize
 from benchmarks.eval.config import EvalConfig
 from benchmarks.eval.manifest import ManifestMismatchError
 from benchmarks.eval.runner import run_eval
-from benchmarks.eval.store import ResultsCorruptError, ResultsLockedError, read_results
+from benchmarks.eval.store import (
+    ResultsCorruptError,
+    ResultsDiskFullError,
+    ResultsLockedError,
+    ResultsWriteError,
+    read_results,
+)
 from benchmarks.eval.suites import PAPER_EVAL_KEYS, EpisodeKey, Suite, resolve_suite
 from benchmarks.eval.summary import Summary
 
@@ -26,7 +32,9 @@ __all__ = [
     "EvalConfig",
     "ManifestMismatchError",
     "ResultsCorruptError",
+    "ResultsDiskFullError",
     "ResultsLockedError",
+    "ResultsWriteError",
     "Suite",
     "Summary",
     "read_results",

@@ -3,95 +3,25 @@
 Images in messages become references (``{"type": "image", "ref": "question:0", "index": 0,
 "shape": [480, 640, 3]}``; ``index`` is the env's image index, the one tools take as
 ``image_index``). Tool ``data`` keeps small structured values (points, corners, numbers) as
-lists and replaces arrays larger than :data:`MAX_INLINE` elements by a shape/dtype stub.
+lists and replaces larger arrays by a shape/dtype stub (:mod:`spacetools_env.episode_json`, shared with
+the recording wrapper).
+:func:`record_line` turns a record into the UTF-8 bytes of its line, or names the field that
+cannot be written (a lone surrogate the model's text smuggled in, a value JSON cannot hold).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-import math
-from collections.abc import Mapping
-from pathlib import Path
+import json
+import re
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-import numpy as np
-
 from benchmarks.eval.suites import EpisodeKey
+from spacetools_env.episode_json import jsonable, reward_json, trajectory_json
 from spacetools_env.rollout import Trajectory
 
 SCHEMA = 1
-MAX_INLINE = 64
-"""Arrays up to this many elements are kept as lists (8 corners x 2, a point); larger ones are stubbed."""
-
 _TASK_KEYS = ("family", "version", "env_id", "item_id", "split", "index")
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` as plain JSON types: numpy scalars unwrapped, small arrays listed, large ones stubbed.
-
-    Non-finite floats become None (JSON has no NaN); unknown objects become a short ``repr``.
-
-    >>> jsonable({"p": np.array([0.5, 0.25]), "n": np.int64(3), "bad": float("nan")})
-    {'p': [0.5, 0.25], 'n': 3, 'bad': None}
-    """
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value + 0.0 if math.isfinite(value) else None  # + 0.0: -0.0 -> 0.0
-    if isinstance(value, np.generic):
-        return jsonable(value.item())
-    if isinstance(value, np.ndarray):
-        if value.size <= MAX_INLINE and value.dtype.kind in "biuf":
-            return jsonable(value.tolist())
-        return {"type": "array", "shape": list(value.shape), "dtype": str(value.dtype)}
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [jsonable(v) for v in value]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, functools.partial):
-        return {"partial": jsonable(value.func), "args": jsonable(value.args), "kwargs": jsonable(value.keywords)}
-    if isinstance(value, type) or callable(value):
-        return f"{getattr(value, '__module__', '?')}:{getattr(value, '__qualname__', type(value).__name__)}"
-    return repr(value)[:200]
-
-
-def messages_json(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The conversation with every image part replaced by a reference (question images, then tool images)."""
-    out, index, tool_images = [], 0, 0
-    for message in messages:
-        parts = []
-        for part in message["content"]:
-            if part.get("type") != "image":
-                parts.append({k: jsonable(v) for k, v in part.items()})
-                continue
-            if message["role"] == "tool":
-                ref, tool_images = f"tool:{tool_images}", tool_images + 1
-            else:
-                ref = f"{message['role'] if message['role'] != 'user' else 'question'}:{index}"
-            parts.append({"type": "image", "ref": ref, "index": index, "shape": list(np.shape(part["image"]))})
-            index += 1
-        converted = {k: jsonable(v) for k, v in message.items() if k != "content"}
-        converted["content"] = parts
-        out.append(converted)
-    return out
-
-
-def tool_calls_json(turn_results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
-        {
-            "name": r["name"],
-            "arguments": jsonable(r["arguments"]),
-            "ok": bool(r["ok"]),
-            "text": r["text"],
-            "data": jsonable(r.get("data")),
-        }
-        for r in turn_results
-    ]
 
 
 def episode_record(
@@ -106,7 +36,6 @@ def episode_record(
 ) -> dict[str, Any]:
     """The record of one episode; ``timing`` holds ``env_s``, ``tools_s``, ``agent_s`` and ``wall_s``."""
     info, task = traj.info, traj.info.get("task", {})
-    component_names = sorted({name for step in traj.reward_components for name in step})
     return {
         "schema": SCHEMA,
         "key": {"env_id": key.env_id, "split": key.split, "index": key.index},
@@ -121,27 +50,74 @@ def episode_record(
         "meta": jsonable({k: v for k, v in task.items() if k not in _TASK_KEYS}),
         "answer": info.get("answer"),
         "score": jsonable(traj.score),
-        "reward": {
-            "steps": [
-                {**jsonable(c), "total": jsonable(r)} for c, r in zip(traj.reward_components, traj.rewards, strict=True)
-            ],
-            "components": {n: jsonable(sum(c.get(n, 0.0) for c in traj.reward_components)) for n in component_names},
-            "total": jsonable(traj.total_reward),
-        },
+        "reward": reward_json(traj),
         "tools": jsonable(info.get("tool_stats", {})),
         "invalid_actions": int(info.get("invalid_actions", 0)),
         "turns": traj.turns,
         "terminated": bool(traj.terminated),
         "truncated": bool(traj.truncated),
         "timing": {k: round(float(v), 6) for k, v in timing.items()},
-        "trajectory": {
-            "messages": messages_json(traj.messages),
-            "actions": jsonable(traj.actions),
-            "tool_calls": [tool_calls_json(turn) for turn in traj.tool_results],
-        },
+        "trajectory": trajectory_json(traj),
     }
 
 
 def brief(record: dict[str, Any]) -> dict[str, Any]:
     """The record without its trajectory: all that aggregation reads."""
     return {k: v for k, v in record.items() if k != "trajectory"}
+
+
+class UnwritableRecordError(ValueError):
+    """A record that cannot be one UTF-8 JSON line; the message names the field and why."""
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def record_line(record: Mapping[str, Any]) -> bytes:
+    """The record as the UTF-8 bytes of one ``results.jsonl`` line (no newline).
+
+    Done where the episode was played, so a record that cannot be written fails that episode
+    alone, with the reason, instead of the writer (and with it every later episode).
+
+    Raises:
+        UnwritableRecordError: naming the first bad field (``trajectory.tool_calls[0][0].text``),
+            e.g. one holding a lone surrogate (not valid UTF-8), or the JSON error.
+    """
+    try:
+        text = json.dumps(record, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise UnwritableRecordError(f"the record is not JSON: {safe_text(str(exc))}") from None
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        where, char = next(_surrogates(record), ("?", "?"))
+        raise UnwritableRecordError(
+            f"field {where} holds the lone surrogate U+{ord(char):04X}, which is not valid UTF-8, so the record "
+            "cannot be written; the agent's or env's text must be valid UTF-8 (replace lone surrogates)"
+        ) from None
+
+
+def safe_text(text: str) -> str:
+    """``text`` with lone surrogates as ``\\udxxx`` escapes, so it can be printed and written."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _surrogates(value: Any) -> Iterator[tuple[str, str]]:
+    """(field path, character) of each string (or key) holding a lone surrogate, depth first, no recursion."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            found = _SURROGATE.search(item)
+            if found:
+                yield path or "(the record)", found.group()
+        elif isinstance(item, Mapping):
+            children = []
+            for k, v in item.items():
+                found = _SURROGATE.search(str(k))
+                if found:
+                    yield f"{path}.{safe_text(str(k))} (a key)".lstrip("."), found.group()
+                children.append((f"{path}.{safe_text(str(k))}".lstrip("."), v))
+            stack.extend(reversed(children))
+        elif isinstance(item, list | tuple):
+            stack.extend(reversed([(f"{path}[{i}]", v) for i, v in enumerate(item)]))

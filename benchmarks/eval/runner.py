@@ -9,10 +9,15 @@ The loop, in order:
 3. Play the rest on ``workers`` processes (or in this process when ``workers == 1``); the main
    process appends each finished record as one line and fsyncs it.
 4. Aggregate every recorded episode of the suite the official way; print and save the summary.
+
+An episode that raises, or whose record cannot be written, fails alone (``Summary.failed``, with
+the reason) and is retried by the next run; a full disk stops the run with
+:class:`~benchmarks.eval.store.ResultsDiskFullError` naming the folder and the fix.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import multiprocessing
 import os
@@ -21,6 +26,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -31,7 +37,7 @@ from benchmarks.eval.aggregate import summarize
 from benchmarks.eval.config import EvalConfig
 from benchmarks.eval.manifest import build_manifest, check_or_write, env_entry
 from benchmarks.eval.records import brief
-from benchmarks.eval.store import FolderLock, ResultsFile, record_key
+from benchmarks.eval.store import DISK_FULL, FolderLock, ResultsFile, ResultsWriteError, record_key, write_error
 from benchmarks.eval.suites import PAPER_EVAL_KEYS, EpisodeKey, Suite, is_synthetic, resolve_suite
 from benchmarks.eval.summary import Summary
 from benchmarks.eval.worker import EpisodePlayer, Played, PlayerSpec, init_worker, play_in_worker
@@ -53,12 +59,42 @@ def run_eval(config: EvalConfig, log: Log = _stderr) -> Summary:
         ResultsLockedError: another run is writing to the folder.
         ResultsCorruptError: a damaged line other than the last in ``results.jsonl``.
         FileNotFoundError: a benchmark's local copy is missing (the message says how to get it).
+        ResultsWriteError: the folder cannot be written; ``ResultsDiskFullError`` when its disk is full.
     """
     started = time.perf_counter()
     suite = resolve_suite(config.suite, config.episodes)
     _check_agent(config.agent)
     keys, spec, entries = _plan(config, suite)  # before touching the folder: missing data fails here
-    config.out.mkdir(parents=True, exist_ok=True)
+    with _disk_full_is_clear(config.out):
+        config.out.mkdir(parents=True, exist_ok=True)
+        summary = _run_in_folder(config, suite, keys, spec, entries, log, started)
+        summary.save(config.summary_path)
+    return summary
+
+
+@contextlib.contextmanager
+def _disk_full_is_clear(folder: Path) -> Iterator[None]:
+    """A full disk while writing the folder's files (lock, manifest, summary) as an error naming the folder."""
+    try:
+        yield
+    except ResultsWriteError:
+        raise
+    except OSError as exc:
+        if exc.errno not in DISK_FULL:
+            raise
+        raise write_error(folder, exc, "the run's files") from exc
+
+
+def _run_in_folder(
+    config: EvalConfig,
+    suite: Suite,
+    keys: list[EpisodeKey],
+    spec: PlayerSpec,
+    entries: list[dict[str, Any]],
+    log: Log,
+    started: float,
+) -> Summary:
+    """Lock the folder, check the manifest, resume ``results.jsonl`` and play what is missing."""
     with FolderLock(config.out):
         check_or_write(config.manifest_path, build_manifest(config, suite, entries))
         with ResultsFile.open(config.results_path) as results:
@@ -77,7 +113,7 @@ def run_eval(config: EvalConfig, log: Log = _stderr) -> Summary:
                 log(f"resuming: {len(done)}/{len(keys)} episodes already recorded, {len(pending)} to play")
             new, failed, timing = _play_all(config, suite, spec, pending, results, done)
     timing["run_wall_s"] = time.perf_counter() - started
-    summary = Summary(
+    return Summary(
         suite=suite.name,
         suite_version=suite.version,
         agent=config.agent,
@@ -91,8 +127,6 @@ def run_eval(config: EvalConfig, log: Log = _stderr) -> Summary:
         stats=summarize(done + new),
         timing=timing,
     )
-    summary.save(config.summary_path)
-    return summary
 
 
 def _check_agent(name: str) -> None:

@@ -9,12 +9,18 @@ partial line, at the end, never a line with a newline that is not a whole record
 before anything is appended) and reports it; a torn line anywhere else is corruption, and an
 error. Episodes whose key is already on a line are skipped, so nothing is lost or duplicated.
 
+A failed write (a full disk: ``ENOSPC``; any other ``OSError``) is cut back to the last complete
+line at once and raised as :class:`ResultsWriteError` naming the folder and the fix; if even the
+cut fails, the torn tail is what the next open repairs. Records before it are kept either way.
+
 A :class:`FolderLock` (``fcntl.flock`` on ``.lock``) stops two runs appending to one folder; the
 kernel releases it when the holder dies, ``kill -9`` included.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -32,6 +38,37 @@ class ResultsCorruptError(ValueError):
 
 class ResultsLockedError(RuntimeError):
     """Another eval run is writing to the same folder."""
+
+
+class ResultsWriteError(OSError):
+    """The output folder cannot be written (``errno`` says why); the message names the folder and the fix."""
+
+
+class ResultsDiskFullError(ResultsWriteError):
+    """No space (or quota) left on the disk holding the output folder."""
+
+
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def write_error(folder: Path, exc: OSError, what: str) -> ResultsWriteError:
+    """``exc``, raised while writing ``what`` into ``folder``, as an error that names the folder and the fix."""
+    if isinstance(exc, ResultsWriteError):
+        return exc
+    if exc.errno in DISK_FULL:
+        error: ResultsWriteError = ResultsDiskFullError(
+            f"no space left on the disk holding {folder} ({exc.strerror or exc}) while writing {what}; every "
+            "record written before is kept. Free space on that disk and re-run the same command to resume, "
+            "or pass another --out folder on a disk with room (that starts afresh)"
+        )
+    else:
+        error = ResultsWriteError(
+            f"cannot write {what} in {folder}: {exc.strerror or exc}; every record written before is kept. "
+            "Fix the folder (permissions, a read-only or failing disk) and re-run the same command to resume, "
+            "or pass another --out folder"
+        )
+    error.errno = exc.errno
+    return error
 
 
 @dataclass
@@ -148,9 +185,12 @@ class _Syncer(threading.Thread):
         self._closing = False
         self.error: OSError | None = None
 
-    def notify(self) -> None:
+    def check(self) -> None:
+        """Raise the error of an earlier fsync, if one failed."""
         if self.error is not None:
             raise self.error
+
+    def notify(self) -> None:
         self._dirty.set()
 
     def run(self) -> None:
@@ -184,6 +224,7 @@ class ResultsFile:
         self.path = path
         self.recovered = recovered
         self._handle = handle
+        self._end = recovered.valid_bytes  # the file's length: every byte up to here is whole lines
         self._syncer = _Syncer(handle.fileno())
         self._syncer.start()
 
@@ -193,25 +234,53 @@ class ResultsFile:
 
         Raises:
             ResultsCorruptError: see :func:`read_results`.
+            ResultsWriteError: the file cannot be opened or repaired (a full disk: ``ResultsDiskFullError``).
         """
         recovered = read_results(path)
-        handle = open(path, "ab")  # noqa: SIM115 (closed by close())
-        if recovered.torn_bytes:
-            handle.truncate(recovered.valid_bytes)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            handle = open(path, "ab", buffering=0)  # noqa: SIM115 (closed by close())
+        except OSError as exc:
+            raise write_error(path.parent, exc, path.name) from exc
+        try:
+            if recovered.torn_bytes:
+                os.ftruncate(handle.fileno(), recovered.valid_bytes)
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            handle.close()
+            raise write_error(path.parent, exc, f"{path.name} (cutting a torn last line)") from exc
         return cls(path, handle, recovered)
 
-    def append(self, line: str) -> None:
-        """Write one record (a JSON text without newlines) as one line; fsynced in the background."""
-        self._handle.write(line.encode() + b"\n")
-        self._handle.flush()  # in the kernel now: a kill of this process can no longer lose it
+    def append(self, line: bytes | str) -> None:
+        """Write one record (UTF-8 JSON without newlines) as one line; fsynced in the background.
+
+        Raises:
+            ResultsWriteError: the line could not be written (``ResultsDiskFullError``: the disk is
+                full); the file still ends with the last complete line, or a torn tail that the
+                next :meth:`open` cuts.
+        """
+        data = (line.encode() if isinstance(line, str) else line) + b"\n"
+        try:
+            self._syncer.check()
+            view = memoryview(data)
+            while view:  # a short write (a disk filling up) writes the rest, or raises
+                view = view[os.write(self._handle.fileno(), view) :]
+        except OSError as exc:
+            with contextlib.suppress(OSError):  # else the next open cuts the torn tail
+                os.ftruncate(self._handle.fileno(), self._end)
+            raise write_error(self.path.parent, exc, f"a record to {self.path.name}") from exc
+        self._end += len(data)  # in the kernel now: a kill of this process can no longer lose it
         self._syncer.notify()
 
     def close(self) -> None:
-        """fsync the last records and close."""
+        """fsync the last records and close.
+
+        Raises:
+            ResultsWriteError: the last fsync failed.
+        """
         try:
             self._syncer.finish()
+        except OSError as exc:
+            raise write_error(self.path.parent, exc, f"{self.path.name} (fsync)") from exc
         finally:
             self._handle.close()
 

@@ -1,13 +1,15 @@
 """Playing episodes: one :class:`EpisodePlayer` per process, with its own envs and agent.
 
 Episodes are independent, so a worker needs only the episode key; it returns the finished
-record already serialized (the main process only appends lines). A worker whose parent dies
-(``kill -9`` of the runner) exits by itself within a second instead of lingering.
+record already serialized to the UTF-8 bytes of its line (the main process only appends them).
+A record that cannot be serialized (a lone surrogate, a value JSON cannot hold) fails its own
+episode here, with the field named, like any other failed episode; the writer never sees it.
+A worker whose parent dies (``kill -9`` of the runner) exits by itself within a second instead
+of lingering.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -18,17 +20,17 @@ from typing import Any, NamedTuple
 import gymnasium as gym
 
 from benchmarks.agents import load_agent
-from benchmarks.eval.records import brief, episode_record
+from benchmarks.eval.records import UnwritableRecordError, brief, episode_record, record_line, safe_text
 from benchmarks.eval.suites import EpisodeKey
 from spacetools_env import unwrap
 from spacetools_env.rollout import Trajectory, agent_policy, rollout
 
 
 class Played(NamedTuple):
-    """One finished episode: its record as a JSON line (and without its trajectory), or why it failed."""
+    """One finished episode: its record as UTF-8 JSON line bytes (and without its trajectory), or why it failed."""
 
     key: EpisodeKey
-    line: str | None
+    line: bytes | None
     brief: dict[str, Any] | None
     error: str | None
 
@@ -89,10 +91,12 @@ class EpisodePlayer:
         """Play one episode; an exception (agent or infrastructure) is returned, not raised."""
         try:
             record = self._play(key)
-            line = json.dumps(record, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+            line = record_line(record)
+        except UnwritableRecordError as exc:
+            return Played(key, None, None, f"record not written: {exc}")
         except Exception as exc:  # one failed episode must not stop the run; it is retried on resume
             detail = "".join(traceback.format_exception_only(exc)).strip()
-            return Played(key, None, None, f"{detail} [{_where(exc)}]")
+            return Played(key, None, None, safe_text(f"{detail} [{_where(exc)}]"))
         return Played(key, line, brief(record), None)
 
     def _play(self, key: EpisodeKey) -> dict[str, Any]:
