@@ -84,6 +84,9 @@ class SpaceToolsEnv(gym.Env[list, Any]):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.render_mode = render_mode
         self.source = self._make_source(source)
+        # Fail at gym.make, not at the first reset: a missing or empty benchmark copy, an unknown split.
+        if self.source.num_items(self.config.split) < 1:
+            raise ValueError(f"split {self.config.split!r} of task {self.family.name!r} holds no items")
         self.client = self._make_client()
         self.tool_schemas = [spec.openai_schema() for spec in self.client.specs]
         self.tools_text = tools_block(self.tool_schemas) if self.config.tools_in_system_prompt else ""

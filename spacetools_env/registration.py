@@ -33,8 +33,8 @@ BUILTIN_FAMILY_MODULES = (
 )
 
 # env id -> (module in spacetools_env.tasks, key of the SpaceTools evaluation parquet). These ids
-# read siyich/spacetools-eval-benchmarks from a local copy (spacetools_env.loaders.paths), only
-# once reset; split "test" only.
+# read siyich/spacetools-eval-benchmarks from a local copy (spacetools_env.loaders.paths), found
+# and opened at gym.make; split "test" only.
 BENCHMARK_ENVS = (
     ("SpaceTools-RoboSpatial-v0", "bench_robospatial", "robospatial"),
     ("SpaceTools-RefSpatial-Location-v0", "bench_refspatial", "reflocation"),
@@ -142,7 +142,7 @@ def register_builtin_families() -> list[str]:
 
 
 def register_benchmark_envs() -> list[str]:
-    """Register :data:`BENCHMARK_ENVS`; their sources touch no data until ``reset``."""
+    """Register :data:`BENCHMARK_ENVS`; their sources find and open the data at ``gym.make``."""
     ids = []
     for env_id, module_name, key in BENCHMARK_ENVS:
         module = importlib.import_module(f"spacetools_env.tasks.{module_name}")

@@ -1,6 +1,6 @@
 """The SpaceTools evaluation parquet as registered envs, on tiny fixtures in the published schema.
 
-The per-id contract (conformance kit, right/wrong answers, laziness, caching, pickling, missing
+The per-id contract (conformance kit, right/wrong answers, caching, pickling, missing
 data) is :class:`benchmark_contract.BenchmarkContract`; this module adds what is particular to
 the parquet.
 """
@@ -143,9 +143,8 @@ def test_source_pickles_as_its_arguments(data_dir):
 
 # ---------------------------------------------------------------------------- missing and corrupt data
 def test_missing_data_names_every_place_looked_and_the_fix(tmp_path, empty_hf_cache):
-    env = gym.make("SpaceTools-RefSpatial-Unseen-v0", data_dir=str(tmp_path / "mine"))
     with pytest.raises(BenchmarkDataNotFoundError) as caught:
-        env.reset(seed=0)
+        gym.make("SpaceTools-RefSpatial-Unseen-v0", data_dir=str(tmp_path / "mine"))
     message = str(caught.value)
     assert isinstance(caught.value, FileNotFoundError)
     assert "'data/refunseen.parquet' not found" in message
@@ -228,7 +227,7 @@ def test_malformed_row_is_reported_when_the_file_opens(tmp_path, field, value, c
     rows[2][field] = value
     path = _write(tmp_path, "cvb3ddepth", rows)
     with pytest.raises(CorruptRowError) as caught:
-        gym.make("SpaceTools-CVBench-3DDepth-v0", data_dir=str(tmp_path)).reset(seed=0)
+        gym.make("SpaceTools-CVBench-3DDepth-v0", data_dir=str(tmp_path))
     assert f"{path}, row 2, column '{column}': expected " in str(caught.value) and expected in str(caught.value)
 
 

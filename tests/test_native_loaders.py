@@ -188,9 +188,8 @@ def test_bad_point_answer_and_unreadable_json_are_reported(tmp_path):
 
 
 def test_missing_release_names_the_file_places_and_fix(tmp_path, monkeypatch):
-    env = gym.make("SpaceTools-RoboSpatialHome-v0", data_dir=str(tmp_path / "mine"))
     with pytest.raises(BenchmarkDataNotFoundError) as caught:
-        env.reset(seed=0)
+        gym.make("SpaceTools-RoboSpatialHome-v0", data_dir=str(tmp_path / "mine"))
     message = str(caught.value)
     assert "chanhee-luke/RoboSpatial-Home: 'annotations.json' not found" in message
     assert str(tmp_path / "mine" / "RoboSpatial-Home" / "annotations.json") in message
@@ -227,7 +226,8 @@ def test_blink_corrupt_image_and_hidden_answer_name_file_row_and_column(tmp_path
     source.get("val", 0)
     with pytest.raises(CorruptRowError) as caught:
         source.get("val", 1)
-    assert f"{path}, row 1, column 'image_1': expected an image, got 9 bytes" in str(caught.value)
+    expected = f"{path}, row 1, column 'image_1': expected an image file (PNG, JPEG, ...), got 9 bytes that are no "
+    assert expected + "readable image (not a known image format)" in str(caught.value)
     assert "spacetools data download blink" in str(caught.value)
     rows[2]["answer"] = "hidden"
     write_parquet(path, rows)
@@ -383,9 +383,8 @@ def test_find_layout_takes_a_glob_and_the_first_layout_within_a_place(tmp_path):
 
 
 def test_missing_cvbench_names_every_layout_and_the_fix(tmp_path):
-    env = gym.make("SpaceTools-CVBench-Count-v0", data_dir=str(tmp_path))
     with pytest.raises(BenchmarkDataNotFoundError) as caught:
-        env.reset(seed=0)
+        gym.make("SpaceTools-CVBench-Count-v0", data_dir=str(tmp_path))
     message = str(caught.value)
     assert "nyu-visionx/CV-Bench: 'test_2d.parquet' not found" in message
     assert str(tmp_path / "CV-Bench" / "test_2d.parquet") in message and "spacetools data download cv-bench" in message

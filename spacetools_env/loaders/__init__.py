@@ -2,7 +2,12 @@
 
 - :mod:`~spacetools_env.loaders.paths`: where a local copy is found (``data_dir=``, then
   ``$SPACETOOLS_DATA_DIR``, then the Hugging Face cache) and the error when it is not.
-- :mod:`~spacetools_env.loaders.rows`: a validated row, image/mask decoders, row errors.
+- :mod:`~spacetools_env.loaders.rows`: a validated row, data-URI image/mask decoders.
+- :mod:`~spacetools_env.loaders.errors`: :class:`CorruptDataError` (a ``ValueError``), the one error
+  family for a bad file (:class:`CorruptFileError`) or row (:class:`CorruptRowError`).
+- :mod:`~spacetools_env.loaders.images`, :mod:`~spacetools_env.loaders.json_files`,
+  :mod:`~spacetools_env.loaders.parquet_files`: the one reading path of each kind of file (images
+  within a pixel budget checked from the header, JSON, parquet): corrupt bytes raise those errors.
 - :mod:`~spacetools_env.loaders.item_source`: :class:`CachedItemSource`, the base of every item
   source on disk (lazy opening, split and range checks, the decoded-item LRU, pickling).
 - :mod:`~spacetools_env.loaders.spacetools_parquet`: the SpaceTools evaluation parquet
@@ -13,6 +18,8 @@ pyarrow is imported only when a file is opened, so importing this package is che
 
 from __future__ import annotations
 
+from spacetools_env.loaders.errors import CorruptDataError, CorruptFileError, CorruptRowError, RowError
+from spacetools_env.loaders.images import MAX_IMAGE_PIXELS, PIXEL_BUDGET_ENV
 from spacetools_env.loaders.item_source import CachedItemSource
 from spacetools_env.loaders.paths import (
     ENV_VAR,
@@ -23,16 +30,19 @@ from spacetools_env.loaders.paths import (
     find_benchmark_file,
     hf_hub_cache,
 )
-from spacetools_env.loaders.rows import BenchmarkRow, CorruptFileError, CorruptRowError, RowError
+from spacetools_env.loaders.rows import BenchmarkRow
 from spacetools_env.loaders.spacetools_parquet import KEYS, SpaceToolsEvalSource, spacetools_eval_source
 
 __all__ = [
     "ENV_VAR",
     "KEYS",
+    "MAX_IMAGE_PIXELS",
+    "PIXEL_BUDGET_ENV",
     "SPACETOOLS_EVAL",
     "BenchmarkDataNotFoundError",
     "BenchmarkRow",
     "CachedItemSource",
+    "CorruptDataError",
     "CorruptFileError",
     "CorruptRowError",
     "HubDataset",

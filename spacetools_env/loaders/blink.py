@@ -18,7 +18,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from spacetools_env.loaders.native import BLINK, NativeSource, decode_rgb, read_parquet_columns
+from spacetools_env.loaders.native import BLINK, NativeSource, decode_rgb
+from spacetools_env.loaders.parquet_files import cell, column_values, read_table
 from spacetools_env.loaders.rows import BenchmarkRow, CorruptRowError, RowError, describe
 from spacetools_env.task import TaskFamily, TaskItem
 
@@ -68,11 +69,11 @@ class BlinkFile:
     def __init__(self, path: Path, subtask: str, build: Callable[[BenchmarkRow], TaskItem]) -> None:
         self.path, self.subtask, self.build = path, subtask, build
         self.fix = f"re-download it with `{BLINK.download_command}`"
-        self._table = read_parquet_columns(path, REQUIRED_COLUMNS, self.fix, "BLINK's per-subtask parquet")
+        self._table = read_table(path, REQUIRED_COLUMNS, self.fix, "BLINK's per-subtask parquet")
         present = [c for c in IMAGE_COLUMNS if c in self._table.column_names]
-        self._image_columns = [self._table.column(c) for c in present]
+        self._image_columns = [(c, self._table.column(c)) for c in present]
         self._text = [dict(zip(_TEXT_COLUMNS, v, strict=True)) for v in zip(
-            *(self._table.column(c).to_pylist() for c in _TEXT_COLUMNS), strict=True
+            *(column_values(self._table, c, path, self.fix) for c in _TEXT_COLUMNS), strict=True
         )]
         for row, values in enumerate(self._text):
             try:
@@ -86,10 +87,10 @@ class BlinkFile:
 
     def item(self, split: str, index: int, row: int) -> TaskItem:
         values = self._text[row]
-        cells = [column[row].as_py() for column in self._image_columns]
+        cells = [cell(column, row, name) for name, column in self._image_columns]
         if cells[0] is None:
             raise RowError("image_1", "an image", "null")
-        images = tuple(decode_rgb(cell, f"image_{k + 1}") for k, cell in enumerate(cells) if cell is not None)
+        images = tuple(decode_rgb(value, f"image_{k + 1}") for k, value in enumerate(cells) if value is not None)
         stored = BenchmarkRow(
             key=f"blink-{self.subtask}",
             row=index,

@@ -73,7 +73,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from spacetools_env.loaders.bop_format import (
     BOPBuilder,
@@ -101,6 +100,7 @@ from spacetools_env.loaders.bop_release import (
     dataset_root,
     find_models_info,
 )
+from spacetools_env.loaders.images import image_size
 from spacetools_env.loaders.native import NativeFile, NativeSource, decode_raw, decode_rgb
 from spacetools_env.loaders.open_files import files_stamp, open_shared
 from spacetools_env.loaders.rows import CorruptFileError, CorruptRowError, RowError, describe
@@ -191,11 +191,11 @@ class BOPFolder:
                 f"{folder / 'rgb'}: no images; a BOP scene folder holds rgb/{{IM_ID:06d}}.png|.jpg. Fix: {self.fix}."
             )
         first = folder / "rgb" / rgb[min(rgb)]
-        try:
-            with Image.open(first) as probe:
-                size = (int(probe.width), int(probe.height))
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
-            raise CorruptFileError(f"{first}: not a readable image ({exc}). Fix: {self.fix}.") from None
+        try:  # the header only: an oversized or unreadable first image is named here, never decoded
+            size = image_size(first, "rgb")
+        except RowError as exc:
+            raise CorruptFileError(f"{first}: expected {exc.expected}, got {exc.found}. Fix: {self.fix}.",
+                                   path=first) from None
         scene = Scene(split, folder, int(folder.name), size, rgb,
                        (folder / "depth").is_dir(), (folder / "mask_visib").is_dir())
         for im_id, instances in gt.items():
@@ -293,10 +293,7 @@ class BOPFolder:
         name = scene.rgb.get(im_id)
         if name is None:
             raise RowError("rgb", f"an image rgb/{im_id:06d}.png or .jpg", "no such file")
-        image = decode_rgb(f"rgb/{name}", "rgb", scene.folder)
-        width, height = scene.size
-        if image.shape[:2] != (height, width):
-            raise RowError("rgb", f"a {width}x{height} image (the scene's size)", f"shape {image.shape}")
+        image = decode_rgb(f"rgb/{name}", "rgb", scene.folder, scene.size)  # every image the scene's size
         camera, instances = scene.cameras[im_id], scene.instances[im_id]
         target = instances[record.gt_id]
         box = self.boxes[target.obj_id]
@@ -323,7 +320,7 @@ class BOPFolder:
         width, height = scene.size
         depth = np.full((height, width), np.inf, dtype=np.float32)
         if scene.has_depth:
-            raw = decode_raw(f"depth/{im_id:06d}.png", "depth", scene.folder)
+            raw = decode_raw(f"depth/{im_id:06d}.png", "depth", scene.folder, scene.size)
             if raw.shape != (height, width) or not np.issubdtype(raw.dtype, np.integer):
                 raise RowError("depth", f"a {width}x{height} integer depth PNG", f"{raw.dtype} shape {raw.shape}")
             if camera.depth_scale is None:
@@ -336,7 +333,8 @@ class BOPFolder:
             for inst in instances:
                 if inst.gt_id not in expressions:  # not visible: BOP's mask_visib is empty anyway
                     continue
-                mask = decode_raw(f"mask_visib/{im_id:06d}_{inst.gt_id:06d}.png", "mask_visib", scene.folder) > 0
+                name = f"mask_visib/{im_id:06d}_{inst.gt_id:06d}.png"
+                mask = decode_raw(name, "mask_visib", scene.folder, scene.size) > 0
                 if mask.shape != (height, width):
                     raise RowError("mask_visib", f"a {width}x{height} mask", f"shape {mask.shape}")
                 segmentation[mask] = inst.gt_id + 1

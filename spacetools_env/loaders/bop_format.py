@@ -8,7 +8,6 @@ folder and turns instances into items. Format and conventions: notes section 9 a
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -18,12 +17,14 @@ from typing import Any, TypeGuard
 
 import numpy as np
 
+from spacetools_env.loaders.json_files import read_json as read_json_file
 from spacetools_env.loaders.rows import CorruptFileError, RowError, describe
 from spacetools_env.task import TaskItem
 from tool_backends import GroundTruth
 from tool_backends.geometry import box_corners
 
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+_MAX_ID_DIGITS = 9  # BOP ids are image, object and scene numbers (06d in file names)
 
 
 _BOX_FIELDS = ("min_x", "min_y", "min_z", "size_x", "size_y", "size_z")
@@ -238,12 +239,15 @@ def instance_expressions(obj_ids: list[int], centres_u: list[float], names: Mapp
 
 
 def read_json(path: Path, fix: str, expected: str) -> dict[str, Any]:
+    """A BOP JSON object (read by :func:`~spacetools_env.loaders.json_files.read_json`).
+
+    Raises:
+        CorruptFileError: missing, unreadable, not JSON, or not an object.
+    """
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_json_file(path, fix)
     except FileNotFoundError:
         raise CorruptFileError(f"{path}: missing; a BOP scene folder holds {expected}. Fix: {fix}.") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CorruptFileError(f"{path}: not readable JSON ({exc}). Fix: {fix}.") from None
     if not isinstance(data, dict):
         raise CorruptFileError(f"{path}: expected a JSON object {expected}, got {describe(data)}. Fix: {fix}.")
     return data
@@ -253,10 +257,10 @@ def by_image_id(data: dict[str, Any], path: Path, fix: str) -> dict[int, Any]:
     """A BOP JSON object keyed by image (or object) ids as strings, keyed by int, sorted."""
     out = {}
     for key, value in data.items():
-        try:
-            out[int(key)] = value
-        except ValueError:
-            raise CorruptFileError(f"{path}: keys must be integer ids, got {key!r}. Fix: {fix}.") from None
+        if not (key.isascii() and key.isdigit() and len(key) <= _MAX_ID_DIGITS):
+            found = describe(key).removeprefix("str ")
+            raise CorruptFileError(f"{path}: keys must be integer ids, got {found}. Fix: {fix}.")
+        out[int(key)] = value
     return dict(sorted(out.items()))
 
 

@@ -25,15 +25,16 @@ Item meta carries ``source`` and ``task`` for the official aggregation.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from spacetools_env.loaders.native import CVBENCH, Layout, NativeSource, decode_rgb, read_parquet_columns
-from spacetools_env.loaders.rows import BenchmarkRow, CorruptFileError, CorruptRowError, RowError, describe
+from spacetools_env.loaders.json_files import json_line, json_lines
+from spacetools_env.loaders.native import CVBENCH, Layout, NativeSource, decode_rgb
+from spacetools_env.loaders.parquet_files import cell, column_values, read_table
+from spacetools_env.loaders.rows import BenchmarkRow, CorruptRowError, RowError, describe
 from spacetools_env.task import TaskFamily, TaskItem
 
 if TYPE_CHECKING:
@@ -101,25 +102,21 @@ class CVBenchFile(_CVBenchRows):
     """One ``test_2d``/``test_3d`` (or old ``test``) parquet restricted to one task."""
 
     def _read_text(self) -> list[dict[str, Any]]:
-        table = read_parquet_columns(self.path, REQUIRED_COLUMNS, self.fix, "CV-Bench's test parquet")
+        table = read_table(self.path, REQUIRED_COLUMNS, self.fix, "CV-Bench's test parquet")
         self._images = table.column("image")
-        columns = [table.column(c).to_pylist() for c in _TEXT_COLUMNS]
+        columns = [column_values(table, c, self.path, self.fix) for c in _TEXT_COLUMNS]
         return [dict(zip(_TEXT_COLUMNS, values, strict=True)) for values in zip(*columns, strict=True)]
 
     def _image(self, row: int) -> np.ndarray:
-        return decode_rgb(self._images[row].as_py(), "image")
+        return decode_rgb(cell(self._images, row, "image"), "image")
 
 
 class CVBenchJsonlFile(_CVBenchRows):
     """One ``test_2d``/``test_3d`` (or old ``test``) jsonl restricted to one task; images under ``img/``."""
 
     def _read_text(self) -> list[dict[str, Any]]:
-        try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CorruptFileError(f"{self.path}: not readable text ({exc}). Fix: {self.fix}.") from None
         rows = []
-        for row, line in enumerate(line for line in lines if line.strip()):
+        for row, line in enumerate(json_lines(self.path, self.fix)):
             try:
                 rows.append(_jsonl_record(line))
             except RowError as exc:
@@ -133,10 +130,7 @@ class CVBenchJsonlFile(_CVBenchRows):
 
 def _jsonl_record(line: str) -> dict[str, Any]:
     """One jsonl line, with the image path found under ``_image_path`` (field in ``_image_field``)."""
-    try:
-        value = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise RowError("<line>", "one JSON object per line", f"invalid JSON ({exc})") from None
+    value = json_line(line)
     if not isinstance(value, dict):
         expected = "a JSON object {source, task, answer, prompt, choices, filename, ...}"
         raise RowError("<line>", expected, describe(value))

@@ -13,10 +13,13 @@ releases). A subclass says only what differs:
   naming the file, the row, the column and the fix;
 - ``_label()``: the source in error messages.
 
-The base does the rest. Nothing is read until the first ``num_items``/``get``/``validate``/``path``
-(so ``gym.make`` works without data); the opened file is kept (``_open()``); decoded items sit in a
-small LRU (``cache_items``), so a repeated ``reset`` costs a dictionary lookup; and a source
-pickles as its arguments: the copy reopens the file (a process-wide cache) on first use.
+The base does the rest. The data is found and opened (its small fields validated) by the first
+``num_items``/``get``/``validate``/``path``, which the env calls at ``gym.make`` for its split: a
+missing copy, a corrupt file or an empty split fails there, not at the first ``reset``
+(``BenchmarkDataNotFoundError``, ``CorruptFileError``); images are decoded per item, on ``get``.
+The opened file is kept (``_open()``); decoded items sit in a small LRU (``cache_items``), so a
+repeated ``reset`` costs a dictionary lookup; and a source pickles as its arguments: the copy
+(a vector-env or eval worker) reopens the file (a process-wide cache) on first use.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
-from spacetools_env.loaders.rows import CorruptRowError, RowError
+from spacetools_env.loaders.errors import CorruptFileError, CorruptRowError, RowError
 from spacetools_env.task import TaskItem
 
 
@@ -37,6 +40,11 @@ class OpenedData(Protocol):
     @property
     def path(self) -> Path:
         """The file (or marking file) read."""
+        ...
+
+    @property
+    def fix(self) -> str:
+        """How to repair or re-fetch the data (ends error messages)."""
         ...
 
 
@@ -98,13 +106,27 @@ class CachedItemSource(ABC, Generic[FileT]):
         return self._open().path
 
     def _rows(self, split: str) -> Sequence[int]:
-        splits = self._splits(self._open())
+        opened = self._open()
+        splits = self._splits(opened)
         if split not in splits:
             raise ValueError(self._unknown_split(split, splits))
-        return splits[split]
+        rows = splits[split]
+        if not rows:  # an episode needs an item: say which file is empty, never "high <= 0" at reset
+            raise CorruptFileError(
+                f"{opened.path}: {self._label()} split {split!r} holds no items (the file has no usable rows). "
+                f"Fix: {opened.fix}.",
+                path=opened.path,
+            )
+        return rows
 
     def num_items(self, split: str) -> int:
-        """Items in ``split``; raises ValueError for an unknown split."""
+        """Items in ``split`` (at least one).
+
+        Raises:
+            ValueError: an unknown split.
+            CorruptFileError: the split holds no items (names the file and the fix).
+            BenchmarkDataNotFoundError: no local copy.
+        """
         return len(self._rows(split))
 
     def get(self, split: str, index: int) -> TaskItem:

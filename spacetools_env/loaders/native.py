@@ -8,9 +8,9 @@ row and names its splits; images are decoded per item by ``NativeFile.item``.
 
 :class:`NativeSource` does the rest through
 :class:`~spacetools_env.loaders.item_source.CachedItemSource`, the base it shares with
-:class:`~spacetools_env.loaders.SpaceToolsEvalSource`: nothing is read until the first
-``num_items``/``get`` (so ``gym.make`` works without data), opened files are shared process-wide
-while unchanged on disk, decoded items sit in a small LRU, and a malformed row raises
+:class:`~spacetools_env.loaders.SpaceToolsEvalSource`: the file is found and opened by the first
+``num_items``/``get`` (the env's ``gym.make``, so missing data fails there), opened files are shared
+process-wide while unchanged on disk, decoded items sit in a small LRU, and a malformed row raises
 :class:`~spacetools_env.loaders.CorruptRowError` naming the file, the row, the column and the fix.
 
 A release published in more than one layout (CV-Bench's parquet or jsonl + ``img/``;
@@ -23,7 +23,6 @@ given, so the first place holding *any* layout wins and the preferred layout win
 from __future__ import annotations
 
 import glob
-import io
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,8 +30,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
+from spacetools_env.loaders.images import open_image
 from spacetools_env.loaders.item_source import CachedItemSource
 from spacetools_env.loaders.open_files import open_shared
 from spacetools_env.loaders.paths import (
@@ -85,13 +84,14 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def image_bytes(value: Any, column: str, base: Path | None = None) -> bytes:
-    """The encoded bytes of an image cell: HF ``{"bytes": ..., "path": ...}``, raw bytes, or a path.
+def image_source(value: Any, column: str, base: Path | None = None) -> bytes | Path:
+    """What an image cell holds: encoded bytes (HF ``{"bytes": ..., "path": ...}`` or raw), or a file.
 
-    A path (a string, or an HF cell with no bytes) is read relative to ``base``.
+    A path (a string, or an HF cell with no bytes) is relative to ``base`` and may not leave it
+    (no absolute path, no ``..``): a corrupt annotation file cannot make a loader read elsewhere.
 
     Raises:
-        RowError: no image there, or a path that does not exist.
+        RowError: no image there, a path leaving ``base``, or a path that does not exist.
     """
     if isinstance(value, dict):
         data, path = value.get("bytes"), value.get("path")
@@ -101,36 +101,32 @@ def image_bytes(value: Any, column: str, base: Path | None = None) -> bytes:
     if isinstance(value, bytes | bytearray) and value:
         return bytes(value)
     if isinstance(value, str) and value and base is not None:
-        file = base / value
+        relative = Path(value)
+        if relative.is_absolute() or ".." in relative.parts:
+            raise RowError(column, f"an image path relative to {base}, inside it", describe(value))
+        file = base / relative
         if not file.is_file():
             raise RowError(column, f"an existing image file (relative to {base})", f"missing file {file}")
-        return file.read_bytes()
+        return file
     raise RowError(column, "an image (bytes, {'bytes': ..., 'path': ...} or a relative path)", describe(value))
 
 
-def open_image(value: Any, column: str, base: Path | None = None) -> Image.Image:
-    """The PIL image of an image cell (see :func:`image_bytes`).
+def decode_rgb(
+    value: Any, column: str, base: Path | None = None, expected_size: tuple[int, int] | None = None
+) -> np.ndarray:
+    """An RGB image cell (see :func:`image_source`) as HxWx3 uint8 (read-only).
 
-    Raises:
-        RowError: no image there, or bytes that are no readable image.
+    Decoded by :func:`~spacetools_env.loaders.images.open_image`: within the pixel budget, and of
+    ``expected_size`` (width, height) when given, both checked before decoding.
     """
-    data = image_bytes(value, column, base)
-    try:
-        image = Image.open(io.BytesIO(data))
-        image.load()
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise RowError(column, "an image", f"{len(data)} bytes that are no readable image ({exc})") from None
-    return image
+    return _readonly(np.asarray(open_image(image_source(value, column, base), column, expected_size).convert("RGB")))
 
 
-def decode_rgb(value: Any, column: str, base: Path | None = None) -> np.ndarray:
-    """An RGB image cell as HxWx3 uint8 (read-only)."""
-    return _readonly(np.asarray(open_image(value, column, base).convert("RGB")))
-
-
-def decode_raw(value: Any, column: str, base: Path | None = None) -> np.ndarray:
-    """An image cell's stored values unchanged (a 16-bit depth PNG stays uint16), read-only."""
-    array = np.asarray(open_image(value, column, base))
+def decode_raw(
+    value: Any, column: str, base: Path | None = None, expected_size: tuple[int, int] | None = None
+) -> np.ndarray:
+    """An image cell's stored values unchanged (a 16-bit depth PNG stays uint16), read-only; see :func:`decode_rgb`."""
+    array = np.asarray(open_image(image_source(value, column, base), column, expected_size))
     if array.ndim == 3:
         array = array[:, :, 0]
     return _readonly(array)
@@ -279,27 +275,3 @@ class NativeSource(CachedItemSource[NativeFile]):
 
     def _label(self) -> str:
         return f"{self.dataset.repo_id} {self.relative_path!r}"
-
-
-def read_parquet_columns(path: Path, required: tuple[str, ...], fix: str, what: str) -> Any:
-    """The pyarrow table of ``path`` (memory-mapped), checked for ``required`` columns.
-
-    Raises:
-        CorruptFileError: not a parquet file, or a required column is missing.
-    """
-    import pyarrow as pa  # imported here: `import spacetools_env` should not pay for pyarrow
-    import pyarrow.parquet as pq
-
-    from spacetools_env.loaders.rows import CorruptFileError
-
-    try:
-        table = pq.read_table(path, memory_map=True)
-    except (pa.ArrowException, OSError) as exc:
-        raise CorruptFileError(f"{path}: not a readable parquet file ({exc}). Fix: {fix}.") from None
-    missing = [c for c in required if c not in table.column_names]
-    if missing:
-        raise CorruptFileError(
-            f"{path}: missing column(s) {missing}; {what} has columns {list(required)}, "
-            f"found {sorted(table.column_names)}. Fix: {fix}."
-        )
-    return table

@@ -2,9 +2,9 @@
 
 Each row: env id, family module in :mod:`spacetools_env.tasks`, source factory (a picklable
 ``functools.partial``), default split. :func:`register_native_envs` registers them through
-:func:`~spacetools_env.registration.register_task` (``needs_data=True``); nothing is read until
-``reset``. ``registration.register_builtin_families`` calls it, so every id here is registered
-with the built-in families.
+:func:`~spacetools_env.registration.register_task` (``needs_data=True``); ``gym.make`` finds
+and opens the data (images are decoded per item). ``registration.register_builtin_families``
+calls it, so every id here is registered with the built-in families.
 """
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ default prompt ``f"{prompt} {suffix}"``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from spacetools_env.loaders.json_files import read_json
 from spacetools_env.loaders.native import NativeSource, decode_raw, decode_rgb
 from spacetools_env.loaders.paths import HubDataset
 from spacetools_env.loaders.rows import BenchmarkRow, CorruptFileError, CorruptRowError, RowError, describe
@@ -52,10 +52,7 @@ class RefSpatialBenchFile:
     def __init__(self, path: Path, task: str, build: MaskBuilder) -> None:
         self.path, self.task, self.build, self.root = path, task, build, path.parent
         self.fix = f"re-download with `{REFSPATIAL_BENCH.download_command}`"
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise CorruptFileError(f"{path}: not readable JSON ({exc}). Fix: {self.fix}.") from None
+        data = read_json(path, self.fix)
         if not isinstance(data, list):
             raise CorruptFileError(f"{path}: expected a JSON list of records, got {describe(data)}. Fix: {self.fix}.")
         self.records: list[dict[str, Any]] = []

@@ -32,7 +32,6 @@ both layouts (:func:`depth_truth`; units and focal length: see
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -41,15 +40,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from spacetools_env.loaders.native import (
-    ROBOSPATIAL_HOME,
-    Layout,
-    NativeSource,
-    decode_raw,
-    decode_rgb,
-    read_parquet_columns,
-)
+from spacetools_env.loaders.json_files import read_json
+from spacetools_env.loaders.native import ROBOSPATIAL_HOME, Layout, NativeSource, decode_raw, decode_rgb
 from spacetools_env.loaders.open_files import files_stamp
+from spacetools_env.loaders.parquet_files import cell, column_values, read_table
 from spacetools_env.loaders.rows import BenchmarkRow, CorruptFileError, CorruptRowError, RowError, describe
 from spacetools_env.task import TaskFamily, TaskItem
 from tool_backends import GroundTruth
@@ -154,9 +148,10 @@ class _HomeRecords:
         img, depth, mask = self._cells(row)
         image = decode_rgb(img, "img", self.base)
         truth = None
-        if depth is not None:
-            mask_array = None if mask is None else decode_raw(mask, "mask", self.base)
-            truth = depth_truth(decode_raw(depth, "depth_image", self.base), mask_array, image.shape)
+        if depth is not None:  # depth and mask are the RGB's size: checked from their headers, before decoding
+            size = (image.shape[1], image.shape[0])
+            mask_array = None if mask is None else decode_raw(mask, "mask", self.base, size)
+            truth = depth_truth(decode_raw(depth, "depth_image", self.base, size), mask_array, image.shape)
         stored = BenchmarkRow(
             key="robospatial-home",
             row=index,
@@ -188,10 +183,7 @@ class RoboSpatialHomeFile(_HomeRecords):
         files = [path, *sorted(p for p in self.root.glob("*.json") if p.name != path.name)]
         records: list[_Record] = []
         for file in files:
-            try:
-                data = json.loads(file.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise CorruptFileError(f"{file}: not readable JSON ({exc}). Fix: {self.fix}.") from None
+            data = read_json(file, self.fix)
             if not isinstance(data, list):
                 found = describe(data)
                 raise CorruptFileError(f"{file}: expected a JSON list of records, got {found}. Fix: {self.fix}.")
@@ -233,8 +225,8 @@ class RoboSpatialHomeParquet(_HomeRecords):
         super().__init__(build, records)
 
     def _read_shard(self, shard: Path, split: str, first: int) -> list[_Record]:
-        table = read_parquet_columns(shard, HUB_COLUMNS, self.fix, "RoboSpatial-Home's hub parquet")
-        text = {c: table.column(c).to_pylist() for c in _TEXT_FIELDS if c != "img"}
+        table = read_table(shard, HUB_COLUMNS, self.fix, "RoboSpatial-Home's hub parquet")
+        text = {c: column_values(table, c, shard, self.fix) for c in _TEXT_FIELDS if c != "img"}
         images = table.column("img")
         optional = [table.column(c) if c in table.column_names else None for c in ("depth_image", "mask")]
         present = [[False] * table.num_rows if col is None else col.is_valid().to_pylist() for col in optional]
@@ -261,9 +253,9 @@ class RoboSpatialHomeParquet(_HomeRecords):
         images, depth, mask, index = self._cells_at[row]
         record = self.records[row]
         return (
-            images[index].as_py(),
-            None if record.depth_image is None else depth[index].as_py(),
-            None if record.mask is None else mask[index].as_py(),
+            cell(images, index, "img"),
+            None if record.depth_image is None else cell(depth, index, "depth_image"),
+            None if record.mask is None else cell(mask, index, "mask"),
         )
 
 

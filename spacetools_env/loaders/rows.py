@@ -1,73 +1,39 @@
-"""One validated row of a benchmark file, and the decoders and errors every loader shares.
+"""One validated row of a benchmark file, and the data-URI decoders of the evaluation parquet.
 
 A loader turns a stored row into a :class:`BenchmarkRow` (prompts, decoded images, ground-truth
 text); the benchmark family's ``item_from_row`` turns that into its item type. Problems with one
 field raise :class:`RowError` (the field, what was expected, what was found); the loader, which
-knows the file and the row, re-raises it as :class:`CorruptRowError`. No pyarrow here: task
-families import this module, and importing ``spacetools_env`` stays fast.
+knows the file and the row, re-raises it as :class:`CorruptRowError` (the errors live in
+:mod:`~spacetools_env.loaders.errors` and are re-exported here; images are opened by
+:mod:`~spacetools_env.loaders.images`, within the pixel budget). No pyarrow here: task families
+import this module, and importing ``spacetools_env`` stays fast.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+
+from spacetools_env.loaders.errors import CorruptDataError, CorruptFileError, CorruptRowError, RowError, describe
+from spacetools_env.loaders.images import open_image
 
 _DATA_URI_PREFIX = "data:image/"
-_MAX_SHOWN = 60
 
-
-def describe(value: Any) -> str:
-    """A short description of a found value for error messages (type and a clipped repr)."""
-    text = repr(value)
-    if len(text) > _MAX_SHOWN:
-        text = text[: _MAX_SHOWN - 3] + "..."
-    return f"{type(value).__name__} {text}"
-
-
-class RowError(ValueError):
-    """One field of a row is not what the format promises (the loader adds file and row)."""
-
-    def __init__(self, column: str, expected: str, found: str) -> None:
-        self.column, self.expected, self.found = column, expected, found
-        super().__init__(f"column {column!r}: expected {expected}, got {found}")
-
-    def __reduce__(self) -> tuple[type, tuple[str, str, str]]:
-        return (type(self), (self.column, self.expected, self.found))
-
-
-class CorruptRowError(ValueError):
-    """A row of a benchmark file is malformed (built by :meth:`for_field`).
-
-    Constructible from its message alone, as Gymnasium's async vector env re-raises worker errors.
-
-    Attributes:
-        path: The file.
-        row: The row's index in the file (0-based).
-        column: The column (``reward_model.ground_truth`` for a nested field).
-    """
-
-    def __init__(
-        self, message: object, *, path: Path | None = None, row: int | None = None, column: str | None = None
-    ) -> None:
-        super().__init__(str(message))
-        self.path, self.row, self.column = path, row, column
-
-    @classmethod
-    def for_field(cls, path: Path, row: int, column: str, expected: str, found: str, fix: str) -> CorruptRowError:
-        message = f"{path}, row {row}, column {column!r}: expected {expected}, got {found}. Fix: {fix}"
-        return cls(message, path=Path(path), row=row, column=column)
-
-
-class CorruptFileError(ValueError):
-    """A benchmark file cannot be read at all, or lacks a column (names the file and the fix)."""
+__all__ = [
+    "BenchmarkRow",
+    "CorruptDataError",
+    "CorruptFileError",
+    "CorruptRowError",
+    "RowError",
+    "decode_image_data_uri",
+    "decode_mask",
+    "describe",
+]
 
 
 @dataclass(frozen=True)
@@ -129,15 +95,6 @@ def _b64decode(text: str, column: str, what: str) -> bytes:
         raise RowError(column, f"{what} in valid base64", f"corrupt base64 ({len(text)} characters)") from None
 
 
-def _open_png(data: bytes, column: str, what: str) -> Image.Image:
-    try:
-        image = Image.open(io.BytesIO(data))
-        image.load()
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise RowError(column, what, f"{len(data)} bytes that are no readable image ({exc})") from None
-    return image
-
-
 def _readonly(array: np.ndarray) -> np.ndarray:
     array = np.ascontiguousarray(array)
     array.flags.writeable = False  # items are cached and shared: nobody may draw on them
@@ -154,7 +111,7 @@ def decode_image_data_uri(value: Any, column: str = "images") -> np.ndarray:
     if not isinstance(value, str) or not value.startswith(_DATA_URI_PREFIX) or ";base64," not in value:
         raise RowError(column, expected, describe(value))
     data = _b64decode(value.split(";base64,", 1)[1], column, "image bytes")
-    image = _open_png(data, column, "an image file (PNG, JPEG, ...)")
+    image = open_image(data, column)
     return _readonly(np.asarray(image.convert("RGB"), dtype=np.uint8))
 
 
@@ -169,7 +126,7 @@ def decode_mask(value: Any, column: str = "reward_model.ground_truth") -> np.nda
     if not isinstance(value, str) or not value:
         raise RowError(column, "a base64-encoded PNG mask", describe(value))
     text = value.split(";base64,", 1)[1] if value.startswith(_DATA_URI_PREFIX) else value
-    image = _open_png(_b64decode(text.strip(), column, "a PNG mask"), column, "a PNG mask")
+    image = open_image(_b64decode(text.strip(), column, "a PNG mask"), column, what="a PNG mask")
     array = np.asarray(image)
     if array.ndim == 3:
         array = array[:, :, 0]

@@ -10,9 +10,9 @@ Each row has:
 - ``ability`` (str, unused), ``reward_model`` (``{"ground_truth": str, "style": "rule"}``);
 - ``extra_info`` (dict: ``question``, ``index`` and per-benchmark extras).
 
-Reading is lazy and cheap to repeat. Nothing is read until the first ``num_items``/``get``
-(so ``gym.make`` works without data; ``reset`` raises the missing-data error). Then the file is
-opened once and its small columns are read and validated, every row; images stay in the file
+Reading is cheap to repeat. The first ``num_items``/``get`` (the env's ``gym.make``, which so
+raises the missing-data error) opens the file once and reads and validates its small columns,
+every row (:mod:`~spacetools_env.loaders.parquet_files`: a corrupt file is a typed error); images stay in the file
 and are decoded by ``get`` for that row only (the images column is read one row group at a time,
 the last two kept). Opened files are shared by every source in the process; decoded items are
 kept in a small per-source LRU, so a repeated ``reset`` costs a dictionary lookup.
@@ -35,10 +35,10 @@ import numpy as np
 
 from spacetools_env.loaders.item_source import CachedItemSource
 from spacetools_env.loaders.open_files import open_shared
+from spacetools_env.loaders.parquet_files import cell, column_values, open_parquet, read_columns, read_row_group
 from spacetools_env.loaders.paths import SPACETOOLS_EVAL, find_benchmark_file
 from spacetools_env.loaders.rows import (
     BenchmarkRow,
-    CorruptFileError,
     CorruptRowError,
     RowError,
     decode_image_data_uri,
@@ -139,29 +139,17 @@ class SpaceToolsEvalFile:
     """One opened ``data/<key>.parquet``: small columns validated and held, images read on demand.
 
     Raises (on construction):
-        CorruptFileError: not a parquet file, or a required column is missing.
-        CorruptRowError: a row's small fields are malformed (names file, row and column).
+        CorruptFileError: not a readable parquet file, or a required column is missing.
+        CorruptRowError: a row's small fields are malformed or unreadable (names file, row and column).
     """
 
     def __init__(self, path: Path, key: str) -> None:
-        import pyarrow as pa  # imported here: ~0.25 s that `import spacetools_env` should not pay
-        import pyarrow.parquet as pq
-
         self.path, self.key = path, key
         self.fix = f"re-download it with `{SPACETOOLS_EVAL.download_command}`"
-        try:
-            self._file = pq.ParquetFile(path, memory_map=True)
-            names = set(self._file.schema_arrow.names)
-            missing = [c for c in REQUIRED_COLUMNS if c not in names]
-            if missing:
-                raise CorruptFileError(
-                    f"{path}: missing column(s) {missing}; the SpaceTools evaluation parquet has columns "
-                    f"{list(REQUIRED_COLUMNS)} (and 'ability'), found {sorted(names)}. Fix: {self.fix}."
-                )
-            table = self._file.read(columns=list(_SMALL_COLUMNS))
-        except (pa.ArrowException, OSError) as exc:
-            raise CorruptFileError(f"{path}: not a readable parquet file ({exc}). Fix: {self.fix}.") from None
-        columns = [table.column(name).to_pylist() for name in _SMALL_COLUMNS]
+        what = "the SpaceTools evaluation parquet (and 'ability')"
+        self._file = open_parquet(path, REQUIRED_COLUMNS, self.fix, what)
+        table = read_columns(self._file, path, self.fix, list(_SMALL_COLUMNS))
+        columns = [column_values(table, name, path, self.fix) for name in _SMALL_COLUMNS]
         self.rows: list[_StoredRow] = []
         for row, values in enumerate(zip(*columns, strict=True)):
             try:
@@ -172,7 +160,6 @@ class SpaceToolsEvalFile:
         self._group_starts = np.cumsum([0] + [metadata.row_group(g).num_rows for g in range(metadata.num_row_groups)])
         self._groups: OrderedDict[int, Any] = OrderedDict()
         self._lock = threading.Lock()
-        self._read_errors = (pa.ArrowException, OSError)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -185,16 +172,13 @@ class SpaceToolsEvalFile:
         with self._lock:
             column = self._groups.get(group)
             if column is None:
-                try:
-                    column = self._file.read_row_group(group, columns=["images"]).column(0)
-                except self._read_errors as exc:
-                    raise RowError("images", f"a readable row group {group}", f"a read error ({exc})") from None
+                column = read_row_group(self._file, group, ["images"]).column(0)
                 self._groups[group] = column
                 while len(self._groups) > 2:
                     self._groups.popitem(last=False)
             else:
                 self._groups.move_to_end(group)
-            return column[row - int(self._group_starts[group])].as_py()
+            return cell(column, row - int(self._group_starts[group]), "images")
 
     def row(self, row: int) -> BenchmarkRow:
         """Row ``row`` with its images decoded.

@@ -13,7 +13,6 @@ release as described). Split ``test`` is every line, in order. ``bbox_questions.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from spacetools_env.loaders.json_files import json_line, json_lines
 from spacetools_env.loaders.native import NativeSource, decode_raw, decode_rgb
 from spacetools_env.loaders.paths import HubDataset
-from spacetools_env.loaders.rows import BenchmarkRow, CorruptFileError, CorruptRowError, RowError, describe
+from spacetools_env.loaders.rows import BenchmarkRow, CorruptRowError, RowError, describe
 from spacetools_env.task import TaskFamily, TaskItem
 
 if TYPE_CHECKING:
@@ -51,18 +51,10 @@ class Where2PlaceFile:
     def __init__(self, path: Path, build: W2PBuilder) -> None:
         self.path, self.build, self.root = path, build, path.parent
         self.fix = f"re-download with `{WHERE2PLACE.download_command}`"
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CorruptFileError(f"{path}: not readable text ({exc}). Fix: {self.fix}.") from None
         self.records: list[dict[str, Any]] = []
-        for row, line in enumerate(line for line in lines if line.strip()):
+        for row, line in enumerate(json_lines(path, self.fix)):
             try:
-                try:
-                    value = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise RowError("<line>", "one JSON object per line", f"invalid JSON ({exc})") from None
-                self.records.append(_check(value))
+                self.records.append(_check(json_line(line)))
             except RowError as exc:
                 raise CorruptRowError.for_field(path, row, exc.column, exc.expected, exc.found, self.fix) from None
         self.splits = {SPLIT: list(range(len(self.records)))}
