@@ -81,6 +81,25 @@ class Trajectory:
     def total_reward(self) -> float:
         return float(sum(self.rewards))
 
+    def add_turn(
+        self, action: Any, observation: list[dict[str, Any]], reward: SupportsFloat, info: dict[str, Any],
+        terminated: bool, truncated: bool,
+    ) -> None:
+        """Append one ``step``: the action as an assistant message, then the messages it returned."""
+        self.actions.append(action)
+        self.messages.append(action_message(action))
+        self.messages.extend(observation)
+        self.rewards.append(float(reward))
+        self.reward_components.append(dict(info["reward_components"]))
+        self.tool_results.append(info["tool_results"])
+        self.info = info
+        self.terminated, self.truncated = bool(terminated), bool(truncated)
+
+
+def action_message(action: Any) -> msg.Message:
+    """The assistant message for an action: its text, or the ``repr`` of a structured dict."""
+    return msg.assistant_message(action if isinstance(action, str) else repr(action))
+
 
 def rollout(
     env: EpisodeEnv, policy: Policy, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -91,13 +110,6 @@ def rollout(
     while True:
         action = policy(traj.messages, info)
         observation, reward, terminated, truncated, info = env.step(action)
-        traj.actions.append(action)
-        traj.messages.append(msg.assistant_message(action if isinstance(action, str) else repr(action)))
-        traj.messages.extend(observation)
-        traj.rewards.append(float(reward))
-        traj.reward_components.append(dict(info["reward_components"]))
-        traj.tool_results.append(info["tool_results"])
-        traj.info = info
+        traj.add_turn(action, observation, reward, info, terminated, truncated)
         if terminated or truncated:
-            traj.terminated, traj.truncated = terminated, truncated
             return traj
