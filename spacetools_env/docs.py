@@ -9,6 +9,7 @@ import importlib
 import inspect
 from collections.abc import Sequence
 
+from spacetools_env import wrappers
 from spacetools_env.env import SpaceToolsEnv
 from spacetools_env.registration import BUILTIN_FAMILY_MODULES
 from spacetools_env.task import TaskFamily
@@ -29,6 +30,9 @@ def render_env_docs(families: Sequence[TaskFamily] | None = None) -> str:
         lines.append(f"| `{env_id}` | {family.name} | {family.eval_key or '-'} |")
     for family in families:
         lines += ["", f"## {family.name} (v{family.version})", "", inspect.cleandoc(family.description)]
+    lines += ["", "## Wrappers", "", inspect.getdoc(wrappers) or ""]
+    for wrapper in (wrappers.ChatHistory, wrappers.StructuredActions, wrappers.RecordTrajectory):
+        lines += ["", f"### `spacetools_env.wrappers.{wrapper.__name__}`", "", inspect.getdoc(wrapper) or ""]
     return "\n".join(lines) + "\n"
 
 

@@ -37,7 +37,8 @@ class SpaceToolsEnv(gym.Env[list, Any]):
         returns the system message (instructions and, by default, the Qwen2.5 ``# Tools``
         block) and the user message (images, then the question); ``step`` returns one
         ``role="tool"`` message per call or problem, its text capped at ``max_response_chars``
-        by cutting the middle. Keep the history yourself or use ``ChatHistory``.
+        by cutting the middle. Keep the history yourself or wrap the env in
+        ``spacetools_env.wrappers.ChatHistory`` (the whole conversation each step).
 
     Tools:
         The original names, arguments and text templates (``roborefer.detect_one``,
