@@ -7,46 +7,27 @@ tell an object array apart; the array itself is never loaded.
 
 from __future__ import annotations
 
-import json
+import io
 import os
-from dataclasses import dataclass
+import pickletools
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmarks.leaderboard.limits import MB, Limits
 from benchmarks.leaderboard.report import ValidationReport
+from benchmarks.leaderboard.strict_json import JsonTextError, loads
 
-MB = 1 << 20
+__all__ = ["CODE_SUFFIXES", "MB", "Limits", "code_problem", "loads", "read_json_file", "scan_directory"]
+
 CODE_SUFFIXES = (".pkl", ".pickle", ".npz", ".pt", ".pth", ".joblib", ".ckpt", ".dill", ".cloudpickle")
 """Formats that unpickle on load; any file with one of these suffixes rejects the submission."""
 _PICKLE_PROTOCOLS = (2, 3, 4, 5)
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Size limits of a submission (documented; the tests lower them to test the rejection).
-
-    Attributes:
-        results_bytes: ``results.jsonl`` (the paper suite with full trajectories is ~30 MB).
-        record_bytes: One line of ``results.jsonl`` (images are references, never pixels).
-        manifest_bytes: ``manifest.json``.
-        submission_bytes: ``submission.json``.
-        total_bytes: Everything in the directory together.
-        max_files: Files in the directory, at any depth.
-    """
-
-    results_bytes: int = 256 * MB
-    record_bytes: int = 1 * MB
-    manifest_bytes: int = 4 * MB
-    submission_bytes: int = 64 * 1024
-    total_bytes: int = 512 * MB
-    max_files: int = 64
-
-    def __post_init__(self) -> None:
-        for name, value in self.__dict__.items():
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"Limits.{name} must be a positive integer, got {value!r}")
+_PICKLE_WINDOW = 16 * 1024
+"""Bytes of a file read as pickle opcodes (protocols 0 and 1 have no header; see :func:`_pickle_opcodes`)."""
+_IMPORTS = frozenset({"GLOBAL", "STACK_GLOBAL", "INST"})
+"""Opcodes that import a name: what lets a pickle run code."""
 
 
 def scan_directory(root: Path, limits: Limits, report: ValidationReport) -> None:
@@ -90,13 +71,45 @@ def code_problem(path: Path) -> str | None:
     if suffix in CODE_SUFFIXES:
         return f"{suffix} files can execute code when loaded (pickle); submissions are JSON only, remove it"
     with open(path, "rb") as handle:
-        head = handle.read(2)
         if suffix == ".npy":
-            handle.seek(0)
             return _npy_problem(handle)
-    if len(head) == 2 and head[0] == 0x80 and head[1] in _PICKLE_PROTOCOLS:
+        head = handle.read(_PICKLE_WINDOW)
+        whole = not handle.read(1)
+    if len(head) >= 2 and head[0] == 0x80 and head[1] in _PICKLE_PROTOCOLS:
         return "looks like a pickle (starts with a pickle protocol header); submissions are JSON only, remove it"
+    opcodes = _pickle_opcodes(head, whole)
+    if opcodes:
+        return (
+            f"looks like a pickle (its bytes read as pickle opcodes {', '.join(opcodes[:4])}, ...: protocol 0 or 1 "
+            "has no header); submissions are JSON only, remove it"
+        )
     return None
+
+
+def _pickle_opcodes(head: bytes, whole: bool) -> list[str]:
+    """The opcodes ``head`` reads as when it is a pickle (any protocol), else []. Parses, never unpickles.
+
+    JSON and prose fail within a few bytes: ``{``, ``[`` and ``"`` are no opcodes, and text
+    soon holds a byte that is none. A pickle is a stream of valid opcodes that either reaches
+    ``STOP`` (3 opcodes or more, or the file's last byte: ``N.`` alone is a pickle of None, "N. B."
+    a note) or imports a name (what runs code, even in a stream cut short), or fills the whole
+    window with valid opcodes.
+    """
+    names: list[str] = []
+    imports = False
+    stream = io.BytesIO(head)
+    try:
+        for opcode, _, _ in pickletools.genops(stream):
+            names.append(opcode.name)
+            imports = imports or opcode.name in _IMPORTS
+            if opcode.name == "STOP":
+                complete = whole and stream.tell() == len(head)
+                return names if imports or len(names) >= 3 or complete else []
+    except ValueError:  # an invalid opcode or argument, or the bytes ran out before STOP
+        ran_out = stream.tell() >= len(head)
+        if ran_out and len(names) >= 3 and (imports or not whole):
+            return names
+    return []
 
 
 def _npy_problem(handle: Any) -> str | None:
@@ -111,17 +124,11 @@ def _npy_problem(handle: Any) -> str | None:
     return None
 
 
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON (use null)")
-
-
-def loads(text: str | bytes) -> Any:
-    """Strict JSON: ``NaN``/``Infinity`` are errors, as in the records the runner writes."""
-    return json.loads(text, parse_constant=_reject_constant)
-
-
 def read_json_file(root: Path, name: str, limit: int, report: ValidationReport) -> Any | None:
-    """The parsed JSON file ``root/name``, or None after adding why it cannot be accepted."""
+    """The parsed JSON file ``root/name``, or None after adding why it cannot be accepted.
+
+    The problem names the line (``manifest.json:3``) when the JSON text is wrong at one.
+    """
     path = root / name
     if path.is_symlink() or not path.exists():
         if not path.is_symlink():
@@ -133,6 +140,6 @@ def read_json_file(root: Path, name: str, limit: int, report: ValidationReport) 
         return None
     try:
         return loads(path.read_bytes())
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        report.add(name, f"is not valid JSON ({exc})")
+    except JsonTextError as exc:
+        report.add(f"{name}:{exc.line}" if exc.line else name, f"is not valid JSON ({exc})")
         return None
