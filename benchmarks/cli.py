@@ -94,6 +94,17 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     run.set_defaults(func=_eval)
 
 
+def _print_cache(cache_dir: str | None, cache: bool = True) -> None:
+    """Say where the answer keys are kept (and how to move them): validate, build and prepare print it."""
+    from benchmarks.leaderboard.answer_keys import CACHE_ENV, default_cache_dir
+
+    if not cache:
+        print("answer keys: not cached (--no-cache): every synthetic item is regenerated", file=sys.stderr)
+        return
+    folder = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+    print(f"answer keys: cached in {folder / 'answer-keys'} (move with --cache-dir or ${CACHE_ENV})", file=sys.stderr)
+
+
 def _leaderboard_validate(args: argparse.Namespace) -> int:
     import json
 
@@ -102,12 +113,15 @@ def _leaderboard_validate(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         print(f"spacetools: error: --workers must be >= 1, got {args.workers}", file=sys.stderr)
         return 2
+    _print_cache(args.cache_dir, not args.no_cache)
     report = validate_submission(
         Path(args.dir),
         data_dir=args.data_dir,
         cache=not args.no_cache,
+        cache_dir=args.cache_dir,
         workers=args.workers,
         log=lambda message: print(message, file=sys.stderr),
+        replay=args.replay,
     )
     print(report.format())
     if args.json:
@@ -118,8 +132,12 @@ def _leaderboard_validate(args: argparse.Namespace) -> int:
 def _leaderboard_build(args: argparse.Namespace) -> int:
     from benchmarks.leaderboard.site import SiteError, build_site
 
+    _print_cache(args.cache_dir)
     try:
-        summary = build_site(args.submissions, args.out, data_dir=args.data_dir, trajectories=args.trajectories)
+        summary = build_site(
+            args.submissions, args.out, data_dir=args.data_dir, trajectories=args.trajectories,
+            replay=args.replay, cache_dir=args.cache_dir,
+        )
     except SiteError as exc:
         print(f"spacetools: error: {exc}", file=sys.stderr)
         return 2
@@ -129,9 +147,10 @@ def _leaderboard_build(args: argparse.Namespace) -> int:
 def _leaderboard_prepare(args: argparse.Namespace) -> int:
     from benchmarks.leaderboard.validate import prepare_answer_keys
 
+    _print_cache(args.cache_dir)
     try:
         count = prepare_answer_keys(
-            args.suite, args.episodes, difficulty=args.difficulty, workers=args.workers,
+            args.suite, args.episodes, difficulty=args.difficulty, workers=args.workers, cache_dir=args.cache_dir,
             log=lambda message: print(message, file=sys.stderr),
         )
     except (ValueError, RuntimeError) as exc:
@@ -139,6 +158,20 @@ def _leaderboard_prepare(args: argparse.Namespace) -> int:
         return 1
     print(f"answer keys ready for {count} synthetic episodes of suite {args.suite!r}")
     return 0
+
+
+_CACHE_HELP = "answer-key cache folder (default: $SPACETOOLS_CACHE_DIR, else ~/.cache/spacetools)"
+
+
+def _add_check_options(command: argparse.ArgumentParser) -> None:
+    """The re-scoring options validate and build share."""
+    command.add_argument("--cache-dir", help=_CACHE_HELP)
+    command.add_argument(
+        "--replay",
+        action="store_true",
+        help="also replay every episode in its env with the oracle tools and reject tool texts that differ "
+        "from the record (costs about one episode of env time each)",
+    )
 
 
 def _add_leaderboard(sub: argparse._SubParsersAction) -> None:
@@ -161,6 +194,7 @@ def _add_leaderboard(sub: argparse._SubParsersAction) -> None:
         "(default: kept in $SPACETOOLS_CACHE_DIR or ~/.cache/spacetools, checksummed and spot-checked)",
     )
     validate.add_argument("--workers", type=int, help="processes generating synthetic items (default: CPUs)")
+    _add_check_options(validate)
     validate.set_defaults(func=_leaderboard_validate)
     prepare = commands.add_parser(
         "prepare",
@@ -172,6 +206,7 @@ def _add_leaderboard(sub: argparse._SubParsersAction) -> None:
     prepare.add_argument("--episodes", type=int, help="items per env id, as the submissions were run")
     prepare.add_argument("--difficulty", default="medium", choices=("easy", "medium", "hard"))
     prepare.add_argument("--workers", type=int, help="generating processes (default: CPUs)")
+    prepare.add_argument("--cache-dir", help=_CACHE_HELP)
     prepare.set_defaults(func=_leaderboard_prepare)
     build = commands.add_parser(
         "build",
@@ -187,6 +222,7 @@ def _add_leaderboard(sub: argparse._SubParsersAction) -> None:
     build.add_argument(
         "--trajectories", type=int, default=3, help="episodes per env id and submission in the viewer (default 3)"
     )
+    _add_check_options(build)
     build.set_defaults(func=_leaderboard_build)
 
 

@@ -21,6 +21,7 @@ from PIL import Image
 
 from benchmarks.cli import main
 from benchmarks.eval import EvalConfig, run_eval
+from benchmarks.leaderboard.actions import called_tools
 from benchmarks.leaderboard.site import SiteError, build_site
 from benchmarks.leaderboard.site.ranking import headline, standing
 from spacetools_env.overlays import answer_shapes
@@ -36,7 +37,7 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 def _submission(root: Path, name: str, agent: str, model: str, suite: str, **kwargs) -> Path:
     out = root / name
     run_eval(EvalConfig(agent=agent, suite=suite, out=out, progress=False, **kwargs), log=lambda m: None)
-    meta = {"model": model, "agent": agent, "tools": ["roborefer.detect_one"], "contact": "team@example.org"}
+    meta = {"model": model, "agent": agent, "tools": called_tools(out), "contact": "team@example.org"}
     (out / "submission.json").write_text(json.dumps(meta))
     return out
 

@@ -3,8 +3,9 @@
 Records keep no pixels (see :mod:`benchmarks.eval.records`), so the viewer rebuilds them: the env is
 made as the manifest says, reset with the episode's seed and item, and stepped with the recorded
 actions. Envs are deterministic (same seed, same episode), so the replay yields the images, masks
-and tool texts of the original run; every tool text is compared with the record and a difference
-is reported on the page instead of being hidden.
+and tool texts of the original run; every tool text and ``ok`` flag is compared with the record.
+The site viewer reports a difference on the page instead of hiding it; ``leaderboard validate
+--replay`` replays every episode this way and rejects one that differs.
 """
 
 from __future__ import annotations
@@ -125,11 +126,16 @@ def replay(env: gym.Env, record: Mapping[str, Any]) -> Replay:
 def _compare(turn: int, calls: list[ToolCall], recorded: list[Mapping[str, Any]]) -> list[str]:
     if len(calls) != len(recorded):
         return [f"turn {turn + 1}: {len(calls)} tool calls replayed, {len(recorded)} recorded"]
-    return [
-        f"turn {turn + 1}, call {i + 1} ({call.name}): the tool printed different text than recorded"
-        for i, (call, rec) in enumerate(zip(calls, recorded, strict=True))
-        if call.text != (rec.get("text") if isinstance(rec, Mapping) else None)
-    ]
+    out = []
+    for i, (call, rec) in enumerate(zip(calls, recorded, strict=True)):
+        where = f"turn {turn + 1}, call {i + 1} ({call.name})"
+        rec = rec if isinstance(rec, Mapping) else {}
+        if call.text != rec.get("text"):
+            out.append(f"{where}: the tool printed different text than recorded")
+        elif call.ok != rec.get("ok"):
+            outcome = "succeeded" if call.ok else "failed"
+            out.append(f"{where}: the call {outcome}, the record says ok={rec.get('ok')!r}")
+    return out
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -8,7 +8,10 @@ file and line or record; checking goes on so one run lists every problem it can)
 3. The suite: the manifest's suite resolved with today's code must have the same version.
 4. ``results.jsonl``, line by line: size, strict JSON, record schema, duplicate keys, keys
    outside the suite; then episodes of the suite that are missing.
-5. Every record re-scored from its last action against the item rebuilt from the env.
+5. Every record re-scored from its last action against the item rebuilt from the env, its
+   turns, end and tool calls checked against what its actions imply
+   (:mod:`benchmarks.leaderboard.actions`), and with ``replay=True`` replayed in the env.
+6. ``submission.json`` "tools" against the tools the trajectories call.
 
 The re-scored records (reported scores replaced, item facts rebuilt) are aggregated with
 :func:`benchmarks.eval.aggregate.summarize`.
@@ -29,6 +32,7 @@ from typing import Any
 from benchmarks.eval.aggregate import summarize
 from benchmarks.eval.store import record_key
 from benchmarks.eval.suites import EpisodeKey, is_synthetic, resolve_suite
+from benchmarks.leaderboard.actions import declared_tool_problems
 from benchmarks.leaderboard.answer_keys import AnswerKeys, default_cache_dir, default_workers
 from benchmarks.leaderboard.files import Limits, loads, read_json_file, scan_directory
 from benchmarks.leaderboard.metadata import FILENAME as SUBMISSION
@@ -50,6 +54,8 @@ def validate_submission(
     cache_dir: str | Path | None = None,
     workers: int | None = None,
     log: Callable[[str], None] | None = None,
+    replay: bool = False,
+    rescore: bool = True,
 ) -> ValidationReport:
     """Check a submission directory and re-score every episode; never trusts a reported score.
 
@@ -62,6 +68,10 @@ def validate_submission(
         cache_dir: Where (default: ``$SPACETOOLS_CACHE_DIR``, else ``~/.cache/spacetools``).
         workers: Processes generating synthetic items (default: the CPUs available).
         log: Progress messages (answer keys built, files discarded).
+        replay: Also play every episode again in its env with the oracle tools and reject tool
+            texts or ``ok`` flags that differ from the record (about one episode's env time each).
+        rescore: False: only the cheap checks of the directory, ``submission.json`` and
+            ``manifest.json`` (``leaderboard build`` runs them on every submission first).
 
     Returns:
         The report: ``ok``, the problems, and the summary of the re-scored records.
@@ -87,7 +97,14 @@ def validate_submission(
     scan_directory(root, limits, report)
     _check_submission(root, limits, report)
     manifest = read_json_file(root, MANIFEST, limits.manifest_bytes, report)
+    if not rescore:
+        if manifest is not None and not isinstance(manifest, dict):
+            report.add(MANIFEST, f"must hold a JSON object, got {type(manifest).__name__}")
+        report.seconds = time.perf_counter() - started
+        return report
     truth = _ground_truth(manifest, data_dir, answer_keys, report) if isinstance(manifest, dict) else None
+    if truth is not None:
+        truth.replay = replay
     if manifest is not None and not isinstance(manifest, dict):
         report.add(MANIFEST, f"must hold a JSON object, got {type(manifest).__name__}")
     try:
@@ -252,3 +269,6 @@ def _check_and_rescore(
     report.rescored = len(rescored)
     if rescored:
         report.summary = summarize(rescored)
+    if rescored and report.submission is not None:
+        for problem in declared_tool_problems(report.submission["tools"], truth.used_tools):
+            report.add(SUBMISSION, problem)

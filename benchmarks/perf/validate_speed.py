@@ -97,6 +97,7 @@ def make_submission(
 ) -> float:
     """Play the suite into ``out`` and add ``submission.json``; returns the eval's wall seconds."""
     from benchmarks.eval import EvalConfig, run_eval
+    from benchmarks.leaderboard.actions import called_tools
 
     start = time.perf_counter()
     config = EvalConfig(
@@ -105,7 +106,7 @@ def make_submission(
     summary = run_eval(config, log=lambda message: None)
     if not summary.complete:
         raise RuntimeError(f"the eval did not complete: {summary.failed[:3]}")
-    meta = {"model": "perf", "agent": agent, "tools": [], "contact": "perf@example.org"}
+    meta = {"model": "perf", "agent": agent, "tools": called_tools(out), "contact": "perf@example.org"}
     (out / "submission.json").write_text(json.dumps(meta))
     return time.perf_counter() - start
 

@@ -11,7 +11,7 @@ Layout of ``out``::
 
 Nothing in a submission is trusted: each one is validated first (every episode re-scored), the
 ranking uses the re-scored summary, and the viewer's pixels come from replaying the recorded
-actions in the env (see :mod:`benchmarks.leaderboard.site.replay`).
+actions in the env (see :mod:`benchmarks.leaderboard.replay`).
 """
 
 from __future__ import annotations
@@ -29,13 +29,13 @@ import gymnasium as gym
 
 from benchmarks.eval.suites import EpisodeKey
 from benchmarks.leaderboard.files import loads
+from benchmarks.leaderboard.replay import replay
 from benchmarks.leaderboard.report import ValidationReport
 from benchmarks.leaderboard.rescore import SuiteError, frozen_suite, make_kwargs_of, rebuild_env
 from benchmarks.leaderboard.site.assets import Assets
 from benchmarks.leaderboard.site.html import CSS
 from benchmarks.leaderboard.site.pages import Entry, group_benchmarks, index_page, submission_page
 from benchmarks.leaderboard.site.ranking import standing
-from benchmarks.leaderboard.site.replay import replay
 from benchmarks.leaderboard.site.trajectory import episode_page
 from benchmarks.leaderboard.validate import RESULTS, validate_submission
 
@@ -65,6 +65,8 @@ def build_site(
     *,
     data_dir: str | None = None,
     trajectories: int = DEFAULT_TRAJECTORIES,
+    replay: bool = False,
+    cache_dir: str | Path | None = None,
     log: Log = print,
 ) -> SiteSummary:
     """Validate ``submissions`` and write the leaderboard site to ``out``.
@@ -74,6 +76,9 @@ def build_site(
         out: The site folder: created, or replaced if it holds a site built before.
         data_dir: Local copy of the benchmarks (for suites with benchmark ids).
         trajectories: Episodes per env id per submission to replay for the viewer (0: none).
+        replay: Validate with ``replay=True``: every episode replayed, tool texts compared.
+        cache_dir: The answer-key cache (default: ``$SPACETOOLS_CACHE_DIR``, else ``~/.cache/spacetools``).
+        log: Progress, and every rejected submission with each of its problems.
 
     Raises:
         SiteError: ``out`` exists, is not empty and was not built by this command.
@@ -86,7 +91,8 @@ def build_site(
     target.parent.mkdir(parents=True, exist_ok=True)
     site = Path(tempfile.mkdtemp(prefix=f".{target.name}-building-", dir=target.parent))
     try:
-        summary = _build(submissions, site, data_dir, trajectories, log)
+        entries = _validated([Path(p) for p in submissions], data_dir, replay, cache_dir, log)
+        summary = _build(entries, site, data_dir, trajectories, log)
         if target.exists():
             shutil.rmtree(target)
         site.rename(target)
@@ -98,10 +104,9 @@ def build_site(
     return SiteSummary(target, summary.accepted, summary.rejected, summary.trajectories, summary.images)
 
 
-def _build(submissions: Sequence[str | Path], site: Path, data_dir: str | None, per_env: int, log: Log) -> SiteSummary:
+def _build(entries: list[Entry], site: Path, data_dir: str | None, per_env: int, log: Log) -> SiteSummary:
     (site / MARKER).write_text("built by spacetools leaderboard build; this folder is replaced on rebuild\n")
     assets = Assets(site)
-    entries = [_entry(i, Path(path), data_dir, log) for i, path in enumerate(submissions)]
     accepted = [entry for entry in entries if entry.report.ok]
     groups: dict[str, list[Entry]] = {}
     for entry in accepted:
@@ -122,16 +127,48 @@ def _build(submissions: Sequence[str | Path], site: Path, data_dir: str | None, 
     return SiteSummary(site, len(accepted), len(rejected), shown, assets.written)
 
 
-def _entry(index: int, path: Path, data_dir: str | None, log: Log) -> Entry:
+def _validated(paths: list[Path], data_dir: str | None, replay: bool, cache_dir: str | Path | None, log: Log
+               ) -> list[Entry]:
+    """Every submission validated, the cheap checks of all of them first.
+
+    A broken ``submission.json`` or manifest is reported at once, with each of its problems,
+    before any submission is re-scored; only those that pass are re-scored.
+    """
+    reports = [_report(path, lambda path: validate_submission(path, rescore=False)) for path in paths]
+    early = [report for report in reports if not report.ok]
+    for report in early:
+        _log_report(report, log, "before re-scoring")
+    if early:
+        log(f"{len(early)} of {len(paths)} submissions rejected before re-scoring; re-scoring the others")
+    entries = []
+    for index, (path, report) in enumerate(zip(paths, reports, strict=True)):
+        if report.ok:
+            report = _report(path, lambda path: validate_submission(
+                path, data_dir=data_dir, replay=replay, cache_dir=cache_dir, log=log))
+            _log_report(report, log)
+        manifest = loads((path / "manifest.json").read_bytes()) if report.ok else {}  # validated: a JSON object
+        entries.append(Entry(_slug(index, report.submission, path), report, manifest))
+    return entries
+
+
+def _report(path: Path, validate: Callable[[Path], ValidationReport]) -> ValidationReport:
     """The submission validated; a validator crash rejects that submission only, with the error as reason."""
     try:
-        report = validate_submission(path, data_dir=data_dir)
+        return validate(path)
     except Exception as exc:
         report = ValidationReport(path=str(path))
         report.add(str(path), f"could not be validated: {type(exc).__name__}: {exc}")
-    log(report.format().splitlines()[0])
-    manifest = loads((path / "manifest.json").read_bytes()) if report.ok else {}  # validated: a JSON object
-    return Entry(_slug(index, report.submission, path), report, manifest)
+        return report
+
+
+def _log_report(report: ValidationReport, log: Log, when: str = "") -> None:
+    """The verdict's first line; for a rejected submission, every problem (each its own line)."""
+    head = report.format().splitlines()[0]
+    if not report.ok and when:
+        head = f"{report.path}: REJECTED {when} ({len(report.problems)} problems)"
+    log(head)
+    for problem in report.problems:
+        log(f"  - {problem}")
 
 
 def _group_label(entry: Entry) -> str:

@@ -7,8 +7,11 @@ from any static host; the only script sorts tables and the pages read fine witho
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from html import escape
+
+_BREAK = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[-_/])(?=\w)")
 
 CSS = """
 :root { --fg:#1d2330; --muted:#5b6475; --line:#d9dde5; --accent:#2759c9; --bg:#fff; --soft:#f5f7fa; }
@@ -43,6 +46,11 @@ pre { white-space: pre-wrap; word-break: break-word; background: var(--soft); bo
 .plots { display: flex; flex-wrap: wrap; gap: 18px; }
 .plot { border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; margin: 0; }
 .wide { overflow-x: auto; max-width: 100%; }
+table.ranking { width: 100%; }
+table.ranking th { white-space: normal; overflow-wrap: break-word; font-size: 12.5px; }
+table.ranking th, table.ranking td { padding: 4px 6px; }
+table.ranking td { overflow-wrap: anywhere; min-width: 6em; }
+table.ranking td.num { white-space: nowrap; min-width: 0; }
 details summary { cursor: pointer; color: var(--muted); }
 """
 
@@ -73,6 +81,12 @@ def e(value: object) -> str:
     return escape(str(value), quote=True)
 
 
+def breakable(text: str) -> str:
+    """``text`` escaped, with line-break chances inside long names (``Spatial<wbr>Configuration``,
+    ``RoboSpatial-<wbr>Home``), so a table of many benchmark columns fits the page."""
+    return "<wbr>".join(e(part) for part in _BREAK.split(text))
+
+
 def page(title: str, body: str, *, root: str = "", script: bool = False) -> str:
     """A whole HTML document; ``root`` is the relative path back to the site root (for links and CSS)."""
     tail = f"<script>{SORT_JS}</script>" if script else ""
@@ -88,7 +102,7 @@ def table(
     headers: Iterable[tuple[str, str]], rows: Iterable[Iterable[str]], *, cls: str = "", row_classes: Iterable[str] = ()
 ) -> str:
     """A table from already-escaped cells; ``headers`` are (label, css class) pairs."""
-    head = "".join(f'<th class="{c}">{e(label)}</th>' for label, c in headers)
+    head = "".join(f'<th class="{c}">{breakable(label)}</th>' for label, c in headers)
     classes = list(row_classes)
     body = "".join(
         f'<tr class="{classes[i] if i < len(classes) else ""}">{"".join(cells)}</tr>' for i, cells in enumerate(rows)

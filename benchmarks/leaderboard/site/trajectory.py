@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from benchmarks.leaderboard.replay import Replay, ToolCall
 from benchmarks.leaderboard.site.assets import Assets
 from benchmarks.leaderboard.site.html import e, page
-from benchmarks.leaderboard.site.replay import Replay, ToolCall
 from spacetools_env.overlays import BoxShape, GraspShape, MaskShape, PointsShape, Shape, answer_shapes, result_shapes
 from tool_backends.geometry import BOX_EDGES
 
