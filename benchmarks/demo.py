@@ -1,17 +1,17 @@
 """The demo: a scripted agent plays every synthetic family through ``gym.make`` and reports.
 
 ``spacetools demo`` prints a per-family table (score, turns, tool calls, tool errors) and
-writes a few episodes as pictures: the question image with the tool results drawn on it.
+writes a few episodes as pictures: the question image with the tool results and the model's
+answer drawn on it, the reference answer beside it, a caption and a legend.
 """
 
 from __future__ import annotations
 
 import json
-import re
-import textwrap
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -20,10 +20,10 @@ from tqdm import tqdm
 
 import spacetools_env
 from benchmarks.agents import load_agent
-from spacetools_env.drawing import draw_points, draw_tool_results
+from spacetools_env import unwrap
+from spacetools_env.drawing import SHAPE_COLORS, Color, draw_shapes, text_font
+from spacetools_env.overlays import BoxShape, GraspShape, MaskShape, PointsShape, Shape, answer_shapes, shapes_of
 from spacetools_env.rollout import Trajectory, agent_policy, rollout
-
-_POINT = re.compile(r"[\(\[]\s*(\d*\.?\d+)\s*,\s*(\d*\.?\d+)\s*[\)\]]")
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,9 @@ def run_demo(config: DemoConfig) -> list[FamilyRow]:
                 agent.end_episode(env_id)
                 trajectories.append(traj)
                 if index < config.pictures:
-                    save_picture(traj, config.out / f"{env_id}-{index}.png")
+                    inner = unwrap(env)
+                    reference = inner.family.oracle(inner.item) if inner.item is not None else None
+                    save_picture(traj, config.out / f"{env_id}-{index}.png", reference, inner.family.eval_key)
                 bar.update()
             rows.append(_row(env_id, trajectories, time.perf_counter() - start))
             env.close()
@@ -133,22 +135,107 @@ def format_table(rows: list[FamilyRow]) -> str:
     return "\n".join(lines)
 
 
-def save_picture(traj: Trajectory, path: Path) -> None:
-    """The question image with every tool result and the answer's points, and a caption."""
+ANSWER_COLOR: Color = (255, 0, 255)
+REFERENCE_COLOR: Color = (0, 190, 255)
+_LEGEND_NAMES = {MaskShape: "tool mask (outline)", BoxShape: "tool 3D box", GraspShape: "tool grasp",
+                 PointsShape: "tool points"}
+_GAP, _LINE, _PAD = 8, 18, 6
+
+
+@dataclass(frozen=True)
+class Picture:
+    """What one demo picture shows: the question image, tool results and both answers."""
+
+    image: np.ndarray
+    tool_shapes: list[Shape]
+    answer: str
+    answer_shapes: list[Shape]
+    reference: str | None
+    reference_shapes: list[Shape]
+    caption: list[str]
+
+
+def episode_picture(traj: Trajectory, reference: str | None, eval_key: str | None) -> Picture:
+    """The parts of an episode's picture, from its trajectory and the reference (oracle) answer."""
     image = next(p["image"] for p in traj.messages[1]["content"] if p["type"] == "image")
-    for results in traj.tool_results:
-        image = draw_tool_results(image, results)
+    size = (image.shape[1], image.shape[0])
     answer = traj.info.get("answer") or ""
-    points = [(float(x), float(y)) for x, y in _POINT.findall(answer)]
-    if points and all(0 <= c <= 1 for p in points for c in p):
-        image = draw_points(image, points, color=(255, 0, 255))
     question = next(p["text"] for p in traj.messages[1]["content"] if p["type"] == "text")
-    caption = [f"{traj.info['task']['family']}  score={traj.score:.2f}  turns={traj.turns}"]
-    caption += textwrap.wrap(question.replace("\n", " "), width=image.shape[1] // 7)[:4]
-    caption.append(f"answer: {answer[:160]}")
-    canvas = Image.new("RGB", (image.shape[1], image.shape[0] + 16 * len(caption) + 8), "white")
-    canvas.paste(Image.fromarray(image), (0, 0))
+    return Picture(
+        image=image,
+        tool_shapes=[shape for results in traj.tool_results for shape in shapes_of(results)],
+        answer=answer,
+        answer_shapes=answer_shapes(answer, eval_key, size),
+        reference=reference,
+        reference_shapes=answer_shapes(reference, eval_key, size) if reference else [],
+        caption=[f"{traj.info['task']['family']}   score={traj.score:.2f}   turns={traj.turns}", question],
+    )
+
+
+def save_picture(traj: Trajectory, path: Path, reference: str | None = None, eval_key: str | None = None) -> None:
+    """Two panels side by side (the model's tool results and answer; the reference answer), a caption and a legend.
+
+    Masks are outlined, never filled, so objects keep the colours the questions ask about.
+    """
+    render_picture(episode_picture(traj, reference, eval_key)).save(path)
+
+
+def render_picture(picture: Picture) -> Image.Image:
+    height, width = picture.image.shape[:2]
+    model = draw_shapes(draw_shapes(picture.image, picture.tool_shapes), picture.answer_shapes, ANSWER_COLOR)
+    truth = draw_shapes(picture.image, picture.reference_shapes, REFERENCE_COLOR)
+    font = text_font(13)
+    text_width = 2 * width + _GAP - 2 * _PAD
+    lines = [picture.caption[0], *wrap_text(picture.caption[1], font, text_width)[:5]]
+    lines += wrap_text(f"model answer: {picture.answer or '(none)'}", font, text_width)[:3]
+    if picture.reference is not None:
+        lines += wrap_text(f"reference answer: {picture.reference}", font, text_width)[:3]
+    top = _LINE + _PAD
+    canvas = Image.new("RGB", (2 * width + _GAP, top + height + _PAD + _LINE * (len(lines) + 1) + _PAD), "white")
     draw = ImageDraw.Draw(canvas)
-    for i, line in enumerate(caption):
-        draw.text((6, image.shape[0] + 4 + 16 * i), line, fill=(0, 0, 0))
-    canvas.save(path)
+    draw.text((_PAD, _PAD // 2), "model: tool results and answer", fill=(0, 0, 0), font=font)
+    draw.text((width + _GAP + _PAD, _PAD // 2), "reference answer", fill=(0, 0, 0), font=font)
+    canvas.paste(Image.fromarray(model), (0, top))
+    canvas.paste(Image.fromarray(truth), (width + _GAP, top))
+    y = top + height + _PAD
+    for line in lines:
+        draw.text((_PAD, y), line, fill=(0, 0, 0), font=font)
+        y += _LINE
+    _draw_legend(draw, (_PAD, y), legend_entries(picture), font)
+    return canvas
+
+
+def legend_entries(picture: Picture) -> list[tuple[Color, str]]:
+    kinds = {type(shape) for shape in picture.tool_shapes}
+    entries = [(SHAPE_COLORS[kind], name) for kind, name in _LEGEND_NAMES.items() if kind in kinds]
+    if picture.answer_shapes:
+        entries.append((ANSWER_COLOR, "model answer"))
+    if picture.reference_shapes:
+        entries.append((REFERENCE_COLOR, "reference answer"))
+    return entries
+
+
+def _draw_legend(
+    draw: ImageDraw.ImageDraw, origin: tuple[int, int], entries: list[tuple[Color, str]], font: Any
+) -> None:
+    x, y = origin
+    draw.text((x, y), "legend:", fill=(0, 0, 0), font=font)
+    x += int(draw.textlength("legend: ", font=font)) + _PAD
+    for color, name in entries:
+        draw.rectangle((x, y + 3, x + 11, y + 14), fill=color, outline=(0, 0, 0))
+        draw.text((x + 16, y), name, fill=(0, 0, 0), font=font)
+        x += 16 + int(draw.textlength(name, font=font)) + 3 * _PAD
+
+
+def wrap_text(text: str, font: Any, width: int) -> list[str]:
+    """Greedy word wrap to ``width`` pixels; words keep single spaces between them."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        trial = f"{line} {word}" if line else word
+        if line and font.getlength(trial) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = trial
+    return [*lines, line] if line else lines

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from spacetools_env.overlays import BoxShape, GraspShape, MaskShape, Shape, shapes_of
+from spacetools_env.overlays import BoxShape, GraspShape, MaskShape, PointsShape, Shape, shapes_of
 from tool_backends.geometry import BOX_EDGES, normalized_to_pixel
 
 Color = tuple[int, int, int]
@@ -26,6 +26,25 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1 has no sized default font
         return ImageFont.load_default()
+
+
+# Pillow's default FreeType font (Aileron) draws a space 2 px wide at caption sizes, so captions
+# read "fitontopof"; these system fonts space words normally.
+_TEXT_FONTS = ("DejaVuSans.ttf", "LiberationSans-Regular.ttf", "Arial.ttf")
+
+
+def text_font(size: int = 13) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    """A font for running text (captions, legends) whose spaces are a third of an ``n`` or wider.
+
+    The first of :data:`_TEXT_FONTS` found, else Pillow's bitmap font (fixed width, so its
+    spaces are whole characters).
+    """
+    for name in _TEXT_FONTS:
+        try:
+            return ImageFont.truetype(name, size)
+        except OSError:
+            continue
+    return ImageFont.load_default_imagefont()
 
 
 def _px(image: Image.Image, xy: Sequence[float]) -> tuple[float, float]:
@@ -64,16 +83,31 @@ def draw_rectangles(image: np.ndarray, boxes: Sequence[tuple[Sequence[float], Co
     return np.asarray(canvas)
 
 
-def overlay_mask(image: np.ndarray, mask: np.ndarray, color: Color = GREEN, alpha: float = 0.45) -> np.ndarray:
-    out = image.astype(np.float32)
-    out[mask] = (1 - alpha) * out[mask] + alpha * np.array(color, dtype=np.float32)
-    return out.astype(np.uint8)
+def outline_mask(image: np.ndarray, mask: np.ndarray, color: Color = GREEN, width: int = 2) -> np.ndarray:
+    """Draw the mask's boundary, ``width`` pixels wide, inside it; the object keeps its own colours.
+
+    A filled tint would repaint the object (a purple cylinder shown green), and colour is what
+    many questions ask about.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    interior = mask.copy()
+    for _ in range(max(1, width)):
+        # 4-neighbour erosion; pixels on the image border count as boundary
+        padded = np.pad(interior, 1, constant_values=False)
+        interior = (
+            interior & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+        )
+    out = image.copy()
+    out[mask & ~interior] = color
+    return out
 
 
-def draw_points(image: np.ndarray, points: Iterable[Sequence[float]], color: Color = YELLOW) -> np.ndarray:
+def draw_points(
+    image: np.ndarray, points: Iterable[Sequence[float]], color: Color = YELLOW, radius: int | None = None
+) -> np.ndarray:
     canvas = Image.fromarray(image)
     draw = ImageDraw.Draw(canvas)
-    r = max(4, canvas.height // 80)
+    r = radius or max(4, canvas.height // 80)
     for xy in points:
         x, y = _px(canvas, xy)
         draw.ellipse((x - r, y - r, x + r, y + r), fill=color, outline=(0, 0, 0), width=1)
@@ -103,20 +137,31 @@ def draw_grasp(image: np.ndarray, keypoints: Sequence[Sequence[float]], color: C
     return np.asarray(canvas)
 
 
-def draw_shapes(image: np.ndarray, shapes: Iterable[Shape]) -> np.ndarray:
-    """Rasterize :mod:`spacetools_env.overlays` shapes: masks first, then boxes, grasps and points."""
+SHAPE_COLORS: dict[type, Color] = {MaskShape: GREEN, BoxShape: BLUE, GraspShape: RED, PointsShape: YELLOW}
+"""The colour of each kind of tool result (what a picture's legend names)."""
+
+
+def draw_shapes(image: np.ndarray, shapes: Iterable[Shape], color: Color | None = None) -> np.ndarray:
+    """Rasterize :mod:`spacetools_env.overlays` shapes: masks (outlined) first, then boxes, grasps and points.
+
+    Args:
+        image: HxWx3 uint8; not modified.
+        shapes: What to draw.
+        color: One colour for every shape (an answer); None: :data:`SHAPE_COLORS` by kind.
+    """
     out = image
     ordered = sorted(shapes, key=lambda s: not isinstance(s, MaskShape))
     for shape in ordered:
+        shape_color = color or SHAPE_COLORS[type(shape)]
         if isinstance(shape, MaskShape):
             if shape.mask.shape == image.shape[:2]:
-                out = overlay_mask(out, shape.mask)
+                out = outline_mask(out, shape.mask, shape_color)
         elif isinstance(shape, BoxShape):
-            out = draw_box_corners(out, shape.corners)
+            out = draw_box_corners(out, shape.corners, shape_color)
         elif isinstance(shape, GraspShape):
-            out = draw_grasp(out, shape.keypoints)
+            out = draw_grasp(out, shape.keypoints, shape_color)
         else:
-            out = draw_points(out, shape.points)
+            out = draw_points(out, shape.points, shape_color)
     return out
 
 
