@@ -15,6 +15,11 @@ from tool_backends import ToolClient
 ClientFactory = Callable[[], ToolClient]
 
 
+class UnknownOptionError(TypeError, ValueError):
+    """A ``gym.make`` option no env takes: a ``TypeError`` as for any unexpected keyword, and a
+    ``ValueError`` as for the config's other bad options (what the ``spacetools`` CLI reports)."""
+
+
 @dataclass(frozen=True)
 class EnvConfig:
     """Everything ``gym.make(id, **kwargs)`` accepts besides the task.
@@ -88,13 +93,13 @@ class EnvConfig:
             env_options: Names the env takes itself (``render_mode``), offered as suggestions too.
 
         Raises:
-            TypeError: naming the unknown option, the closest known one and every option.
+            UnknownOptionError: naming the unknown option, the closest known one and every option.
         """
         known = sorted({f.name for f in fields(cls)} | set(env_options))
         for name in options:
             if name not in known:
                 hint = difflib.get_close_matches(str(name), known, n=1)
-                raise TypeError(
+                raise UnknownOptionError(
                     f"unknown gym.make option {name!r}." + (f" Did you mean {hint[0]!r}?" if hint else "")
                     + f" Options: {known} (documented in spacetools_env.config.EnvConfig)"
                 )

@@ -50,3 +50,12 @@ def test_importing_and_making_an_env_prints_no_pybullet_banner():
     assert "pybullet build time" not in done.stdout + done.stderr
     assert done.stdout.split() == ["stdout-restored", "print-restored"]
     assert done.stderr.split() == ["stderr-restored"]
+
+
+def test_misspelt_env_kwargs_in_the_eval_cli_is_a_clean_error(tmp_path, capsys):
+    from benchmarks.cli import main
+
+    args = ["eval", "--agent", "tool-program", "--suite", ENV_ID, "--out", str(tmp_path / "run"), "--episodes", "1",
+            "--env-kwargs", '{"max_turn": 3}', "--no-progress"]
+    assert main(args) == 2
+    assert "spacetools: error: unknown gym.make option 'max_turn'. Did you mean 'max_turns'?" in capsys.readouterr().err
