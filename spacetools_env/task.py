@@ -64,6 +64,11 @@ class TaskFamily:
         description: Docs: what the family asks and how it mirrors the original benchmark.
         eval_key: The original SpaceTools evaluation key this family mirrors, if any.
         counterexample: A wrong answer for an item (scores 0); the conformance kit checks it.
+        unparsable: ``unparsable(answer, item)``: True for an answer the official evaluation
+            cannot parse and drops from its denominator (RefSpatial-Bench and Where2Place skip
+            such samples). ``score`` gives it 0, and so does the reward: the eval summary reports
+            the strict aggregate (it counts 0, what ranks) and the official one (dropped, counted
+            apart). None: the official evaluation never drops an answer.
     """
 
     name: str
@@ -77,6 +82,7 @@ class TaskFamily:
     description: str = ""
     eval_key: str | None = None
     counterexample: Callable[[Any], str] | None = None
+    unparsable: Callable[[str, Any], bool] | None = None
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier() or not self.name[0].isupper():
@@ -88,6 +94,10 @@ class TaskFamily:
 
     def shaped_score(self, answer: str, item: TaskItem) -> float:
         return (self.shaped or self.score)(answer, item)
+
+    def is_unparsable(self, answer: str | None, item: TaskItem) -> bool:
+        """Whether the official evaluation drops ``answer`` (see ``unparsable``); no answer is never dropped."""
+        return answer is not None and self.unparsable is not None and bool(self.unparsable(answer, item))
 
     def __reduce__(self) -> tuple[Any, tuple[str]]:
         # Pickled by registry name: envs travel to vector-env workers and checkpoints without

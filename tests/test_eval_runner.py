@@ -378,8 +378,8 @@ RULE_CASES = [
     pytest.param(
         _bench("reflocation", [1, None]),
         "RefSpatial",
-        {"Location": 100.0, "pooled": 100.0, "mean": 100.0},
-        id="refspatial-skipped-leaves-denominator",
+        {"Location": 50.0, "pooled": 50.0, "mean": 50.0},
+        id="refspatial-null-score-counts-0-strictly",  # official: see tests/test_unparsable_aggregates.py
     ),
     pytest.param(_bench("blinkdepth", [1, 0, 1]), "BLINK", {"Relative_Depth": 200 / 3}, id="blink"),
     pytest.param(

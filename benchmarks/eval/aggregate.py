@@ -29,8 +29,14 @@ Families reading a benchmark's own release (no SpaceTools key) are grouped by fa
 - BOP-ASK pose: mean convex-hull IoU x100. Grasp: success rate, the share with NCE < 2 (the
   family's official score is that success indicator).
 
-A record whose ``score`` is null was *skipped* by the official scorer (RefSpatial and
-Where2Place drop unparsable samples): it leaves every denominator and is counted in ``skipped``.
+Unparsable answers, two aggregates. RefSpatial-Bench's and Where2Place's official scripts drop
+a sample whose answer their parser cannot read, so garbage on hard items would raise a score.
+A record says so in ``unparsable`` (its family's :meth:`~spacetools_env.task.TaskFamily.is_unparsable`;
+its ``score`` and reward are 0 all the same). Every benchmark therefore reports ``metrics_pct``,
+the **strict** aggregate (unparsable counts 0: what the leaderboard ranks and shows), and
+``official_metrics_pct``, the rule over the records the official script keeps (for comparison
+with published numbers), with the dropped count in ``unparsable``. A record with a null score
+(an older file, a NaN) counts as unparsable. A rule leaves out any record with a null score.
 """
 
 from __future__ import annotations
@@ -86,8 +92,23 @@ VACANT_CATEGORIES = ("context",)
 
 
 def scored(records: Iterable[Record]) -> list[Record]:
-    """Records the official scorer did not skip."""
+    """Records with a score (a rule's own guard; the two views below have no null scores)."""
     return [r for r in records if r.get("score") is not None]
+
+
+def dropped(record: Record) -> bool:
+    """Whether the official evaluation leaves ``record`` out: its answer is unparsable (or it has no score)."""
+    return bool(record.get("unparsable")) or record.get("score") is None
+
+
+def strict(records: Iterable[Record]) -> list[Record]:
+    """Every record, an unparsable one scoring 0: the aggregate that ranks."""
+    return [{**r, "score": 0.0} if r.get("score") is None else r for r in records]
+
+
+def official(records: Iterable[Record]) -> list[Record]:
+    """The records the official script keeps (unparsable answers dropped from every denominator)."""
+    return [r for r in records if not dropped(r)]
 
 
 def pct(records: Sequence[Record]) -> float | None:
@@ -245,28 +266,31 @@ def _drop_none(metrics: Mapping[str, float | None]) -> dict[str, float]:
 def summarize(records: Sequence[Record]) -> dict[str, Any]:
     """Every number of ``summary.json``: families, benchmarks (official rules), question types, tools.
 
-    ``families`` has one row per synthetic family and one per benchmark env id.
+    ``families`` has one row per synthetic family and one per benchmark env id. Scores are strict
+    (an unparsable answer counts 0) everywhere but a benchmark's ``official_metrics_pct``.
     """
-    rows = scored(records)
-    families = _group(records, _family_row)
+    rows = strict(records)
+    families = _group(rows, _family_row)
     family_scores = [f["mean_score"] for f in families.values() if f["mean_score"] is not None]
     benchmarks: dict[str, Any] = {}
     for name, group in _grouped(records, benchmark_of).items():
         rule = RULES[name.removesuffix(" (synthetic)")]
+        every, kept = strict(group), official(group)
         benchmarks[name] = {
             "n": len(group),
-            "skipped": len(group) - len(scored(group)),
-            "metrics_pct": rule(group),
-            "by_question_type": _group(group, _question_type),
+            "unparsable": len(group) - len(kept),
+            "metrics_pct": rule(every),
+            "official_metrics_pct": rule(kept),
+            "by_question_type": _group(every, _question_type),
         }
     return {
         "episodes": len(records),
-        "skipped": len(records) - len(rows),
+        "unparsable": sum(1 for r in records if dropped(r)),
         "mean_score": _mean(float(r["score"]) for r in rows),
         "overall": {"family_mean": _mean(family_scores), "pooled": _mean(float(r["score"]) for r in rows)},
         "families": families,
         "benchmarks": dict(sorted(benchmarks.items())),
-        "by_question_type": _group(records, _question_type),
+        "by_question_type": _group(rows, _question_type),
         "tools": tool_statistics(records),
     }
 

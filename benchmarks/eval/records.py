@@ -33,8 +33,13 @@ def episode_record(
     eval_key: str | None,
     synthetic: bool,
     timing: Mapping[str, float],
+    unparsable: bool = False,
 ) -> dict[str, Any]:
-    """The record of one episode; ``timing`` holds ``env_s``, ``tools_s``, ``agent_s`` and ``wall_s``."""
+    """The record of one episode; ``timing`` holds ``env_s``, ``tools_s``, ``agent_s`` and ``wall_s``.
+
+    ``unparsable``: the official evaluation cannot parse the answer and drops the sample
+    (:meth:`~spacetools_env.task.TaskFamily.is_unparsable`); ``score`` is 0 all the same.
+    """
     info, task = traj.info, traj.info.get("task", {})
     return {
         "schema": SCHEMA,
@@ -50,6 +55,7 @@ def episode_record(
         "meta": jsonable({k: v for k, v in task.items() if k not in _TASK_KEYS}),
         "answer": info.get("answer"),
         "score": jsonable(traj.score),
+        "unparsable": bool(unparsable),
         "reward": reward_json(traj),
         "tools": jsonable(info.get("tool_stats", {})),
         "invalid_actions": int(info.get("invalid_actions", 0)),

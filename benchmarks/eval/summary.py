@@ -24,7 +24,9 @@ class Summary:
         played: Episodes played and recorded by this run.
         torn_bytes: Size of a partial last line dropped on start (0: the file ended cleanly).
         failed: ``(episode id, error)`` for episodes that raised; they are retried on the next run.
-        stats: The aggregation (:func:`benchmarks.eval.aggregate.summarize`) over the recorded episodes.
+        stats: The aggregation (:func:`benchmarks.eval.aggregate.summarize`) over the recorded episodes:
+            strict scores (an unparsable answer counts 0), and per benchmark the official aggregate
+            (unparsable answers dropped, as the published scripts do) with the dropped count.
         timing: Seconds summed over this run's episodes (env, tools, agent, wall) and the run's wall time.
     """
 
@@ -73,8 +75,12 @@ class Summary:
             lines.append(f"{'overall (mean of families)':<34}{_num(overall.get('family_mean')):>8}")
             lines.append(f"{'overall (pooled)':<34}{_num(overall.get('pooled')):>8}")
         for name, bench in s.get("benchmarks", {}).items():
-            metrics = ", ".join(f"{k} {v:.2f}" for k, v in bench["metrics_pct"].items())
-            lines += ["", f"{name} (n={bench['n']}, %): {metrics}"]
+            lines += ["", f"{name} (n={bench['n']}, %): {_metrics(bench['metrics_pct'])}"]
+            if bench.get("unparsable"):
+                lines.append(
+                    f"  official, {bench['unparsable']} unparsable dropped (as the published scripts count; "
+                    f"above they score 0): {_metrics(bench.get('official_metrics_pct') or {}) or '-'}"
+                )
             lines.append(_table("  question type", bench["by_question_type"], indent="  "))
         tools = s.get("tools")
         if tools:
@@ -104,6 +110,10 @@ def _table(title: str, groups: dict[str, dict[str, Any]], indent: str = "") -> s
             f"{_num(g['calls_per_episode'], 2):>7}{_num(g['tool_error_rate']):>9}{g['truncated']:>7}"
         )
     return "\n".join(rows)
+
+
+def _metrics(metrics: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.2f}" for k, v in metrics.items())
 
 
 def _num(value: float | None, digits: int = 3) -> str:

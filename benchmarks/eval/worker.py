@@ -124,6 +124,7 @@ class EpisodePlayer:
             "agent_s": agent_s,
             "wall_s": time.perf_counter() - start,
         }
+        raw = unwrap(env)
         return episode_record(
             key,
             traj,
@@ -132,6 +133,7 @@ class EpisodePlayer:
             eval_key=self.spec.eval_keys.get(key.env_id),
             synthetic=key.env_id in self.spec.synthetic,
             timing=timing,
+            unparsable=raw.item is not None and raw.family.is_unparsable(traj.info.get("answer"), raw.item),
         )
 
     def _env(self, env_id: str) -> gym.Env:

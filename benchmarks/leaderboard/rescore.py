@@ -231,6 +231,8 @@ class GroundTruth:
             "item_id": item.item_id,
             "meta": jsonable({k: v for k, v in item.meta.items() if k not in _TASK_KEYS}),
             "seed": key.seed(base_seed),
+            # what the official aggregate drops: re-derived, so claiming it cannot flatter that number
+            "unparsable": family.is_unparsable(answer, item),
         }
         for name, value in trusted.items():
             if record[name] != value:

@@ -28,6 +28,7 @@ FIELDS: dict[str, tuple[type, ...]] = {
     "meta": (dict,),
     "answer": _OPT_STR,
     "score": (int, float, type(None)),
+    "unparsable": (bool,),
     "reward": (dict,),
     "tools": (dict,),
     "invalid_actions": (int,),

@@ -83,6 +83,11 @@ def score(answer: str, item: RefSpatialItem) -> float:
     return score_refspatial_mask(answer, item.mask) or 0.0
 
 
+def unparsable(answer: str, item: RefSpatialItem) -> bool:
+    """True where RoboRefer's parser raises, so its loop drops the sample (scored 0 by :func:`score`)."""
+    return score_refspatial_mask(answer, item.mask) is None
+
+
 def shaped(answer: str, item: RefSpatialItem) -> float:
     """NNDC: the hit, or partial credit for a first point near the mask's centroid."""
     return score_mask_nndc(answer, item.mask)
@@ -105,4 +110,5 @@ FAMILY = TaskFamily(
     shaped=shaped,
     description=__doc__ or "",
     counterexample=counterexample,
+    unparsable=unparsable,
 )

@@ -76,6 +76,11 @@ def score(answer: str, item: Where2PlaceItem) -> float:
     return score_where2place(answer, item.mask) or 0.0
 
 
+def unparsable(answer: str, item: Where2PlaceItem) -> bool:
+    """True where RoboPoint's parser raises, so ``summarize_vqa.py`` skips the sample (scored 0 by :func:`score`)."""
+    return score_where2place(answer, item.mask) is None
+
+
 def oracle(item: Where2PlaceItem) -> str:
     return "[]" if item.point is None else format_pairs([item.point])
 
@@ -92,4 +97,5 @@ FAMILY = TaskFamily(
     oracle=oracle,
     description=__doc__ or "",
     counterexample=counterexample,
+    unparsable=unparsable,
 )

@@ -33,6 +33,11 @@ def score(answer: str, item: MaskPointItem) -> float:
     return score_refspatial_mask(answer, item.mask) or 0.0
 
 
+def unparsable(answer: str, item: MaskPointItem) -> bool:
+    """True where RoboRefer's parser raises, so its loop drops the sample (scored 0 by :func:`score`)."""
+    return score_refspatial_mask(answer, item.mask) is None
+
+
 def shaped(answer: str, item: MaskPointItem) -> float:
     """NNDC: the hit, or partial credit for a first point near the mask's centroid."""
     return score_mask_nndc(answer, item.mask)

@@ -222,4 +222,5 @@ FAMILY = TaskFamily(
     description=__doc__ or "",
     eval_key="reflocation",
     counterexample=mask_pointing.counterexample,
+    unparsable=mask_pointing.unparsable,
 )

@@ -187,4 +187,5 @@ FAMILY = TaskFamily(
     description=__doc__ or "",
     eval_key="refplacement",
     counterexample=mask_pointing.counterexample,
+    unparsable=mask_pointing.unparsable,
 )

@@ -107,12 +107,18 @@ def index_page(groups: dict[str, list[Entry]], rejected: Sequence[Entry]) -> str
 def _benchmark_tables(summary: dict[str, Any]) -> str:
     out = []
     for name, bench in (summary.get("benchmarks") or {}).items():
-        metrics = bench.get("metrics_pct") or {}
+        metrics = bench.get("metrics_pct") or {}  # strict: an unparsable answer counts 0 (what ranks)
         top = headline(name, metrics)
-        rows = [[cell(m), num(v)] for m, v in metrics.items()]
-        out.append(f"<h3>{e(name)} <span class=\"muted\">(n={bench.get('n')}, skipped {bench.get('skipped', 0)}"
+        headers, rows = [("metric (%)", ""), ("value", "num")], [[cell(m), num(v)] for m, v in metrics.items()]
+        unparsable = int(bench.get("unparsable") or 0)
+        if unparsable:  # the official scripts' number beside it, for comparison with published results
+            official = bench.get("official_metrics_pct") or {}
+            headers.append(("official (unparsable dropped)", "num"))
+            rows = [[*row, num(official.get(m))] for row, m in zip(rows, metrics, strict=True)]
+        note = f", {unparsable} unparsable: 0 here, dropped by the official scripts" if unparsable else ""
+        out.append(f"<h3>{e(name)} <span class=\"muted\">(n={bench.get('n')}{note}"
                    f"{', headline ' + e(top[0]) if top else ''})</span></h3>")
-        out.append(table([("metric (%)", ""), ("value", "num")], rows))
+        out.append(table(headers, rows))
         types = bench.get("by_question_type") or {}
         if types:
             rows = [[cell(t), num(v.get("mean_score"), 3), f'<td class="num">{v.get("n")}</td>',

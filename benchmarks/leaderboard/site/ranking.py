@@ -6,10 +6,14 @@ official (2D + 3D) / 2 where the native release gives it, Where2Place ``accuracy
 and grasp success; a benchmark with several tasks and no overall number (BLINK, the SpaceTools
 CV-Bench keys) uses the mean of its tasks.
 
+Headlines are read from ``metrics_pct``, the **strict** aggregate: an answer the official
+RefSpatial-Bench or Where2Place script cannot parse (and drops from its denominator) counts 0, so
+garbage on hard items cannot raise a rank; the official aggregate (``official_metrics_pct``) is
+shown beside it, never ranked.
+
 A submission's rank is by the unweighted mean of its benchmark headlines, so a benchmark with
 many items does not outweigh one with few (decision: the paper reports benchmarks side by side,
-never pooled across them); a benchmark of the group without a headline (every item skipped by
-its official scorer) counts as 0, so unparsable answers cannot drop a weak benchmark. Submissions
+never pooled across them); a benchmark of the group without a headline counts as 0. Submissions
 are ranked only against others on the same suite, suite version and make options (the build
 groups them): numbers from different question lists or scene settings are not comparable.
 """
@@ -59,10 +63,9 @@ def standing(summary: Mapping[str, Any] | None, benchmarks: Sequence[str] | None
     """The row of a validated submission's re-scored summary.
 
     Args:
-        summary: The re-scored summary (``ValidationReport.summary``).
+        summary: The re-scored summary (``ValidationReport.summary``); its strict ``metrics_pct`` rank.
         benchmarks: The benchmarks of its ranking group; each counts in the mean, a benchmark
-            without a headline (every item skipped by the official scorer) as 0, so answering
-            unparsably cannot drop a weak benchmark from the mean. Default: the submission's own.
+            without a headline (none of its items submitted) as 0. Default: the submission's own.
     """
     headlines: dict[str, float] = {}
     reported = (summary or {}).get("benchmarks") or {}
