@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from spacetools_env.parsing import MAX_ACTION_CHARS
 from spacetools_env.rewards import resolve_weights
 from tool_backends import ToolClient
 
@@ -30,6 +31,8 @@ class EnvConfig:
         max_turns: Assistant turns before ``truncated`` (8, as the original).
         max_calls_per_turn: Tool calls run per turn; extra calls are reported as errors (8).
         max_response_chars: Tool response text cap, middle-truncated (2,048, as the original).
+        max_action_chars: Longest action read per turn (65,536 = 64 KiB); a longer one is refused
+            whole with an ``Error:`` naming the cap, before any parsing, so no turn costs more.
         tools: Names of the tools offered (None: the backend's default set), e.g. the
             pointing-only Phase 1 set ``("roborefer.detect_one",)``.
         tool_backend: Backend name for the built-in client (``oracle``).
@@ -55,6 +58,7 @@ class EnvConfig:
     max_turns: int = 8
     max_calls_per_turn: int = 8
     max_response_chars: int = 2048
+    max_action_chars: int = MAX_ACTION_CHARS
     tools: Sequence[str] | None = None
     tool_backend: str = "oracle"
     tool_options: Mapping[str, Any] = field(default_factory=dict)
@@ -67,7 +71,7 @@ class EnvConfig:
     source_options: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("max_turns", "max_calls_per_turn", "max_response_chars"):
+        for name in ("max_turns", "max_calls_per_turn", "max_response_chars", "max_action_chars"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")

@@ -170,7 +170,7 @@ class SpaceToolsEnv(gym.Env[list, Any]):
         if self.item is None or self.done:
             raise RuntimeError("the episode is over (or never started): call reset() before step()")
         self.turn += 1
-        parsed = parse_action(action)
+        parsed = parse_action(action, max_chars=self.config.max_action_chars)
         components = zero_components()
         observation: list[dict[str, Any]] = []
         results: list[dict[str, Any]] = []
@@ -189,7 +189,8 @@ class SpaceToolsEnv(gym.Env[list, Any]):
                 errors.append(f"at most {cap} tool calls run per turn; calls {cap + 1}..{len(calls)} were not run.")
                 calls = calls[:cap]
             for error in errors:
-                observation.append(msg.tool_message("invalid_action", "Error: " + error))
+                text = msg.truncate_middle("Error: " + error, self.config.max_response_chars)
+                observation.append(msg.tool_message("invalid_action", text))
             self.invalid_actions += len(errors)
             components["invalid_action"] = -float(len(errors))
             for call in calls:

@@ -37,7 +37,18 @@ _INT_LIMIT = 10**MAX_INTEGER_DIGITS
 
 
 class ModelValueError(ValueError):
-    """A value the model wrote breaks one of the caps above; the message says which and the fix."""
+    """A value the model wrote breaks one of the caps above; the message says which and the fix.
+
+    Attributes:
+        reason: What is wrong and the fix.
+        where: The location inside the value (``.arguments.points[3]``), empty at the top.
+    """
+
+    def __init__(self, reason: str, where: str = "") -> None:
+        shown = where.lstrip(".")
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        super().__init__(f"at {shown}: {reason}" if shown else reason)
+        self.reason, self.where = reason, where
 
 
 def clean_text(text: str) -> str:
@@ -106,11 +117,13 @@ def clean_value(value: Any, budget: int | None = None) -> Any:
     Raises:
         ModelValueError: naming the cap broken and where (``arguments.points[3]``).
     """
-    walker = _Walker(budget)
-    return walker.walk(value, 0, "")
+    return _Walker(budget).walk(value, 0, "")
 
 
 class _Walker:
+    """One walk over a value. The location of a problem (``arguments.points[3]``) is added as the
+    error travels up, so the common case (nothing wrong) builds no path strings."""
+
     def __init__(self, budget: int | None) -> None:
         self.left = budget
         self.budget = budget
@@ -124,57 +137,92 @@ class _Walker:
 
     def walk(self, value: Any, depth: int, path: str) -> Any:
         self._spend(1)
+        try:
+            return self._walk(value, depth)
+        except ModelValueError as exc:
+            raise _located(exc, path) from None
+
+    def _walk(self, value: Any, depth: int) -> Any:
+        if _plain(value):
+            return value
         if isinstance(value, str):
             self._spend(len(value))
             return clean_text(value)
-        if value is None or isinstance(value, bool | float):
-            return value
-        if isinstance(value, int):
-            if not -_INT_LIMIT < value < _INT_LIMIT:
-                raise ModelValueError(f"{_where(path)}{_too_many_digits(_digits(value))}")
-            return value
-        if isinstance(value, np.bool_ | np.integer | np.floating):
-            return self.walk(value.item(), depth, path)
-        if depth >= MAX_NESTING:
-            raise ModelValueError(f"{_where(path)}{_too_deep()}")
-        if isinstance(value, list | tuple):
-            items = [self.walk(v, depth + 1, f"{path}[{i}]") for i, v in enumerate(value)]
-            if all(a is b for a, b in zip(items, value, strict=True)):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if isinstance(value, float):
                 return value
-            return type(value)(items) if isinstance(value, list) else tuple(items)
+            raise ModelValueError(_too_many_digits(_digits(value)))
+        if isinstance(value, np.bool_ | np.integer | np.floating):
+            return self._walk(value.item(), depth)
+        if depth >= MAX_NESTING:
+            raise ModelValueError(_too_deep())
+        if isinstance(value, list | tuple):
+            return self._walk_sequence(value, depth)
         if isinstance(value, Mapping):
-            return self._walk_mapping(value, depth, path)
+            return self._walk_mapping(value, depth)
         raise ModelValueError(
-            f"{_where(path)}a {type(value).__name__} is not a JSON value; tool calls hold strings, numbers, "
+            f"a {type(value).__name__} is not a JSON value; tool calls hold strings, numbers, "
             'booleans, null, lists and objects (pass stored arrays by name, e.g. "$depth_map")'
         )
 
-    def _walk_mapping(self, value: Mapping[Any, Any], depth: int, path: str) -> Any:
+    def _walk_sequence(self, value: list[Any] | tuple[Any, ...], depth: int) -> Any:
+        self._spend(len(value))  # one per item (a separator at least), before looking at any
+        items = None
+        for i, item in enumerate(value):
+            if _plain(item):
+                continue
+            try:
+                new = self._walk(item, depth + 1)
+            except ModelValueError as exc:
+                raise _located(exc, f"[{i}]") from None
+            if new is not item:
+                items = list(value) if items is None else items
+                items[i] = new
+        if items is None:
+            return value
+        return items if isinstance(value, list) else tuple(items)
+
+    def _walk_mapping(self, value: Mapping[Any, Any], depth: int) -> Any:
+        self._spend(len(value))
         cleaned: dict[str, Any] = {}
         changed = not isinstance(value, dict)
         for key, item in value.items():
             if not isinstance(key, str):
-                raise ModelValueError(
-                    f"{_where(path)}object keys must be strings, got {_short(key)} ({type(key).__name__})"
-                )
+                raise ModelValueError(f"object keys must be strings, got {_short(key)} ({type(key).__name__})")
             self._spend(len(key))
             clean_key = clean_text(key)
-            cleaned[clean_key] = self.walk(item, depth + 1, f"{path}.{clean_key[:40]}" if path else clean_key[:40])
-            changed = changed or clean_key is not key or cleaned[clean_key] is not item
+            try:
+                new = item if _plain(item) else self._walk(item, depth + 1)
+            except ModelValueError as exc:
+                raise _located(exc, f".{clean_key[:40]}") from None
+            cleaned[clean_key] = new
+            changed = changed or clean_key is not key or new is not item
         return cleaned if changed else value
 
 
+def _plain(value: Any) -> bool:
+    """A value that needs no check: None, a bool, a float or an int within the digit cap."""
+    kind = type(value)
+    return kind is float or kind is bool or value is None or (kind is int and -_INT_LIMIT < value < _INT_LIMIT)
+
+
+def _located(exc: ModelValueError, segment: str) -> ModelValueError:
+    """``exc`` with ``segment`` prepended to its location (``at arguments.points[3]: ...``)."""
+    if exc.reason.startswith("it holds more than"):  # the size cap is about the whole action
+        return exc
+    return ModelValueError(exc.reason, segment + exc.where)
+
+
 def _digits(value: int) -> int:
-    # bit_length, not str(): str() of a huge int raises (over 4,300 digits) or takes quadratic time.
-    return max(int(abs(value).bit_length() * 0.30103) + 1, MAX_INTEGER_DIGITS + 1)
+    """Decimal digits of ``value`` (over the cap), without ``str()``: that raises past 4,300 digits."""
+    estimate = int(abs(value).bit_length() * 0.30102999566398)  # digits - 1, or one fewer
+    if estimate < 20_000:  # exact while powers of ten stay cheap; then it is off by at most one
+        estimate += abs(value) >= 10**estimate
+    return max(estimate, MAX_INTEGER_DIGITS + 1)
 
 
 def _too_deep() -> str:
     return f"values nest more than {MAX_NESTING} levels deep (lists and objects); flatten them"
-
-
-def _where(path: str) -> str:
-    return f"at {path}: " if path else ""
 
 
 def _short(value: Any) -> str:
