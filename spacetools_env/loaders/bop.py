@@ -427,9 +427,10 @@ def _object_names(names: Mapping[Any, Any] | None) -> tuple[tuple[int, str], ...
         raise ValueError(f"names must be {expected}, got {names!r}")
     pairs = []
     for key, value in names.items():
-        digits = isinstance(key, str) and key.strip().isdigit()
+        digits = isinstance(key, str) and key.strip().isascii() and key.strip().isdigit() and len(key.strip()) <= 9
         if not (digits or (isinstance(key, int) and not isinstance(key, bool))) or not isinstance(value, str):
-            raise ValueError(f"names must be {expected}; entry {key!r}: {value!r} is not an id and a name")
+            entry = f"{describe(key)}: {describe(value)}"
+            raise ValueError(f"names must be {expected}; entry {entry} is not an id and a name")
         pairs.append((int(key), value))
     return tuple(sorted(pairs))
 

@@ -1,6 +1,6 @@
 """The one place benchmark images are opened: a pixel budget checked from the header, then decoded.
 
-Every loader's images go through :func:`open_image`: RGB pictures, masks, depth PNGs, BOP's
+Every loader's images go through :func:`open_image` (:func:`image_array`): RGB pictures, masks, depth PNGs, BOP's
 ``rgb``/``depth``/``mask_visib`` files and images embedded in parquet cells or data URIs. PIL's
 ``Image.open`` reads only the header, so the size is checked before a pixel is decoded:
 
@@ -26,6 +26,7 @@ import threading
 import warnings
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from spacetools_env.loaders.errors import RowError
@@ -148,3 +149,19 @@ def _load_untruncated(image: Image.Image) -> None:
             image.load()
         finally:
             ImageFile.LOAD_TRUNCATED_IMAGES = True
+
+
+def image_array(
+    source: bytes | Path, column: str, expected_size: tuple[int, int] | None = None, *, rgb: bool = False,
+    what: str = "an image file (PNG, JPEG, ...)",
+) -> np.ndarray:
+    """:func:`open_image` as a read-only array (HxWx3 uint8 when ``rgb``, else the stored values), file closed.
+
+    Raises:
+        RowError: as :func:`open_image`.
+    """
+    with open_image(source, column, expected_size, what) as image:
+        array = np.asarray(image.convert("RGB") if rgb else image)
+    array = np.ascontiguousarray(array)
+    array.flags.writeable = False  # items are cached and shared: nobody may draw on them
+    return array

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from spacetools_env.loaders.images import open_image
+from spacetools_env.loaders.images import image_array
 from spacetools_env.loaders.item_source import CachedItemSource
 from spacetools_env.loaders.open_files import open_shared
 from spacetools_env.loaders.paths import (
@@ -78,12 +78,6 @@ def corrupt_row(file: NativeFile, row: int, exc: RowError) -> CorruptRowError:
     return CorruptRowError.for_field(path, index, exc.column, exc.expected, exc.found, file.fix)
 
 
-def _readonly(array: np.ndarray) -> np.ndarray:
-    array = np.ascontiguousarray(array)
-    array.flags.writeable = False  # items are cached and shared: nobody may draw on them
-    return array
-
-
 def image_source(value: Any, column: str, base: Path | None = None) -> bytes | Path:
     """What an image cell holds: encoded bytes (HF ``{"bytes": ..., "path": ...}`` or raw), or a file.
 
@@ -119,17 +113,18 @@ def decode_rgb(
     Decoded by :func:`~spacetools_env.loaders.images.open_image`: within the pixel budget, and of
     ``expected_size`` (width, height) when given, both checked before decoding.
     """
-    return _readonly(np.asarray(open_image(image_source(value, column, base), column, expected_size).convert("RGB")))
+    return image_array(image_source(value, column, base), column, expected_size, rgb=True)
 
 
 def decode_raw(
     value: Any, column: str, base: Path | None = None, expected_size: tuple[int, int] | None = None
 ) -> np.ndarray:
     """An image cell's stored values unchanged (a 16-bit depth PNG stays uint16), read-only; see :func:`decode_rgb`."""
-    array = np.asarray(open_image(image_source(value, column, base), column, expected_size))
+    array = image_array(image_source(value, column, base), column, expected_size)
     if array.ndim == 3:
-        array = array[:, :, 0]
-    return _readonly(array)
+        array = np.ascontiguousarray(array[:, :, 0])
+        array.flags.writeable = False  # items are cached and shared: nobody may draw on them
+    return array
 
 
 def _open(path: Path, opener: Opener, kind: str) -> NativeFile:

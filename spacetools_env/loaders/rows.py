@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from spacetools_env.loaders.errors import CorruptDataError, CorruptFileError, CorruptRowError, RowError, describe
-from spacetools_env.loaders.images import open_image
+from spacetools_env.loaders.images import image_array
 
 _DATA_URI_PREFIX = "data:image/"
 
@@ -111,8 +111,7 @@ def decode_image_data_uri(value: Any, column: str = "images") -> np.ndarray:
     if not isinstance(value, str) or not value.startswith(_DATA_URI_PREFIX) or ";base64," not in value:
         raise RowError(column, expected, describe(value))
     data = _b64decode(value.split(";base64,", 1)[1], column, "image bytes")
-    image = open_image(data, column)
-    return _readonly(np.asarray(image.convert("RGB"), dtype=np.uint8))
+    return image_array(data, column, rgb=True)
 
 
 def decode_mask(value: Any, column: str = "reward_model.ground_truth") -> np.ndarray:
@@ -126,8 +125,7 @@ def decode_mask(value: Any, column: str = "reward_model.ground_truth") -> np.nda
     if not isinstance(value, str) or not value:
         raise RowError(column, "a base64-encoded PNG mask", describe(value))
     text = value.split(";base64,", 1)[1] if value.startswith(_DATA_URI_PREFIX) else value
-    image = open_image(_b64decode(text.strip(), column, "a PNG mask"), column, what="a PNG mask")
-    array = np.asarray(image)
+    array = image_array(_b64decode(text.strip(), column, "a PNG mask"), column, what="a PNG mask")
     if array.ndim == 3:
         array = array[:, :, 0]
     mask = array > 0
