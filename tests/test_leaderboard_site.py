@@ -169,6 +169,29 @@ def test_ranking_table_and_plots_render_and_sort_in_chromium(site, browser):
     assert "re-scored by the official scorer" in browser.find_element(By.CSS_SELECTOR, "table.rejected").text
 
 
+def _overflow(browser) -> dict:
+    """How far the page and each ranking table reach, in CSS pixels, and the window's width."""
+    return browser.execute_script(
+        "var tables = Array.from(document.querySelectorAll('table.ranking'));"
+        "return {inner: window.innerWidth, page: document.documentElement.scrollWidth,"
+        " right: Math.max.apply(null, tables.map(function (t) { return t.getBoundingClientRect().right; })),"
+        " scrolls: tables.filter(function (t) { return t.parentNode.scrollWidth > t.parentNode.clientWidth; }).length,"
+        " columns: Math.max.apply(null, tables.map(function (t) { return t.tHead.rows[0].cells.length; }))};"
+    )
+
+
+def test_ranking_table_fits_the_page_at_1280px_in_chromium(site, browser, tmp_path):
+    # every synthetic family (one benchmark column each) and a model name with a 60-letter word
+    wide = _submission(tmp_path, "wide", "blind-guess", "A model that goes on " + "x" * 60, "synth", episodes=1)
+    build_site([wide], tmp_path / "site", trajectories=0, log=lambda m: None)
+    for index in (site / "index.html", tmp_path / "site" / "index.html"):
+        browser.get(index.as_uri())
+        reach = _overflow(browser)
+        assert reach["inner"] == 1280, reach
+        assert reach["page"] <= reach["inner"] and reach["right"] <= reach["inner"] and reach["scrolls"] == 0, reach
+    assert reach["columns"] >= 11, reach  # #, model, agent, tools, mean, episodes and >= 5 benchmarks
+
+
 def test_trajectory_viewer_draws_tool_results_and_the_answer_in_chromium(site, runs, browser):
     from selenium.webdriver.common.by import By
 
