@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -78,6 +79,30 @@ def test_an_unwritable_record_fails_its_episode_alone_and_resume_retries_it(tmp_
     assert _eval(tmp_path, agent=agent) == 0
     assert sorted(_indices(tmp_path)) == [0, 1, 2]
     assert (tmp_path / "results.jsonl").read_bytes().startswith(before)
+
+
+class CrashingAgent(ToolProgramAgent):
+    """Kills its worker process (as a segfault or the OOM killer would) on item 1 while $CRASH_ITEM_1 is set."""
+
+    def act(self, turns):
+        in_worker = multiprocessing.parent_process() is not None  # never kill the test process itself
+        if os.environ.get("CRASH_ITEM_1") and in_worker and any(t.info["task"]["index"] == 1 for t in turns):
+            os._exit(9)
+        return super().act(turns)
+
+
+def test_a_worker_killed_by_one_episode_fails_that_episode_alone(tmp_path, monkeypatch, capsys):
+    agent = f"{CrashingAgent.__module__}:CrashingAgent"
+    monkeypatch.setenv("CRASH_ITEM_1", "1")  # spawned workers inherit it
+    assert _eval(tmp_path, "--workers", "2", agent=agent, episodes=4) == 1
+    assert sorted(_indices(tmp_path)) == [0, 2, 3]  # the episodes beside it were replayed and recorded
+    [failed] = json.loads((tmp_path / "summary.json").read_text())["failed"]
+    assert failed["episode_id"].endswith("/test/1")
+    assert "the worker process playing it died" in failed["error"]
+    assert "died again when it was played alone" in failed["error"]
+    monkeypatch.delenv("CRASH_ITEM_1")
+    assert _eval(tmp_path, "--workers", "2", agent=agent, episodes=4) == 0
+    assert sorted(_indices(tmp_path)) == [0, 1, 2, 3]
 
 
 # ---------------------------------------------------------------------- a full disk

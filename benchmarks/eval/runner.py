@@ -10,8 +10,10 @@ The loop, in order:
    process appends each finished record as one line and fsyncs it.
 4. Aggregate every recorded episode of the suite the official way; print and save the summary.
 
-An episode that raises, or whose record cannot be written, fails alone (``Summary.failed``, with
-the reason) and is retried by the next run; a full disk stops the run with
+An episode that raises, whose record cannot be written, or that kills its worker process
+(:mod:`benchmarks.eval.pool`) fails alone (``Summary.failed``, with the reason) and is retried by
+the next run; with ``workers == 1`` episodes run in this process, so only a Python exception is
+contained there. A full disk stops the run with
 :class:`~benchmarks.eval.store.ResultsDiskFullError` naming the folder and the fix.
 """
 
@@ -19,13 +21,9 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import multiprocessing
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +34,12 @@ from benchmarks.agents import AGENTS
 from benchmarks.eval.aggregate import summarize
 from benchmarks.eval.config import EvalConfig
 from benchmarks.eval.manifest import build_manifest, check_or_write, env_entry
+from benchmarks.eval.pool import played_in_pool
 from benchmarks.eval.records import brief
 from benchmarks.eval.store import DISK_FULL, FolderLock, ResultsFile, ResultsWriteError, record_key, write_error
 from benchmarks.eval.suites import PAPER_EVAL_KEYS, EpisodeKey, Suite, is_synthetic, resolve_suite
 from benchmarks.eval.summary import Summary
-from benchmarks.eval.worker import EpisodePlayer, Played, PlayerSpec, init_worker, play_in_worker
+from benchmarks.eval.worker import EpisodePlayer, Played, PlayerSpec
 from spacetools_env import unwrap  # importing the package also registers the envs
 
 Log = Callable[[str], None]
@@ -241,24 +240,4 @@ def _played(config: EvalConfig, spec: PlayerSpec, pending: Sequence[EpisodeKey])
         finally:
             player.close()
         return
-    # spawn, not fork: PyBullet and tool backends hold native state a fork would share.
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(
-        max_workers=min(config.workers, len(pending)),
-        mp_context=context,
-        initializer=init_worker,
-        initargs=(spec, os.getpid()),
-    )
-    try:
-        futures = [pool.submit(play_in_worker, key) for key in pending]
-        for future in as_completed(futures):
-            try:
-                played = future.result()
-            except BrokenProcessPool as exc:
-                raise RuntimeError(
-                    f"a worker process died ({exc}); every record written so far is kept: "
-                    "re-run the same command to resume"
-                ) from exc
-            yield played
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    yield from played_in_pool(spec, pending, config.workers)
