@@ -189,3 +189,23 @@ def test_recording_lines_are_valid_utf8_whatever_the_model_wrote(tmp_path):
 def test_recording_composes_with_chat_history_and_check_env(tmp_path):
     env = ChatHistory(RecordTrajectory(gym.make(ENV_ID), tmp_path / "e.jsonl"))
     checked(env)
+
+
+# ---------------------------------------------------------------- in Gymnasium's vector envs
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_wrappers_compose_with_gymnasium_make_vec(mode):
+    chats = gym.make_vec(ENV_ID, 2, vectorization_mode=mode, wrappers=[ChatHistory])
+    try:
+        chats.reset(seed=[0, 1])
+        conversations, *_ = chats.step([DEPTH, DEPTH])
+        assert [[m["role"] for m in c] for c in conversations] == [["system", "user", "assistant", "tool"]] * 2
+    finally:
+        chats.close()
+    numeric = gym.make_vec(ENV_ID, 2, vectorization_mode=mode, wrappers=[StructuredActions])
+    try:
+        obs, _ = numeric.reset(seed=[0, 1])
+        assert obs["image"].shape == (2, 64, 64, 3) and obs["image"].dtype == np.uint8
+        obs, reward, terminated, *_ = numeric.step(np.array([0, 1]))  # menu 0 and 1: answers "Yes", "No"
+        assert obs["turn"].tolist() == [[1.0], [1.0]] and terminated.all() and reward.shape == (2,)
+    finally:
+        numeric.close()
