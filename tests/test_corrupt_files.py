@@ -119,15 +119,20 @@ def test_oversized_mask_and_mismatched_depth_are_refused_before_decoding(tmp_pat
     assert expected in str(caught.value)
 
 
-def test_oversized_bop_rgb_is_named_at_make_not_blamed_on_the_depth(tmp_path, bomb):
+@pytest.mark.parametrize(
+    ("size", "shown"),
+    [(BOMB, BOMB_TEXT), ((20000, 9000), ": 180,000,000 pixels")],  # the second is past PIL's own bomb limit
+    ids=["over-budget", "over-PIL-limit"],
+)
+def test_oversized_bop_rgb_is_named_at_make_not_blamed_on_the_depth(tmp_path, size, shown):
     folder = build_bop(tmp_path)
     scene = folder / "test" / "000001"
-    (scene / "rgb" / "000000.png").write_bytes(bomb)  # the first image: read for the scene's size
+    (scene / "rgb" / "000000.png").write_bytes(bomb_png(*size))  # the first image: read for the scene's size
     with pytest.raises(CorruptFileError) as caught:
         gym.make("SpaceTools-BOPScenes-Pose-v0", data_dir=str(tmp_path))
     message = str(caught.value)
     assert message.startswith(f"{scene / 'rgb' / '000000.png'}: expected an image of {BUDGET_TEXT}"), message
-    assert BOMB_TEXT in message and "Fix: re-extract the ycbv archives" in message and "depth" not in message
+    assert shown in message and "Fix: re-extract the ycbv archives" in message and "depth" not in message
 
 
 def test_oversized_later_bop_rgb_and_mask_name_their_own_file(tmp_path, bomb):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import threading
 import warnings
 from pathlib import Path
@@ -53,10 +54,12 @@ def pixel_budget() -> int:
     return int(text)
 
 
-def _budget_error(column: str, name: str, size: tuple[int, int], budget: int) -> RowError:
-    width, height = size
+def _budget_error(column: str, name: str, size: tuple[int, int] | str, budget: int) -> RowError:
     expected = (f"an image of at most {budget:,} pixels (the pixel budget; if this image is genuine, "
                 f"raise it with {PIXEL_BUDGET_ENV}=<pixels>)")
+    if isinstance(size, str):
+        return RowError(column, expected, f"{name}: {size}")
+    width, height = size
     return RowError(column, expected, f"{name}: {width}x{height} = {width * height:,} pixels")
 
 
@@ -75,8 +78,9 @@ def _header(source: bytes | Path, column: str, name: str, what: str) -> Image.Im
         try:
             return Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
         except Image.DecompressionBombError as exc:  # over twice PIL's own limit: far over any budget
-            expected = f"an image of at most {pixel_budget():,} pixels (the pixel budget)"
-            raise RowError(column, expected, f"{name}: {exc}") from None
+            pixels = re.search(r"\((\d+) pixels\)", str(exc))  # PIL names the size, not the dimensions
+            size = f"{int(pixels.group(1)):,} pixels" if pixels else str(exc)
+            raise _budget_error(column, name, size, min(pixel_budget(), 2 * (Image.MAX_IMAGE_PIXELS or 0))) from None
         except FileNotFoundError:
             raise RowError(column, "an existing image file", f"missing {name}") from None
         except _DECODE_ERRORS as exc:
