@@ -23,7 +23,8 @@ class Summary:
         resumed: Episodes already recorded when this run started.
         played: Episodes played and recorded by this run.
         torn_bytes: Size of a partial last line dropped on start (0: the file ended cleanly).
-        failed: ``(episode id, error)`` for episodes that raised; they are retried on the next run.
+        failed: ``(episode id, error)`` for episodes that raised, killed their worker process or
+            left a record that cannot be written; none is in ``results.jsonl``, so the next run retries them.
         stats: The aggregation (:func:`benchmarks.eval.aggregate.summarize`) over the recorded episodes:
             strict scores (an unparsable answer counts 0), and per benchmark the official aggregate
             (unparsable answers dropped, as the published scripts do) with the dropped count.
