@@ -122,6 +122,7 @@ def _leaderboard_validate(args: argparse.Namespace) -> int:
         workers=args.workers,
         log=lambda message: print(message, file=sys.stderr),
         replay=args.replay,
+        suite=args.suite,
     )
     print(report.format())
     if args.json:
@@ -136,7 +137,7 @@ def _leaderboard_build(args: argparse.Namespace) -> int:
     try:
         summary = build_site(
             args.submissions, args.out, data_dir=args.data_dir, trajectories=args.trajectories,
-            replay=args.replay, cache_dir=args.cache_dir,
+            replay=args.replay, cache_dir=args.cache_dir, suite=args.suite,
         )
     except SiteError as exc:
         print(f"spacetools: error: {exc}", file=sys.stderr)
@@ -166,6 +167,12 @@ _CACHE_HELP = "answer-key cache folder (default: $SPACETOOLS_CACHE_DIR, else ~/.
 def _add_check_options(command: argparse.ArgumentParser) -> None:
     """The re-scoring options validate and build share."""
     command.add_argument("--cache-dir", help=_CACHE_HELP)
+    command.add_argument(
+        "--suite",
+        help="the suite this leaderboard validates (synth, paper or comma-separated env ids): a submission run "
+        "on another is rejected, and its env ids resolve against this suite only (default: any suite of the "
+        "registry: synth, paper or SpaceTools ids)",
+    )
     command.add_argument(
         "--replay",
         action="store_true",

@@ -156,8 +156,8 @@ def make_option_problems(env_id: Any, kwargs: Any) -> list[str]:
             problems.append(f"{where}: {name} chooses code, not questions; remove it and re-run")
         elif name not in OPTIONS:
             close = difflib.get_close_matches(name, list(OPTIONS), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            problems.append(f"{where}: unknown option {_show(name)}; a manifest may set {sorted(OPTIONS)}.{hint}")
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(f"{where}: unknown option {_show(name)}{hint}; a manifest may set {sorted(OPTIONS)}")
         else:
             problem = OPTIONS[name](value)
             if problem:

@@ -8,9 +8,12 @@ path or URL is rejected, so nothing in a record points outside the submission.
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from benchmarks.eval.records import SCHEMA
+from benchmarks.leaderboard.limits import Limits
 
 _NUMBER = (int, float)
 _OPT_STR = (str, type(None))
@@ -42,10 +45,16 @@ KEY_FIELDS: dict[str, tuple[type, ...]] = {"env_id": (str,), "split": (str,), "i
 TRAJECTORY_FIELDS: dict[str, tuple[type, ...]] = {"messages": (list,), "actions": (list,), "tool_calls": (list,)}
 IMAGE_PART_KEYS = frozenset({"type", "ref", "index", "shape"})
 SOURCES = ("synthetic", "benchmark")
+_REFERENCE = re.compile(r"\$[A-Za-z_]")
+"""A ``$name`` variable reference (whole argument or inside a longer string)."""
 
 
-def record_problems(record: Any) -> list[str]:
-    """What is wrong with the shape of one parsed record; [] when it matches the schema."""
+def record_problems(record: Any, limits: Limits | None = None) -> list[str]:
+    """What is wrong with the shape of one parsed record; [] when it matches the schema.
+
+    Its size and complexity are checked against ``limits`` (default :class:`Limits`) before
+    anything walks it, so every later check costs at most what the limits allow.
+    """
     if not isinstance(record, dict):
         return [f"a record must be a JSON object, got {type(record).__name__}"]
     problems = _fields(record, FIELDS, "")
@@ -58,7 +67,50 @@ def record_problems(record: Any) -> list[str]:
     if record["source"] not in SOURCES:
         problems.append(f"source is {record['source']!r}; expected one of {list(SOURCES)}")
     if not problems:
+        problems += complexity_problems(record["trajectory"], limits or Limits())
+    if not problems:
         problems += _trajectory_problems(record)
+    return problems
+
+
+def complexity_problems(trajectory: dict[str, Any], limits: Limits) -> list[str]:
+    """Turns, action sizes, ``<tool_call>`` blocks, ``$`` references, tool calls and images against ``limits``.
+
+    Counting only (``len``, ``str.count``, one regex): what replaying or parsing the record would
+    cost is bounded before either starts. Each problem names the count, the limit and its field
+    in :class:`~benchmarks.leaderboard.limits.Limits`.
+    """
+    actions, problems = trajectory["actions"], []
+    if len(actions) > limits.max_turns:
+        return [f"the trajectory has {len(actions)} actions; at most {limits.max_turns} turns are accepted (max_turns)"]
+    references = 0
+    for number, action in enumerate(actions):
+        text = action if isinstance(action, str) else json.dumps(action)
+        if len(text) > limits.max_action_chars:
+            problems.append(f"action {number} is {len(text)} characters; at most {limits.max_action_chars} "
+                            "are accepted (max_action_chars)")
+            continue
+        blocks = text.count("<tool_call>")
+        if blocks > limits.max_call_blocks:
+            problems.append(f"action {number} holds {blocks} <tool_call> blocks; at most {limits.max_call_blocks} "
+                            "are accepted (max_call_blocks; the env runs at most max_calls_per_turn of them)")
+        references += len(_REFERENCE.findall(text))
+    if references > limits.max_references:
+        problems.append(f"the actions hold {references} $variable references; at most {limits.max_references} "
+                        "are accepted (max_references)")
+    calls = trajectory["tool_calls"]
+    count = sum(len(turn) for turn in calls if isinstance(turn, list))
+    if count > limits.max_calls:
+        problems.append(f"trajectory.tool_calls holds {count} calls; at most {limits.max_calls} are accepted "
+                        "(max_calls)")
+    images = sum(
+        1
+        for message in trajectory["messages"] if isinstance(message, dict) and isinstance(message.get("content"), list)
+        for part in message["content"] if isinstance(part, dict) and part.get("type") == "image"
+    )
+    if images > limits.max_images:
+        problems.append(f"trajectory.messages hold {images} images; at most {limits.max_images} are accepted "
+                        "(max_images)")
     return problems
 
 

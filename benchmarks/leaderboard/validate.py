@@ -3,11 +3,17 @@
 Order of checks (each failure is a :class:`~benchmarks.leaderboard.report.Problem` naming the
 file and line or record; checking goes on so one run lists every problem it can):
 
-1. The directory: no symlinks, no pickle-like or object ``.npy`` files, no oversized contents.
-2. ``submission.json`` (fields and types) and ``manifest.json`` (strict JSON, size).
+1. The directory: no symlinks, no pickles (by content, any protocol) or object ``.npy`` files,
+   no oversized contents.
+2. ``submission.json`` (fields and types) and ``manifest.json``: strict JSON
+   (:mod:`~benchmarks.leaderboard.strict_json`: what validates, the site can read and write);
+   the manifest's suite is the one the operator named (``suite=``) or one of the registry's,
+   its make options are within the documented limits and no value in it selects code
+   (:mod:`~benchmarks.leaderboard.manifest_checks`), all before any env is built.
 3. The suite: the manifest's suite resolved with today's code must have the same version.
-4. ``results.jsonl``, line by line: size, strict JSON, record schema, duplicate keys, keys
-   outside the suite; then episodes of the suite that are missing.
+4. ``results.jsonl``, line by line: size, strict JSON, record schema and complexity limits
+   (:class:`~benchmarks.leaderboard.limits.Limits`), duplicate keys, keys outside the suite;
+   then episodes of the suite that are missing.
 5. Every record re-scored from its last action against the item rebuilt from the env, its
    turns, end and tool calls checked against what its actions imply
    (:mod:`benchmarks.leaderboard.actions`), and with ``replay=True`` replayed in the env.
@@ -35,10 +41,11 @@ from benchmarks.eval.suites import EpisodeKey, is_synthetic, resolve_suite
 from benchmarks.leaderboard.actions import declared_tool_problems
 from benchmarks.leaderboard.answer_keys import AnswerKeys, default_cache_dir, default_workers
 from benchmarks.leaderboard.files import Limits, loads, read_json_file, scan_directory
+from benchmarks.leaderboard.manifest_checks import manifest_problems
 from benchmarks.leaderboard.metadata import FILENAME as SUBMISSION
 from benchmarks.leaderboard.metadata import check_metadata
 from benchmarks.leaderboard.report import ValidationReport
-from benchmarks.leaderboard.rescore import GroundTruth, SuiteError, frozen_suite, make_kwargs_of, unsafe_make_kwargs
+from benchmarks.leaderboard.rescore import GroundTruth, SuiteError, frozen_suite, make_kwargs_of
 from benchmarks.leaderboard.schema import record_problems
 
 RESULTS = "results.jsonl"
@@ -56,6 +63,7 @@ def validate_submission(
     log: Callable[[str], None] | None = None,
     replay: bool = False,
     rescore: bool = True,
+    suite: str | None = None,
 ) -> ValidationReport:
     """Check a submission directory and re-score every episode; never trusts a reported score.
 
@@ -72,6 +80,9 @@ def validate_submission(
             texts or ``ok`` flags that differ from the record (about one episode's env time each).
         rescore: False: only the cheap checks of the directory, ``submission.json`` and
             ``manifest.json`` (``leaderboard build`` runs them on every submission first).
+        suite: The suite this leaderboard validates (``synth``, ``paper`` or comma-separated env
+            ids): the manifest must name it, and env ids resolve against it only. None: any suite
+            of the registry (``synth``, ``paper``, or SpaceTools ids; never another Gymnasium id).
 
     Returns:
         The report: ``ok``, the problems, and the summary of the re-scored records.
@@ -97,12 +108,13 @@ def validate_submission(
     scan_directory(root, limits, report)
     _check_submission(root, limits, report)
     manifest = read_json_file(root, MANIFEST, limits.manifest_bytes, report)
+    usable = isinstance(manifest, dict) and _check_manifest(manifest, suite, report)
     if not rescore:
         if manifest is not None and not isinstance(manifest, dict):
             report.add(MANIFEST, f"must hold a JSON object, got {type(manifest).__name__}")
         report.seconds = time.perf_counter() - started
         return report
-    truth = _ground_truth(manifest, data_dir, answer_keys, report) if isinstance(manifest, dict) else None
+    truth = _ground_truth(manifest, data_dir, answer_keys, report) if usable and isinstance(manifest, dict) else None
     if truth is not None:
         truth.replay = replay
     if manifest is not None and not isinstance(manifest, dict):
@@ -170,11 +182,17 @@ def _check_submission(root: Path, limits: Limits, report: ValidationReport) -> N
             report.add(SUBMISSION, f"files entry {name!r} is not a file in the submission directory")
 
 
+def _check_manifest(manifest: dict[str, Any], suite: str | None, report: ValidationReport) -> bool:
+    """Whether envs may be built from ``manifest``: its suite, make options and every value, checked as JSON."""
+    problems = manifest_problems(manifest, suite)
+    for problem in problems:
+        report.add(MANIFEST, problem)
+    return not problems
+
+
 def _ground_truth(
     manifest: dict[str, Any], data_dir: str | None, answer_keys: AnswerKeys | None, report: ValidationReport
 ) -> GroundTruth | None:
-    for entry in unsafe_make_kwargs(manifest):
-        report.add(MANIFEST, f"envs make_kwargs {entry} chooses code, not questions; remove it and re-run")
     seed = manifest.get("seed")
     if not isinstance(seed, dict) or not isinstance(seed.get("base"), int) or isinstance(seed.get("base"), bool):
         report.add(MANIFEST, "'seed' must be an object with an integer 'base' (as spacetools eval writes)")
@@ -217,11 +235,11 @@ def _read_records(root: Path, limits: Limits, report: ValidationReport) -> list[
             if not line.endswith(b"\n"):
                 report.add(where, "the last line does not end with a newline (a run killed mid-write?)")
             try:
-                record = loads(line)
+                record = loads(line, limits.max_depth)
             except (ValueError, UnicodeDecodeError, RecursionError) as exc:
                 report.add(where, f"is not valid JSON ({exc})")
                 continue
-            problems = record_problems(record)
+            problems = record_problems(record, limits)
             for problem in problems:
                 report.add(where, problem)
             if not problems:

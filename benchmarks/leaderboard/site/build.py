@@ -67,6 +67,7 @@ def build_site(
     trajectories: int = DEFAULT_TRAJECTORIES,
     replay: bool = False,
     cache_dir: str | Path | None = None,
+    suite: str | None = None,
     log: Log = print,
 ) -> SiteSummary:
     """Validate ``submissions`` and write the leaderboard site to ``out``.
@@ -78,6 +79,8 @@ def build_site(
         trajectories: Episodes per env id per submission to replay for the viewer (0: none).
         replay: Validate with ``replay=True``: every episode replayed, tool texts compared.
         cache_dir: The answer-key cache (default: ``$SPACETOOLS_CACHE_DIR``, else ``~/.cache/spacetools``).
+        suite: The suite this leaderboard ranks; a submission run on another is rejected (None:
+            any suite of the registry; see :func:`~benchmarks.leaderboard.validate_submission`).
         log: Progress, and every rejected submission with each of its problems.
 
     Raises:
@@ -91,7 +94,7 @@ def build_site(
     target.parent.mkdir(parents=True, exist_ok=True)
     site = Path(tempfile.mkdtemp(prefix=f".{target.name}-building-", dir=target.parent))
     try:
-        entries = _validated([Path(p) for p in submissions], data_dir, replay, cache_dir, log)
+        entries = _validated([Path(p) for p in submissions], data_dir, replay, cache_dir, log, suite)
         summary = _build(entries, site, data_dir, trajectories, log)
         if target.exists():
             shutil.rmtree(target)
@@ -127,14 +130,14 @@ def _build(entries: list[Entry], site: Path, data_dir: str | None, per_env: int,
     return SiteSummary(site, len(accepted), len(rejected), shown, assets.written)
 
 
-def _validated(paths: list[Path], data_dir: str | None, replay: bool, cache_dir: str | Path | None, log: Log
-               ) -> list[Entry]:
+def _validated(paths: list[Path], data_dir: str | None, replay: bool, cache_dir: str | Path | None, log: Log,
+               suite: str | None = None) -> list[Entry]:
     """Every submission validated, the cheap checks of all of them first.
 
     A broken ``submission.json`` or manifest is reported at once, with each of its problems,
     before any submission is re-scored; only those that pass are re-scored.
     """
-    reports = [_report(path, lambda path: validate_submission(path, rescore=False)) for path in paths]
+    reports = [_report(path, lambda path: validate_submission(path, rescore=False, suite=suite)) for path in paths]
     early = [report for report in reports if not report.ok]
     for report in early:
         _log_report(report, log, "before re-scoring")
@@ -144,7 +147,7 @@ def _validated(paths: list[Path], data_dir: str | None, replay: bool, cache_dir:
     for index, (path, report) in enumerate(zip(paths, reports, strict=True)):
         if report.ok:
             report = _report(path, lambda path: validate_submission(
-                path, data_dir=data_dir, replay=replay, cache_dir=cache_dir, log=log))
+                path, data_dir=data_dir, replay=replay, cache_dir=cache_dir, log=log, suite=suite))
             _log_report(report, log)
         manifest = loads((path / "manifest.json").read_bytes()) if report.ok else {}  # validated: a JSON object
         entries.append(Entry(_slug(index, report.submission, path), report, manifest))

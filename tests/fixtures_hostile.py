@@ -1,0 +1,140 @@
+"""Hostile ``results.jsonl`` records, each as large as a normal one it is timed against.
+
+A generator takes a real record (as ``spacetools eval`` wrote it) and a size in bytes and returns
+the JSON line (no newline) of a record of about that size that pushes one dimension as far as
+the size allows. :func:`normal`
+is the benign record of the same size: the agent thought longer (padded ``<think>`` text in
+every action and in its assistant message, each action within the env's 64 KiB cap). The test
+suite (tests/test_leaderboard_hostile.py) and ``benchmarks/perf/validate_hostile.py`` time
+``validate_submission`` on a submission whose every record is one generator's output against
+the same submission made of :func:`normal` records.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from typing import Any
+
+Record = dict[str, Any]
+PAD = "the depth of A is read at its point and compared with B's; "
+_CALL = ('<tool_call>{"name": "vision_ops.index_at", "arguments": {"data": "$depth_map", "u": 0.5, "v": 0.5}}'
+         "</tool_call>")
+_IMAGE = {"type": "image", "ref": "question:0", "index": 0, "shape": [480, 640, 3]}
+
+
+def size_of(record: Record) -> int:
+    return len(json.dumps(record)) + 1  # the line's newline
+
+
+def normal(record: Record, size: int) -> str:
+    """The record with longer reasoning: ``<think>`` text added to every action and its message."""
+    out = copy.deepcopy(record)
+    traj = out["trajectory"]
+    assistant = [m for m in traj["messages"] if m["role"] == "assistant"]
+    missing = max(0, size - size_of(out))
+    per_action = missing // (2 * len(traj["actions"]))  # the action and its assistant message both grow
+    for number, action in enumerate(traj["actions"]):
+        think = "<think>" + (PAD * (per_action // len(PAD) + 1))[: max(0, per_action - 15)] + "</think>"
+        traj["actions"][number] = think + action
+        if number < len(assistant) and assistant[number]["content"][0].get("text") == action:
+            assistant[number]["content"][0]["text"] = think + action
+    return json.dumps(out)
+
+
+def longest_string(record: Record, size: int) -> str:
+    """One string as long as the record allows, made of what costs a reader most: escapes and pairs."""
+    out = copy.deepcopy(record)
+    unit = '"\\\u00e9\U0001f600<tool_call>{"$x'  # written as JSON escapes and a surrogate pair, tag fragments
+    room = max(0, size - size_of(out))
+    text = unit * (room // (len(json.dumps(unit)) - 2))
+    first = next((calls[0] for calls in out["trajectory"]["tool_calls"] if calls), None)
+    if first is not None:
+        first["text"] = text  # tool texts are recorded as the env printed them; nothing parses them
+    else:
+        out["answer"] = text
+    return json.dumps(out)
+
+
+def deepest_nesting(record: Record, size: int) -> str:
+    """A tool result's data nested as deep as the record's bytes allow (written as text: too deep for json.dumps)."""
+    out = copy.deepcopy(record)
+    first = next((calls[0] for calls in out["trajectory"]["tool_calls"] if calls), None)
+    if first is not None:
+        first["data"] = {"points": "@nested@"}
+    else:
+        out["meta"] = {"x": "@nested@"}
+    depth = max(1, (size - size_of(out)) // 2)
+    return json.dumps(out).replace('"@nested@"', "[" * depth + "]" * depth, 1)
+
+
+def _spread(out: Record, size: int, unit: str) -> None:
+    """Append ``unit`` to every action (and its assistant message) until the record is ``size`` bytes."""
+    traj = out["trajectory"]
+    count = max(1, (size - size_of(out)) // (2 * len(json.dumps(unit)) * len(traj["actions"])))
+    assistant = [m for m in traj["messages"] if m["role"] == "assistant"]
+    for number, action in enumerate(traj["actions"]):
+        grown = unit * count + action
+        traj["actions"][number] = grown
+        if number < len(assistant) and assistant[number]["content"][0].get("text") == action:
+            assistant[number]["content"][0]["text"] = grown
+
+
+def most_calls(record: Record, size: int) -> str:
+    """``<tool_call>`` blocks in every action, as many as fit."""
+    out = copy.deepcopy(record)
+    _spread(out, size, _CALL + "\n")
+    return json.dumps(out)
+
+
+def most_references(record: Record, size: int) -> str:
+    """``$name`` references in one string argument per action, as many as fit (the 28 s paste of issue 7)."""
+    out = copy.deepcopy(record)
+    _spread(out, size, '<tool_call>{"name": "vision_ops.index_at", "arguments": {"data": "' + "$depth_map " * 64
+            + '", "u": 0.5, "v": 0.5}}</tool_call>\n')
+    return json.dumps(out)
+
+
+def most_turns(record: Record, size: int) -> str:
+    """As many one-call turns as fit (actions, assistant messages and tool calls alike)."""
+    out = copy.deepcopy(record)
+    traj = out["trajectory"]
+    turn = {"action": _CALL, "call": {"name": "vision_ops.index_at", "arguments": {}, "ok": False, "text": "x",
+                                      "data": {}}}
+    unit = size_of({"a": turn["action"], "m": {"role": "assistant", "content": [{"type": "text", "text": _CALL}]},
+                    "c": [turn["call"]]})
+    count = max(1, (size - size_of(out)) // unit)
+    last = traj["actions"][-1]
+    traj["actions"] = [_CALL] * count + [last]
+    traj["messages"] += [{"role": "assistant", "content": [{"type": "text", "text": _CALL}]}] * count
+    traj["tool_calls"] = [[dict(turn["call"])] for _ in range(count)] + [[]]
+    out["turns"] = len(traj["actions"])
+    return json.dumps(out)
+
+
+def most_images(record: Record, size: int) -> str:
+    """Image parts in the question message, as many as fit."""
+    out = copy.deepcopy(record)
+    count = max(1, (size - size_of(out)) // (len(json.dumps(_IMAGE)) + 2))
+    user = next(m for m in out["trajectory"]["messages"] if m["role"] == "user")
+    user["content"] = [dict(_IMAGE) for _ in range(count)] + user["content"]
+    return json.dumps(out)
+
+
+GENERATORS: dict[str, Callable[[Record, int], str]] = {
+    "longest string": longest_string,
+    "deepest nesting": deepest_nesting,
+    "most calls": most_calls,
+    "most turns": most_turns,
+    "most images": most_images,
+    "most $ references": most_references,
+}
+"""The named hostile generators: name -> ``generator(record, size) -> JSON line``."""
+
+
+def write(lines: list[str], path: Any) -> int:
+    """Write the JSON ``lines`` as results.jsonl to ``path``; returns its size in bytes."""
+    text = "".join(line + "\n" for line in lines)
+    path.write_text(text, encoding="utf-8")
+    return len(text.encode())
