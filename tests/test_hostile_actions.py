@@ -18,7 +18,6 @@ from spacetools_env.model_json import MAX_INTEGER_DIGITS, MAX_NESTING
 from spacetools_env.parsing import MAX_ACTION_CHARS
 from tests.conftest import ENV_ID
 from tool_backends.declaration import MAX_LIST_ITEMS, MAX_STRING_CHARS
-from tool_backends.oracle.bounding_box import MAX_BOX_POINTS
 from tool_backends.variables import MAX_INTERPOLATED_CHARS, MAX_VARIABLES, VariableStore
 
 
@@ -157,7 +156,6 @@ def test_the_caps_are_in_the_schema_the_model_reads(env):
     schemas = {s["function"]["name"]: s["function"]["parameters"]["properties"] for s in unwrap(env).tool_schemas}
     assert schemas["roborefer.detect_one"]["obj_name"]["maxLength"] == MAX_STRING_CHARS
     assert schemas["sam2.segment_from_points"]["points"]["maxItems"] == MAX_LIST_ITEMS
-    assert f"At most {MAX_BOX_POINTS:,} points" in schemas["bounding_box.compute_bbox"]["mask"]["description"]
     assert '"maxItems": 1024' in unwrap(env).system_prompt
 
 
@@ -180,16 +178,6 @@ def test_interpolation_keeps_the_original_text_for_short_values_and_summarises_a
     (text,) = step_texts(env, call("roborefer.detect_one", '{"obj_name": "f=$focal_length_px d=$depth_map", '
                                                            '"image_index": 0}'))
     assert f"'f={focal} d=<$depth_map: float32 array 480x640>'" in text
-
-
-def test_a_whole_image_mask_for_a_box_is_an_error_naming_the_cap(env):
-    step_texts(env, DEPTH)
-    start = time.perf_counter()
-    (text,) = step_texts(env, call("bounding_box.compute_bbox", '{"point_cloud": "$point_cloud", "mask": '
-                                                                '"$depth_map", "focal_length_px": "$focal_length_px"}'))
-    assert time.perf_counter() - start < 0.5
-    assert text == (f"Error: 307,200 of 307,200 points fall inside the mask; a box is fit to at most "
-                    f"{MAX_BOX_POINTS:,}. Pass the mask of one object, e.g. $segmentation_mask from sam2.")
 
 
 def test_an_undefined_reference_with_an_absurd_name_is_a_short_error(env):

@@ -50,9 +50,6 @@ from tool_backends.oracle.base import OracleToolset
 from tool_backends.result import ToolError, ToolResult
 
 MIN_BOX_POINTS = 4
-# The box fit (3D hull, PCA) grows with the points: 300,000 (a whole-image mask) take ~0.2 s; an
-# object's mask holds a few thousand. The cap keeps every call within the env's per-step budget.
-MAX_BOX_POINTS = 100_000
 _PROJECTION_CACHE_SIZE = 8
 _DOLLAR_HINT = "Did you use the $ syntax to access the variable?"
 
@@ -146,8 +143,7 @@ class BoundingBoxOracle(OracleToolset):
         Args:
             point_cloud: Scene point cloud, an (N, 3) array, usually "$point_cloud".
             mask: (H, W) boolean array segmenting the target object, usually
-                "$segmentation_mask". Its size is the image size used for the projection. At most
-                100,000 points may fall inside it (one object, not the whole scene).
+                "$segmentation_mask". Its size is the image size used for the projection.
             focal_length_px: Camera focal length in pixels (square pixels), usually
                 "$focal_length_px".
         """
@@ -161,11 +157,6 @@ class BoundingBoxOracle(OracleToolset):
         if len(selected) == 0:
             raise ToolError(
                 f"Mask removed all points (total {len(points)}, kept 0). Check intrinsics and mask alignment."
-            )
-        if len(selected) > MAX_BOX_POINTS:
-            raise ToolError(
-                f"{len(selected):,} of {len(points):,} points fall inside the mask; a box is fit to at most "
-                f"{MAX_BOX_POINTS:,}. Pass the mask of one object, e.g. $segmentation_mask from sam2."
             )
         if len(selected) < MIN_BOX_POINTS:
             raise ToolError(
@@ -217,4 +208,4 @@ class BoundingBoxOracle(OracleToolset):
         return projection
 
 
-__all__ = ["MAX_BOX_POINTS", "MIN_BOX_POINTS", "BoundingBoxOracle"]
+__all__ = ["MIN_BOX_POINTS", "BoundingBoxOracle"]
