@@ -323,3 +323,49 @@ def test_opened_at_make_yet_pickled_small_and_reopened_by_workers(tmp_path):
         assert len(observations) == 2 and set(infos["task"]["key"]) == {"blinkdepth"}
     finally:
         vector.close()
+
+
+# ---------------------------------------------------------------------------- random damage, every reader
+DAMAGED = [  # (env id, builder, file damaged): every reading path (parquet, JSON, JSONL, PNG, JPEG), every loader
+    ("SpaceTools-BLINK-Depth-v0", build_spacetools_eval, "spacetools-eval-benchmarks/data/blinkdepth.parquet"),
+    ("SpaceTools-BLINK-Counting-v0", build_blink, "BLINK/Counting/val-00000-of-00001.parquet"),
+    ("SpaceTools-RoboSpatialHome-v0", build_robospatial_home, "RoboSpatial-Home/annotations.json"),
+    ("SpaceTools-RoboSpatialHome-v0", build_robospatial_home, "RoboSpatial-Home/images/depth_configuration_0.png"),
+    ("SpaceTools-Where2Place-v0", build_where2place, "where2place/point_questions.jsonl"),
+    ("SpaceTools-Where2Place-v0", build_where2place, "where2place/masks/00.jpg"),
+    ("SpaceTools-RefSpatialBench-Location-v0", build_refspatial_bench, "RefSpatial-Bench/Location/question.json"),
+    ("SpaceTools-CVBench-Count-v0", build_cvbench_jsonl, "CV-Bench/test_2d.jsonl"),
+    ("SpaceTools-BOPScenes-Pose-v0", build_bop, "ycbv/test/000001/scene_gt.json"),
+    ("SpaceTools-BOPScenes-Pose-v0", build_bop, "ycbv/models/models_info.json"),
+    ("SpaceTools-BOPScenes-Pose-v0", build_bop, "ycbv/test/000001/rgb/000000.png"),
+]
+
+
+def _damage(data: bytes, rng: np.random.Generator) -> bytes:
+    damaged = bytearray(data)
+    kind = rng.integers(3)
+    if kind == 0:  # a few random bytes
+        for at in rng.integers(0, len(damaged), size=rng.choice([1, 3, 20])):
+            damaged[at] = int(rng.integers(256))
+    elif kind == 1:  # cut short
+        del damaged[int(rng.integers(len(damaged))):]
+    else:  # a zeroed run, as a bad sector
+        at = int(rng.integers(len(damaged)))
+        damaged[at:at + 64] = bytes(len(damaged[at:at + 64]))
+    return bytes(damaged)
+
+
+@pytest.mark.parametrize(("env_id", "build", "relative"), DAMAGED, ids=[r for _, _, r in DAMAGED])
+def test_randomly_damaged_files_raise_only_corrupt_data_errors(tmp_path, env_id, build, relative):
+    build(tmp_path)
+    target = tmp_path / relative
+    original, rng = target.read_bytes(), np.random.default_rng(7)
+    for _ in range(12):
+        target.write_bytes(_damage(original, rng))
+        try:
+            env = gym.make(env_id, data_dir=str(tmp_path))
+            split = env.unwrapped.config.split
+            for index in range(env.unwrapped.source.num_items(split)):
+                env.reset(options={"index": index})
+        except CorruptDataError as exc:
+            assert exc.path is not None and "Fix: " in str(exc), str(exc)

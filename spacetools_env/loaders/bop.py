@@ -188,7 +188,8 @@ class BOPFolder:
         rgb = list_images(folder / "rgb")
         if not rgb:
             raise CorruptFileError(
-                f"{folder / 'rgb'}: no images; a BOP scene folder holds rgb/{{IM_ID:06d}}.png|.jpg. Fix: {self.fix}."
+                f"{folder / 'rgb'}: no images; a BOP scene folder holds rgb/{{IM_ID:06d}}.png|.jpg. Fix: {self.fix}.",
+                path=folder / "rgb",
             )
         first = folder / "rgb" / rgb[min(rgb)]
         try:  # the header only: an oversized or unreadable first image is named here, never decoded

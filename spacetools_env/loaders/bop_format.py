@@ -247,9 +247,11 @@ def read_json(path: Path, fix: str, expected: str) -> dict[str, Any]:
     try:
         data = read_json_file(path, fix)
     except FileNotFoundError:
-        raise CorruptFileError(f"{path}: missing; a BOP scene folder holds {expected}. Fix: {fix}.") from None
+        message = f"{path}: missing; a BOP scene folder holds {expected}. Fix: {fix}."
+        raise CorruptFileError(message, path=path) from None
     if not isinstance(data, dict):
-        raise CorruptFileError(f"{path}: expected a JSON object {expected}, got {describe(data)}. Fix: {fix}.")
+        found = describe(data)
+        raise CorruptFileError(f"{path}: expected a JSON object {expected}, got {found}. Fix: {fix}.", path=path)
     return data
 
 
@@ -259,7 +261,7 @@ def by_image_id(data: dict[str, Any], path: Path, fix: str) -> dict[int, Any]:
     for key, value in data.items():
         if not (key.isascii() and key.isdigit() and len(key) <= _MAX_ID_DIGITS):
             found = describe(key).removeprefix("str ")
-            raise CorruptFileError(f"{path}: keys must be integer ids, got {found}. Fix: {fix}.")
+            raise CorruptFileError(f"{path}: keys must be integer ids, got {found}. Fix: {fix}.", path=path)
         out[int(key)] = value
     return dict(sorted(out.items()))
 

@@ -54,7 +54,8 @@ class RefSpatialBenchFile:
         self.fix = f"re-download with `{REFSPATIAL_BENCH.download_command}`"
         data = read_json(path, self.fix)
         if not isinstance(data, list):
-            raise CorruptFileError(f"{path}: expected a JSON list of records, got {describe(data)}. Fix: {self.fix}.")
+            found = describe(data)
+            raise CorruptFileError(f"{path}: expected a JSON list of records, got {found}. Fix: {self.fix}.", path=path)
         self.records: list[dict[str, Any]] = []
         for row, value in enumerate(data):
             try:

@@ -186,7 +186,9 @@ class RoboSpatialHomeFile(_HomeRecords):
             data = read_json(file, self.fix)
             if not isinstance(data, list):
                 found = describe(data)
-                raise CorruptFileError(f"{file}: expected a JSON list of records, got {found}. Fix: {self.fix}.")
+                raise CorruptFileError(
+                    f"{file}: expected a JSON list of records, got {found}. Fix: {self.fix}.", path=file
+                )
             for index, value in enumerate(data):
                 try:
                     records.append(_parse_record(value, file, index))
@@ -217,7 +219,8 @@ class RoboSpatialHomeParquet(_HomeRecords):
             if not shards:
                 raise CorruptFileError(
                     f"{path.parent}: no {split!r} shard ({split}-*.parquet); RoboSpatial-Home's hub parquet has "
-                    f"splits {list(HUB_SPLITS)}. Fix: {self.fix}."
+                    f"splits {list(HUB_SPLITS)}. Fix: {self.fix}.",
+                    path=path.parent,
                 )
             in_split = len(records)
             for shard in shards:
