@@ -191,3 +191,17 @@ def test_the_variable_store_keeps_at_most_its_cap_dropping_the_oldest():
     store.update_from({"depth_map": 1})
     store.update_from({f"v{i}": i for i in range(MAX_VARIABLES + 10)})
     assert len(store) == MAX_VARIABLES and "depth_map" not in store and f"v{MAX_VARIABLES + 9}" in store
+
+
+def test_a_repeated_box_of_stored_arrays_is_identical_and_not_shared(env):
+    step_texts(env, DEPTH)
+    step_texts(env, call("sam2.segment_from_point", '{"x": 0.5, "y": 0.9, "image_index": 0}'))
+    box = call("bounding_box.compute_bbox", '{"point_cloud": "$point_cloud", "mask": "$segmentation_mask", '
+                                            '"focal_length_px": "$focal_length_px"}')
+    first = env.step(box)[4]["tool_results"][0]
+    start = time.perf_counter()
+    second = env.step(box)[4]["tool_results"][0]
+    assert time.perf_counter() - start < 0.5
+    assert first["ok"] and first["text"] == second["text"]
+    assert np.array_equal(first["data"]["corners_3d"], second["data"]["corners_3d"])
+    assert first["data"]["corners_3d"] is not second["data"]["corners_3d"]

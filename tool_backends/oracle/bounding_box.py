@@ -123,9 +123,11 @@ class BoundingBoxOracle(OracleToolset):
         super().__init__(noise)
         # id(cloud) -> (weak ref, (f, width, height, principal point), projection); see _project.
         self._projections: dict[int, tuple[weakref.ref[np.ndarray], tuple[Any, ...], Any]] = {}
+        # (id(cloud), id(mask)) -> (weak refs, (f, width, height, principal point), box); see _fit.
+        self._boxes: dict[tuple[int, int], tuple[tuple[weakref.ref[np.ndarray], ...], tuple[Any, ...], Any]] = {}
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_projections": {}}  # weak references do not pickle
+        return {**self.__dict__, "_projections": {}, "_boxes": {}}  # weak references do not pickle
 
     @tool_method
     def compute_bbox(
@@ -163,7 +165,7 @@ class BoundingBoxOracle(OracleToolset):
                 f"Only {len(selected)} of {len(points)} points fall inside the mask; a 3D box needs at "
                 f"least {MIN_BOX_POINTS}. Segment a larger part of the object."
             )
-        corners, extent = minimal_oriented_box(selected)
+        corners, extent = self._fit(point_cloud, mask, (focal, width, height, principal), selected)
         corners_2d = project(corners, focal, width, height, principal)
         edges = list(BOX_EDGES)
         volume = box_volume(extent)
@@ -206,6 +208,27 @@ class BoundingBoxOracle(OracleToolset):
                 self._projections.pop(next(iter(self._projections)))
             self._projections[id(original)] = (weakref.ref(original), key, projection)
         return projection
+
+    def _fit(self, cloud: Any, mask: Any, key: tuple[Any, ...], selected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The box of ``selected``, cached when the cloud and the mask are read-only arrays.
+
+        Stored variables are such arrays, so a repeated box (GRPO groups replay an item; a model
+        re-asks) costs nothing; a box of a table-sized mask (200,000+ points) costs ~0.1 s.
+        Copies are returned, so the results of two calls never share arrays.
+        """
+        arrays = (cloud, mask)
+        cacheable = all(isinstance(a, np.ndarray) and not a.flags.writeable for a in arrays)
+        ident = (id(cloud), id(mask))
+        entry = self._boxes.get(ident) if cacheable else None
+        if entry is not None and all(r() is a for r, a in zip(entry[0], arrays, strict=True)) and entry[1] == key:
+            corners, extent = entry[2]
+        else:
+            corners, extent = minimal_oriented_box(selected)
+            if cacheable:
+                if len(self._boxes) >= _PROJECTION_CACHE_SIZE:
+                    self._boxes.pop(next(iter(self._boxes)))
+                self._boxes[ident] = ((weakref.ref(cloud), weakref.ref(mask)), key, (corners, extent))
+        return corners.copy(), extent.copy()
 
 
 __all__ = ["MIN_BOX_POINTS", "BoundingBoxOracle"]
