@@ -60,6 +60,20 @@ class NeverAnswersAgent:
         pass
 
 
+class FailsOnItemOneAgent:
+    """Answers at once, except on item 1, where it raises: the eval runner fails that episode."""
+
+    name = "fails-on-one"
+
+    def act(self, turns):
+        if any(turn.info["task"]["index"] == 1 for turn in turns):
+            raise RuntimeError("the model server went away")
+        return ["<answer>(A)</answer>" for _ in turns]
+
+    def end_episode(self, episode_id):
+        pass
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _answer_key_cache(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
@@ -139,6 +153,19 @@ def test_a_truncated_run_is_checked_against_its_own_max_turns(runs, tmp_path):
     reasons = _reasons(_edit(runs, tmp_path, "never", one_more_turn))
     assert any("the trajectory has 4 actions but the run's max_turns is 3: the env ends an episode after 3 turns"
                in r for r in reasons), reasons
+
+
+def test_an_episode_that_failed_in_the_run_is_missing_with_the_fix(tmp_path):
+    out = tmp_path / "failed"
+    summary = run_eval(EvalConfig(agent=f"{__name__}:FailsOnItemOneAgent", suite=DEPTH, out=out, episodes=2,
+                                  progress=False), log=lambda m: None)
+    assert [episode for episode, _ in summary.failed] == [f"{DEPTH}/test/1"]
+    meta = {"model": "m", "agent": "a", "tools": [], "contact": "team@example.org"}
+    (out / "submission.json").write_text(json.dumps(meta))
+    assert _reasons(out) == [
+        f"results.jsonl: 1 episodes of suite 'custom' are missing: {DEPTH}/test/1 (the eval runner records no "
+        "failed episode: re-run the same spacetools eval command to retry them, see summary.json)"
+    ]
 
 
 # ---------------------------------------------------------------------- the issue's reproductions

@@ -283,7 +283,11 @@ def _check_and_rescore(
     missing = [k for k in expected if k not in seen]
     if missing:
         shown = ", ".join(k.id for k in missing[:5]) + (", ..." if len(missing) > 5 else "")
-        report.add(RESULTS, f"{len(missing)} episodes of suite {truth.suite.name!r} are missing: {shown}")
+        report.add(
+            RESULTS,
+            f"{len(missing)} episodes of suite {truth.suite.name!r} are missing: {shown} (the eval runner "
+            "records no failed episode: re-run the same spacetools eval command to retry them, see summary.json)",
+        )
     report.rescored = len(rescored)
     if rescored:
         report.summary = summarize(rescored)
