@@ -205,3 +205,12 @@ def test_a_repeated_box_of_stored_arrays_is_identical_and_not_shared(env):
     assert first["ok"] and first["text"] == second["text"]
     assert np.array_equal(first["data"]["corners_3d"], second["data"]["corners_3d"])
     assert first["data"]["corners_3d"] is not second["data"]["corners_3d"]
+
+
+def test_wrong_types_are_described_in_bounded_text(env):
+    step_texts(env, DEPTH)
+    arguments = json.dumps({"data": "$depth_map", "u": [0.5] * 2000, "v": 0})
+    (text,) = step_texts(env, call("vision_ops.index_at", arguments))
+    assert text == "Error: vision_ops.index_at: argument 'u' must be a number, got a list of 2,000 items"
+    (text,) = step_texts(env, call("vision_ops.index_at", '{"data": "$depth_map", "u": "$depth_map", "v": 0}'))
+    assert text == "Error: vision_ops.index_at: argument 'u' must be a number, got an array of shape (480, 640)"

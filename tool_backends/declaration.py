@@ -216,7 +216,9 @@ def _describe(value: Any) -> str:
     """A short description of a value; bounded work whatever its size (no full ``repr``)."""
     if isinstance(value, str):
         text = repr(value[:40])
-    elif isinstance(value, list | tuple | dict | np.ndarray):
+    elif isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    elif isinstance(value, list | tuple | dict):
         return f"a {type(value).__name__} of {len(value):,} items"
     elif isinstance(value, int) and value.bit_length() > 128:
         return f"an integer of about {int(value.bit_length() * 0.30103):,} digits (int)"
