@@ -181,6 +181,9 @@ def test_emptied_tool_calls_and_zeroed_tool_stats_are_rejected(runs, tmp_path, c
     calls = len(first["trajectory"]["tool_calls"][0])
     assert f"results.jsonl:1 ({first['episode_id']}): trajectory.tool_calls[0] holds 0 calls but action 0 makes " \
            f"{calls} (the env runs every parsed call up to max_calls_per_turn, none on an answering turn)" in reasons
+    lines = len((runs["tools"] / "results.jsonl").read_text().splitlines())
+    for line in range(1, lines + 1):  # at most 3 call differences per record, then their count
+        assert sum(r.startswith(f"results.jsonl:{line} (") and "trajectory.tool_calls[" in r for r in reasons) <= 3
     assert main(["leaderboard", "validate", str(edited)]) == 1
     assert "holds 0 calls but action 0 makes" in capsys.readouterr().out
 

@@ -25,6 +25,8 @@ from spacetools_env.parsing import ToolCallRequest, parse_action
 
 UNKNOWN_TOOL = "<unknown>"
 """The env pools calls to names it has no tool for under this ``by_tool`` key."""
+MAX_CALL_PROBLEMS = 3
+"""Tool-call differences reported per record (then their count)."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,10 @@ def _call_problems(
                     f"{where} calls {call.name!r}, which the env has no tool for, yet is recorded ok; "
                     "such a call always fails"
                 )
+    if len(problems) > MAX_CALL_PROBLEMS:  # one record, one story: the first few, then a count
+        more = len(problems) - MAX_CALL_PROBLEMS
+        summary = f"and {more} more turns or calls of trajectory.tool_calls differ from what the actions make"
+        problems = [*problems[:MAX_CALL_PROBLEMS], summary]
     return problems
 
 
