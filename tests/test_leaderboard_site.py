@@ -24,6 +24,7 @@ from benchmarks.eval import EvalConfig, run_eval
 from benchmarks.leaderboard.actions import called_tools
 from benchmarks.leaderboard.site import SiteError, build_site
 from benchmarks.leaderboard.site.ranking import headline, standing
+from benchmarks.leaderboard.validate import validate_submission
 from spacetools_env.overlays import answer_shapes
 
 SYNTH = "SpaceTools-Synth-BoxPose-v0,SpaceTools-Synth-RefLocation-v0,SpaceTools-Synth-SpatialConfiguration-v0"
@@ -79,6 +80,11 @@ def test_site_ranks_by_rescored_scores_and_lists_the_rejected_with_reasons(site)
     assert len(pages) == 3 and not any("tampered" in p for p in pages)
     viewer = list((site / "s").glob("*/SpaceTools-Synth-BoxPose-v0_test_*.html"))
     assert viewer and all("differs from the record" not in p.read_text() for p in viewer)
+
+
+def test_benchmark_runs_replay_against_the_operators_data(runs):
+    report = validate_submission(runs["grasp"], data_dir=str(runs["data"]), replay=True)
+    assert report.ok and report.rescored == report.episodes > 0, report.reasons()
 
 
 def test_headline_follows_each_benchmark_rule():
