@@ -13,8 +13,12 @@ the same submission made of :func:`normal` records.
 from __future__ import annotations
 
 import copy
+import functools
 import json
+import shutil
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 Record = dict[str, Any]
@@ -57,7 +61,7 @@ def longest_string(record: Record, size: int) -> str:
     return json.dumps(out)
 
 
-def deepest_nesting(record: Record, size: int) -> str:
+def deepest_nesting(record: Record, size: int, count: int | None = None) -> str:
     """A tool result's data nested as deep as the record's bytes allow (written as text: too deep for json.dumps)."""
     out = copy.deepcopy(record)
     first = next((calls[0] for calls in out["trajectory"]["tool_calls"] if calls), None)
@@ -65,14 +69,15 @@ def deepest_nesting(record: Record, size: int) -> str:
         first["data"] = {"points": "@nested@"}
     else:
         out["meta"] = {"x": "@nested@"}
-    depth = max(1, (size - size_of(out)) // 2)
+    depth = max(1, (size - size_of(out)) // 2) if count is None else count
     return json.dumps(out).replace('"@nested@"', "[" * depth + "]" * depth, 1)
 
 
-def _spread(out: Record, size: int, unit: str) -> None:
-    """Append ``unit`` to every action (and its assistant message) until the record is ``size`` bytes."""
+def _spread(out: Record, size: int, unit: str, count: int | None) -> None:
+    """Add ``unit`` to every action and its assistant message, ``count`` times (None: until ``size`` bytes)."""
     traj = out["trajectory"]
-    count = max(1, (size - size_of(out)) // (2 * len(json.dumps(unit)) * len(traj["actions"])))
+    if count is None:
+        count = max(1, (size - size_of(out)) // (2 * len(json.dumps(unit)) * len(traj["actions"])))
     assistant = [m for m in traj["messages"] if m["role"] == "assistant"]
     for number, action in enumerate(traj["actions"]):
         grown = unit * count + action
@@ -81,22 +86,22 @@ def _spread(out: Record, size: int, unit: str) -> None:
             assistant[number]["content"][0]["text"] = grown
 
 
-def most_calls(record: Record, size: int) -> str:
+def most_calls(record: Record, size: int, count: int | None = None) -> str:
     """``<tool_call>`` blocks in every action, as many as fit."""
     out = copy.deepcopy(record)
-    _spread(out, size, _CALL + "\n")
+    _spread(out, size, _CALL + "\n", count)
     return json.dumps(out)
 
 
-def most_references(record: Record, size: int) -> str:
+def most_references(record: Record, size: int, count: int | None = None) -> str:
     """``$name`` references in one string argument per action, as many as fit (the 28 s paste of issue 7)."""
     out = copy.deepcopy(record)
     _spread(out, size, '<tool_call>{"name": "vision_ops.index_at", "arguments": {"data": "' + "$depth_map " * 64
-            + '", "u": 0.5, "v": 0.5}}</tool_call>\n')
+            + '", "u": 0.5, "v": 0.5}}</tool_call>\n', count)
     return json.dumps(out)
 
 
-def most_turns(record: Record, size: int) -> str:
+def most_turns(record: Record, size: int, count: int | None = None) -> str:
     """As many one-call turns as fit (actions, assistant messages and tool calls alike)."""
     out = copy.deepcopy(record)
     traj = out["trajectory"]
@@ -104,7 +109,8 @@ def most_turns(record: Record, size: int) -> str:
                                       "data": {}}}
     unit = size_of({"a": turn["action"], "m": {"role": "assistant", "content": [{"type": "text", "text": _CALL}]},
                     "c": [turn["call"]]})
-    count = max(1, (size - size_of(out)) // unit)
+    if count is None:
+        count = max(1, (size - size_of(out)) // unit)
     last = traj["actions"][-1]
     traj["actions"] = [_CALL] * count + [last]
     traj["messages"] += [{"role": "assistant", "content": [{"type": "text", "text": _CALL}]}] * count
@@ -113,10 +119,11 @@ def most_turns(record: Record, size: int) -> str:
     return json.dumps(out)
 
 
-def most_images(record: Record, size: int) -> str:
+def most_images(record: Record, size: int, count: int | None = None) -> str:
     """Image parts in the question message, as many as fit."""
     out = copy.deepcopy(record)
-    count = max(1, (size - size_of(out)) // (len(json.dumps(_IMAGE)) + 2))
+    if count is None:
+        count = max(1, (size - size_of(out)) // (len(json.dumps(_IMAGE)) + 2))
     user = next(m for m in out["trajectory"]["messages"] if m["role"] == "user")
     user["content"] = [dict(_IMAGE) for _ in range(count)] + user["content"]
     return json.dumps(out)
@@ -132,9 +139,46 @@ GENERATORS: dict[str, Callable[[Record, int], str]] = {
 }
 """The named hostile generators: name -> ``generator(record, size) -> JSON line``."""
 
+WITHIN_LIMITS: dict[str, Callable[[Record], str]] = {
+    "longest string": functools.partial(longest_string, size=128 * 1024),
+    "deepest nesting": functools.partial(deepest_nesting, size=0, count=24),  # 32 levels with the record's own
+    "most calls": functools.partial(most_calls, size=0, count=60),  # <= 64 blocks per action
+    "most turns": functools.partial(most_turns, size=0, count=63),  # 64 actions
+    "most images": functools.partial(most_images, size=0, count=63),  # 64 images
+    "most $ references": functools.partial(most_references, size=0, count=5),  # 3 actions x 5 x 64 + the agent's
+}
+"""The same pushes stopped just inside the default :class:`~benchmarks.leaderboard.limits.Limits`: records the
+validator reads to the end (and may reject later, e.g. for turns past the run's ``max_turns``)."""
 
-def write(lines: list[str], path: Any) -> int:
+
+def write(lines: list[str], path: Path) -> int:
     """Write the JSON ``lines`` as results.jsonl to ``path``; returns its size in bytes."""
     text = "".join(line + "\n" for line in lines)
     path.write_text(text, encoding="utf-8")
     return len(text.encode())
+
+
+def timed_against_normal(
+    submission: Path, lines: list[str], folder: Path, repeats: int = 2
+) -> dict[str, tuple[list[float], Any]]:
+    """Validation of ``submission`` with ``lines`` as its results (``"hostile"``) and with normal records of
+    the same sizes (``"normal"``): for each, the seconds of ``repeats`` validations and the last report.
+
+    Both copies live under ``folder``; each is validated in this process (``workers=1``, the
+    answer-key cache as the caller left it: warm it first).
+    """
+    from benchmarks.leaderboard import validate_submission
+
+    records = [json.loads(line) for line in (submission / "results.jsonl").read_text().splitlines()]
+    sized = [normal(record, len(line) + 1) for record, line in zip(records, lines, strict=True)]
+    out: dict[str, tuple[list[float], Any]] = {}
+    for kind, results in (("hostile", lines), ("normal", sized)):
+        path = Path(shutil.copytree(submission, folder / kind))
+        write(results, path / "results.jsonl")
+        times, report = [], None
+        for _ in range(repeats):
+            started = time.perf_counter()
+            report = validate_submission(path, workers=1)
+            times.append(time.perf_counter() - started)
+        out[kind] = (times, report)
+    return out

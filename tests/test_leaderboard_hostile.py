@@ -7,6 +7,7 @@ real CLI (``spacetools leaderboard build``).
 
 from __future__ import annotations
 
+import functools
 import json
 import pickle
 import shutil
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixtures_hostile import GENERATORS, normal, write
+from fixtures_hostile import GENERATORS, WITHIN_LIMITS, timed_against_normal, write
 
 from benchmarks.cli import main
 from benchmarks.eval import EvalConfig, run_eval
@@ -345,25 +346,18 @@ def test_record_limits_are_configurable(copy):
               limits=Limits(max_action_chars=100))
 
 
-def _best_of(path: Path, repeats: int = 2) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        validate_submission(path, workers=1)
-        times.append(time.perf_counter() - started)
-    return min(times)
+@pytest.mark.parametrize("within", [False, True], ids=["past the limits", "just within the limits"])
+def test_hostile_generators_validate_within_3x_a_normal_submission_of_their_size(submission, tmp_path, within):
+    """Generous for CI: the best of 2 runs, 3x the normal time plus half a second.
 
-
-def test_hostile_generators_validate_within_3x_a_normal_submission_of_their_size(submission, tmp_path):
-    """Generous for CI: 3x the normal time plus half a second (benchmarks/perf/validate_hostile.py prints ratios)."""
-    size = 128 * 1024
+    ``benchmarks/perf/validate_hostile.py`` prints the measured ratios on a larger submission.
+    """
     records = _records(submission)
-    normal_path = Path(shutil.copytree(submission, tmp_path / "normal"))
-    total = write([normal(r, size) for r in records], normal_path / "results.jsonl")
-    assert validate_submission(normal_path).ok  # the normal submission of this size is accepted
-    baseline = _best_of(normal_path)
-    for name, generate in GENERATORS.items():
-        path = Path(shutil.copytree(submission, tmp_path / name.replace(" ", "_").replace("$", "d")))
-        assert abs(write([generate(r, size) for r in records], path / "results.jsonl") - total) < 0.1 * total
-        seconds = _best_of(path)
-        assert seconds <= 3 * baseline + 0.5, f"{name}: {seconds:.3f}s vs normal {baseline:.3f}s"
+    for name in GENERATORS:
+        make = WITHIN_LIMITS[name] if within else functools.partial(GENERATORS[name], size=128 * 1024)
+        lines = [make(record) for record in records]
+        folder = tmp_path / name.replace(" ", "_").replace("$", "d")
+        timed = timed_against_normal(submission, lines, folder)
+        (hostile, _), (normal_times, report) = timed["hostile"], timed["normal"]
+        assert report.ok, report.reasons()  # the normal submission of that size is accepted
+        assert min(hostile) <= 3 * min(normal_times) + 0.5, f"{name}: {hostile} vs normal {normal_times}"

@@ -12,15 +12,18 @@ A submission is a directory::
     print(report.format())      # OK / REJECTED, every problem, the re-scored summary
 
 Same as ``spacetools leaderboard validate runs/my-model --data-dir ~/data`` (exit status 0/1).
-Limits: :class:`~benchmarks.leaderboard.files.Limits` (results.jsonl <= 256 MB, a record <= 1 MB,
-manifest.json <= 4 MB, submission.json <= 64 KB, <= 512 MB and 64 files in all). JSON only:
-pickle-like files (``.pkl``, ``.pickle``, ``.npz``, ``.pt``, ...) and object ``.npy`` arrays are
-rejected unopened; symlinks are rejected.
+Limits: :class:`~benchmarks.leaderboard.limits.Limits` (results.jsonl <= 256 MB, a record <= 1 MB,
+manifest.json <= 4 MB, submission.json <= 64 KB, <= 512 MB and 64 files in all; per record at
+most 32 levels of nesting, 64 turns, 64 images, ...) and the make-option limits beside it. Strict
+JSON only (:mod:`benchmarks.leaderboard.strict_json`): pickle-like files (``.pkl``, ``.pickle``,
+``.npz``, ``.pt``, ...; any other file by content) and object ``.npy`` arrays are rejected
+unopened; symlinks are rejected. ``validate_submission(path, suite="synth")`` accepts only
+submissions of that suite.
 """
 
 from __future__ import annotations
 
-from benchmarks.leaderboard.files import Limits
+from benchmarks.leaderboard.limits import Limits
 from benchmarks.leaderboard.report import Problem, ValidationReport
 from benchmarks.leaderboard.validate import validate_submission
 
