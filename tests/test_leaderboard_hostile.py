@@ -145,6 +145,16 @@ def test_strict_reader_accepts_what_spacetools_eval_writes():
     assert caught.value.line == 2
 
 
+def test_numbers_json_cannot_hold_are_rejected_not_raised(copy):
+    manifest = (copy / "manifest.json").read_text()
+    (copy / "manifest.json").write_text(manifest.replace('"base": 0', '"base": ' + "7" * 5000, 1))
+    lines = (copy / "results.jsonl").read_text().splitlines()
+    lines[1] = lines[1].replace('"score":', '"score":1e999,"was":', 1)
+    (copy / "results.jsonl").write_text("\n".join(lines) + "\n")
+    _rejected(copy, "manifest.json: is not valid JSON (an integer of 5000 digits; at most 300 are accepted)",
+              "results.jsonl:2: is not valid JSON (the number 1e999 overflows a float (JSON has no Infinity))")
+
+
 def test_nesting_past_the_limit_is_rejected_before_parsing(copy):
     lines = (copy / "results.jsonl").read_text().splitlines()
     lines[0] = lines[0].replace('"meta":{', '"meta":{"deep":' + "[" * 33 + "]" * 33 + ",", 1)

@@ -12,6 +12,7 @@ Every rejection is a :class:`JsonTextError` naming the line and the fix.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -24,6 +25,9 @@ _BOM = "\ufeff"
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _RAW_SURROGATE = re.compile("[\ud800-\udfff]")
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_LONG_NUMBER = re.compile(r"\d{300}|\d[eE][+-]?\d{3}")
+"""What a number must hold to overflow a float or pass Python's 4,300-digit int limit (cheap to look for)."""
+MAX_DIGITS = 300
 _OPEN, _CLOSE = np.frombuffer(b"[{", np.uint8), np.frombuffer(b"]}", np.uint8)
 
 
@@ -60,18 +64,36 @@ def loads(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
     elif (match := _RAW_SURROGATE.search(text)) is not None:
         raise JsonTextError("holds a lone surrogate character, which UTF-8 cannot encode", _line(text, match))
     _check_depth(text, max_depth)
+    numbers = {"parse_float": _finite_float, "parse_int": _bounded_int} if _LONG_NUMBER.search(text) else {}
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant, **numbers)
     except json.JSONDecodeError as exc:
         raise JsonTextError(f"{exc.msg} at column {exc.colno}", exc.lineno) from None
     except RecursionError:  # unreachable below the depth check; kept so no raw RecursionError escapes
         raise JsonTextError(f"nests deeper than {max_depth} levels") from None
+    except JsonTextError:
+        raise
+    except ValueError as exc:  # e.g. a number the hooks did not see; never a raw error out of the reader
+        raise JsonTextError(str(exc)) from None
     if _SURROGATE_ESCAPE.search(text):  # only then can a string hold a lone surrogate
         _check_surrogates(text, value)
     return value
 
 
 _BOM_REASON = "starts with a UTF-8 byte order mark (BOM); save the file as UTF-8 without a BOM"
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise JsonTextError(f"the number {literal[:40]} overflows a float (JSON has no Infinity)")
+    return value
+
+
+def _bounded_int(literal: str) -> int:
+    if len(literal.lstrip("-")) > MAX_DIGITS:
+        raise JsonTextError(f"an integer of {len(literal.lstrip('-'))} digits; at most {MAX_DIGITS} are accepted")
+    return int(literal)
 
 
 def _decode(data: bytes) -> str:
