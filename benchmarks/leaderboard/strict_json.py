@@ -64,9 +64,12 @@ def loads(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
     elif (match := _RAW_SURROGATE.search(text)) is not None:
         raise JsonTextError("holds a lone surrogate character, which UTF-8 cannot encode", _line(text, match))
     _check_depth(text, max_depth)
-    numbers = {"parse_float": _finite_float, "parse_int": _bounded_int} if _LONG_NUMBER.search(text) else {}
+    long_numbers = _LONG_NUMBER.search(text) is not None
     try:
-        value = json.loads(text, parse_constant=_reject_constant, **numbers)
+        if long_numbers:
+            value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_bounded_int)
+        else:
+            value = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise JsonTextError(f"{exc.msg} at column {exc.colno}", exc.lineno) from None
     except RecursionError:  # unreachable below the depth check; kept so no raw RecursionError escapes
