@@ -35,10 +35,13 @@ class Limits:
             allow at most :data:`MAX_TURNS`).
         max_action_chars: Characters of one action (the env's parser caps what it reads well
             below this; a longer action cannot come from a sane generation budget).
-        max_calls: Tool calls recorded in one record (``trajectory.tool_calls``, all turns).
+        max_calls: Tool calls recorded in one record (``trajectory.tool_calls``, all turns): the
+            most the make options allow (:data:`MAX_TURNS` x :data:`MAX_CALLS_PER_TURN`).
         max_call_blocks: ``<tool_call>`` blocks in one action (the env runs at most
-            ``max_calls_per_turn`` of them; more are invalid actions, never tool runs).
-        max_images: Image parts in one record's messages (question images and tool images).
+            ``max_calls_per_turn`` of them; more are invalid actions, never tool runs). Parsing
+            one costs about 5 us, a normal record's whole check about 1 ms: this bounds it.
+        max_images: Image parts in one record's messages (question images, and one per tool
+            call at most with ``tool_images=True``).
         max_references: ``$name`` variable references in one record's actions.
     """
 
@@ -51,9 +54,9 @@ class Limits:
     max_depth: int = 32
     max_turns: int = 64
     max_action_chars: int = 128 * 1024
-    max_calls: int = 1024
+    max_calls: int = 2048
     max_call_blocks: int = 64
-    max_images: int = 64
+    max_images: int = 2048 + 16
     max_references: int = 1024
 
     def __post_init__(self) -> None:
