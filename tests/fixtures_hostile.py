@@ -145,7 +145,7 @@ WITHIN_LIMITS: dict[str, Callable[[Record], str]] = {
     "most calls": functools.partial(most_calls, size=0, count=60),  # <= 64 blocks per action
     "most turns": functools.partial(most_turns, size=0, count=63),  # 64 actions
     "most images": functools.partial(most_images, size=0, count=2063),  # 2,064 images
-    "most $ references": functools.partial(most_references, size=0, count=5),  # 3 actions x 5 x 64 + the agent's
+    "most $ references": functools.partial(most_references, size=0, count=21),  # 3 actions x 21 x 64 + the agent's
 }
 """The same pushes stopped just inside the default :class:`~benchmarks.leaderboard.limits.Limits`: records the
 validator reads to the end (and may reject later, e.g. for turns past the run's ``max_turns``)."""

@@ -324,7 +324,7 @@ HOSTILE_MESSAGES = {
     "most calls": "<tool_call> blocks; at most 64 are accepted (max_call_blocks",
     "most turns": "actions; at most 64 turns are accepted (max_turns)",
     "most images": "images; at most 2064 are accepted (max_images)",
-    "most $ references": "$variable references; at most 1024 are accepted (max_references)",
+    "most $ references": "$variable references; at most 4096 are accepted (max_references)",
 }
 
 

@@ -42,7 +42,9 @@ class Limits:
             one costs about 5 us, a normal record's whole check about 1 ms: this bounds it.
         max_images: Image parts in one record's messages (question images, and one per tool
             call at most with ``tool_images=True``).
-        max_references: ``$name`` variable references in one record's actions.
+        max_references: ``$name`` variable references in one record's actions (2 per call of the
+            most tool calls the make options allow; each pastes at most the env's per-call
+            interpolation cap when replayed).
     """
 
     results_bytes: int = 256 * MB
@@ -57,7 +59,7 @@ class Limits:
     max_calls: int = 2048
     max_call_blocks: int = 64
     max_images: int = 2048 + 16
-    max_references: int = 1024
+    max_references: int = 4096
 
     def __post_init__(self) -> None:
         for name, value in self.__dict__.items():
