@@ -263,6 +263,14 @@ def test_code_selecting_values_anywhere_in_the_manifest_are_refused(copy):
     )
 
 
+def test_the_manifest_walk_is_bounded(copy):
+    _edit_manifest(copy, lambda manifest: manifest["run"].update(extra=[[0]] * 60_000))
+    started = time.perf_counter()
+    _rejected(copy, "manifest.json: holds more than 50000 JSON values; a manifest as spacetools eval writes it holds "
+                    "about 100 per env id")
+    assert time.perf_counter() - started < 2.0
+
+
 def test_the_submitters_own_agent_may_be_a_module_class(copy):
     def change(manifest):
         manifest["agent"] = {"name": "mylab.agents:Policy", "target": "mylab.agents:Policy", "kwargs": {"m": "x:y"}}

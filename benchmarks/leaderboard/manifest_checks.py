@@ -20,7 +20,6 @@ Checked on the parsed JSON before any env is built (:func:`manifest_problems`):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import spacetools_env
@@ -35,6 +34,9 @@ FIELDS = frozenset({
 NAMED_SUITES = ("synth", "paper")
 AGENT_FIELDS = (("agent",), ("run", "config", "agent"), ("run", "config", "agent_kwargs"))
 """Where the submitter's agent is described (``module:Class`` allowed): never read by the validator."""
+MAX_VALUES = 50_000
+"""JSON values walked in one manifest (the paper suite's holds about 1,500)."""
+_MAX_IMPORT_CHARS = 256
 _IMPORT_STRING = re.compile(r"\s*[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*\s*:\s*[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*\s*")
 
 
@@ -50,7 +52,7 @@ def manifest_problems(manifest: dict[str, Any], suite: str | None = None) -> lis
     unknown = sorted(set(manifest) - FIELDS)
     if unknown:
         problems.append(f"unknown fields {unknown}; a manifest has the fields spacetools eval writes: {sorted(FIELDS)}")
-    problems += [f"{where} {why}" for where, why in _code_values(manifest, ())]
+    problems += [f"{where} {why}".strip() for where, why in _code_values(manifest)]
     ids, problem = _suite_ids(manifest.get("suite"), suite)
     if problem:
         return [*problems, problem]
@@ -117,25 +119,38 @@ def _env_problems(envs: Any, ids: tuple[str, ...]) -> list[str]:
     return problems
 
 
-def _code_values(value: Any, path: tuple[str, ...]) -> Iterator[tuple[str, str]]:
-    """(where, why) for every code-selecting key or value under ``path`` (depth is bounded by the reader)."""
-    if path in AGENT_FIELDS or (path and path[-1] == "spec_kwargs"):  # described, never read
-        return
-    where = _where(path)
-    if isinstance(value, str):
-        if _IMPORT_STRING.fullmatch(value):
-            yield where, f"is {value[:80]!r}, a 'module:name' import string; a manifest never selects code, remove it"
-    elif isinstance(value, dict):
-        checked_elsewhere = bool(path) and path[-1] == "make_kwargs"  # make_option_problems names these
-        for key, item in value.items():
-            if key in CODE_OPTIONS and not checked_elsewhere:
-                yield f"{where}.{key}" if where else key, "chooses code, not questions; remove it and re-run"
-            elif not (checked_elsewhere and key in CODE_OPTIONS):
-                yield from _code_values(item, (*path, key))
-    elif isinstance(value, list):
-        for number, item in enumerate(value):
-            yield from _code_values(item, (*path[:-1], f"{path[-1]}[{number}]") if path else (f"[{number}]",))
+def _code_values(manifest: dict[str, Any]) -> list[tuple[str, str]]:
+    """(where, why) for every code-selecting key or value in ``manifest`` (walked with a stack, within a budget)."""
+    found: list[tuple[str, str]] = []
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(manifest, ())]
+    seen = 1
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, dict | list):
+            seen += len(value)  # every value is counted once, when its container is opened
+            if seen > MAX_VALUES:
+                found.append(("", f"holds more than {MAX_VALUES} JSON values; a manifest as spacetools eval "
+                                  "writes it holds about 100 per env id"))
+                break
+        if path in AGENT_FIELDS or (path and path[-1] == "spec_kwargs"):  # described, never read
+            continue
+        if isinstance(value, str):
+            if len(value) <= _MAX_IMPORT_CHARS and _IMPORT_STRING.fullmatch(value):
+                found.append((_where(path), f"is {value!r}, a 'module:name' import string; a manifest never "
+                                            "selects code, remove it"))
+        elif isinstance(value, dict):
+            checked_elsewhere = bool(path) and path[-1] == "make_kwargs"  # make_option_problems names these
+            for key, item in reversed(value.items()):
+                if key not in CODE_OPTIONS:
+                    stack.append((item, (*path, key)))
+                elif not checked_elsewhere:
+                    found.append((_where((*path, key)), "chooses code, not questions; remove it and re-run"))
+        elif isinstance(value, list):
+            walked = [(item, (*path, n)) for n, item in enumerate(value) if isinstance(item, str | dict | list)]
+            stack += reversed(walked)
+    return found
 
 
-def _where(path: tuple[str, ...]) -> str:
-    return ".".join(path)
+def _where(path: tuple[str | int, ...]) -> str:
+    """``envs[1].family`` for ``("envs", 1, "family")``."""
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path).lstrip(".")
