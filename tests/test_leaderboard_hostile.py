@@ -372,7 +372,7 @@ def test_hostile_generators_validate_within_3x_a_normal_submission_of_their_size
     """
     records = _records(submission)
     for name in GENERATORS:
-        make = WITHIN_LIMITS[name] if within else functools.partial(GENERATORS[name], size=128 * 1024)
+        make = WITHIN_LIMITS[name] if within else functools.partial(GENERATORS[name], size=256 * 1024)
         lines = [make(record) for record in records]
         folder = tmp_path / name.replace(" ", "_").replace("$", "d")
         timed = timed_against_normal(submission, lines, folder)

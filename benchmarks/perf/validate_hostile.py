@@ -15,7 +15,7 @@ the submission made of those records and a *normal* one whose every record has t
 ``--repeats`` times in this process (``workers=1``). Printed: the median and worst seconds of
 both, and the ratio of the medians (the target: at most 3).
 
-    python benchmarks/perf/validate_hostile.py                 # 2 x 25 episodes, 128 KiB records
+    python benchmarks/perf/validate_hostile.py                 # 2 x 25 episodes, 256 KiB records
     python benchmarks/perf/validate_hostile.py --quick         # 2 x 3 episodes, a sanity check
 """
 
@@ -97,7 +97,7 @@ def measure(submission: Path, root: Path, size: int, repeats: int) -> list[Row]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--episodes", type=int, default=25, help="items per family (default 25: 50 records)")
-    parser.add_argument("--size", type=int, default=128 * 1024, help="bytes per record past the limits")
+    parser.add_argument("--size", type=int, default=256 * 1024, help="bytes per record past the limits")
     parser.add_argument("--repeats", type=int, default=3, help="validations of each submission (default 3)")
     parser.add_argument("--quick", action="store_true", help="3 items per family, 2 repeats: a sanity check")
     parser.add_argument("--json", help="also write the rows as JSON to this file")
