@@ -148,9 +148,11 @@ class _Walker:
         if isinstance(value, str):
             self._spend(len(value))
             return clean_text(value)
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, int | float) and not isinstance(value, bool):  # subclasses (IntEnum, np.float64)
             if isinstance(value, float):
                 return value
+            if -_INT_LIMIT < value < _INT_LIMIT:
+                return int(value)
             raise ModelValueError(_too_many_digits(_digits(value)))
         if isinstance(value, np.bool_ | np.integer | np.floating):
             return self._walk(value.item(), depth)

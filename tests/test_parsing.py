@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from spacetools_env.model_json import clean_value, decode_json
 from spacetools_env.parsing import ToolCallRequest, parse_action
 
 
@@ -67,3 +68,37 @@ def test_one_megabyte_of_tags_parses_in_linear_time():
     parsed = parse_action(junk)
     assert time.perf_counter() - start < 1.0  # linear time; a quadratic scan takes minutes
     assert parsed.errors
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("1" * 5000, "an integer of 5,000 digits is over the cap of 100 digits per number"),
+        ("-" + "1" * 101, "an integer of 101 digits"),
+        ("[" * 50_000, "values nest more than 32 levels deep"),
+        ("[" * 40 + "]" * 40, "at [0][0][0]"),
+        ('{"a": {"b": [1, ' + "2" * 200 + "]}}", "an integer of 200 digits"),  # found while decoding: no location
+        ("{bad", "Expecting property name enclosed in double quotes"),
+    ],
+)
+def test_decode_json_never_raises_and_names_the_cap(text, reason):
+    value, error = decode_json(text)
+    assert value is None and reason in error
+
+
+def test_decode_json_replaces_lone_surrogates_in_strings_and_keys():
+    value, error = decode_json('{"\\ud800k": ["m\\udfffg", "\\ud83d\\ude00"], "n": 1e999}')
+    assert error is None and value == {"\ufffdk": ["m\ufffdg", "\U0001f600"], "n": float("inf")}
+
+
+def test_clean_value_returns_clean_values_unchanged_and_converts_scalar_subclasses():
+    import enum
+
+    import numpy as np
+
+    class Level(enum.IntEnum):
+        ONE = 1
+
+    clean = {"a": [1, 2.5, None, True, "x"], "b": (0.1, 0.2)}
+    assert clean_value(clean) is clean
+    assert clean_value({"a": Level.ONE, "b": np.int64(3), "c": (np.float32(0.5),)}) == {"a": 1, "b": 3, "c": (0.5,)}
