@@ -185,12 +185,19 @@ def test_pickles_of_every_protocol_are_found_by_content(tmp_path, protocol):
 @pytest.mark.parametrize(
     "text",
     [b'{"a": 1}\n', b"[1, 2, 3]", b"# Notes\nSome words.\n", b"N. B. read me first", b"model,score\nm,0.5\n",
-     b"changelog\nversion 1\n", b"import os\n", b"12345", b"(draft) notes\n", b"", b"\n\n{}"],
+     b"changelog\nversion 1\n", b"import os\n", b"12345", b"(draft) notes\n", b"", b"\n\n{}",
+     b"(c) 2026\nLab\n(c) more\n"],
 )
 def test_legitimate_text_is_not_taken_for_a_pickle(tmp_path, text):
     path = tmp_path / "notes.txt"
     path.write_bytes(text)
     assert code_problem(path) is None
+
+
+def test_a_pickle_cut_before_stop_that_imports_is_still_found(tmp_path):
+    path = tmp_path / "run.txt"
+    path.write_bytes(b"cos\nsystem\n(S'ls'\ntR")  # pickle.load runs os.system('ls') before it misses STOP
+    assert code_problem(path).startswith("looks like a pickle (its bytes read as pickle opcodes GLOBAL, MARK")
 
 
 def test_protocol_0_and_1_pickles_saved_as_text_reject_the_submission(copy):

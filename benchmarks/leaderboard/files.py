@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import pickletools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ _PICKLE_WINDOW = 16 * 1024
 """Bytes of a file read as pickle opcodes (protocols 0 and 1 have no header; see :func:`_pickle_opcodes`)."""
 _IMPORTS = frozenset({"GLOBAL", "STACK_GLOBAL", "INST"})
 """Opcodes that import a name: what lets a pickle run code."""
+_IMPORT_ARG = re.compile(r"[A-Za-z_][\w.]* [A-Za-z_][\w.]*")
+"""``GLOBAL``/``INST``'s argument when it names a module and an attribute (prose rarely does)."""
 
 
 def scan_directory(root: Path, limits: Limits, report: ValidationReport) -> None:
@@ -99,9 +102,9 @@ def _pickle_opcodes(head: bytes, whole: bool) -> list[str]:
     imports = False
     stream = io.BytesIO(head)
     try:
-        for opcode, _, _ in pickletools.genops(stream):
+        for opcode, arg, _ in pickletools.genops(stream):
             names.append(opcode.name)
-            imports = imports or opcode.name in _IMPORTS
+            imports = imports or (opcode.name in _IMPORTS and (arg is None or bool(_IMPORT_ARG.fullmatch(str(arg)))))
             if opcode.name == "STOP":
                 complete = whole and stream.tell() == len(head)
                 return names if imports or len(names) >= 3 or complete else []
