@@ -152,11 +152,14 @@ def test_strings_and_lists_past_the_per_call_caps_are_errors_naming_them(env):
                     f"{MAX_LIST_ITEMS:,} are accepted. Send fewer")
 
 
-def test_the_caps_are_in_the_schema_the_model_reads(env):
+def test_the_caps_leave_the_paper_prompt_unchanged(env):
+    """The caps are enforced and named in errors, never printed into the original's tools block."""
     schemas = {s["function"]["name"]: s["function"]["parameters"]["properties"] for s in unwrap(env).tool_schemas}
-    assert schemas["roborefer.detect_one"]["obj_name"]["maxLength"] == MAX_STRING_CHARS
-    assert schemas["sam2.segment_from_points"]["points"]["maxItems"] == MAX_LIST_ITEMS
-    assert '"maxItems": 1024' in unwrap(env).system_prompt
+    assert schemas["roborefer.detect_one"]["obj_name"] == {
+        "type": "string", "description": "Name or description of the object or region to point at."
+    }
+    assert "maxItems" not in schemas["sam2.segment_from_points"]["points"]
+    assert "maxLength" not in unwrap(env).system_prompt and '"maxItems": 1024' not in unwrap(env).system_prompt
 
 
 def test_many_variable_references_in_a_string_are_bounded_and_fast(env):

@@ -5,11 +5,13 @@ are the single source of the OpenAI/JSON schema shown to the model and of the ar
 checks applied to every call. Parameters named ``ctx`` are injected by the executor
 (the episode's images and ground truth) and never appear in the schema.
 
-Per-call caps live here too, so every tool gets them and the model reads them in the schema
-(JSON Schema's ``maxLength`` and ``maxItems``): a string argument holds at most
+Per-call caps live here too, so every tool gets them: a string argument holds at most
 :data:`MAX_STRING_CHARS` characters, a list at most :data:`MAX_LIST_ITEMS` items (points for
 ``sam2.segment_from_points``, at every nesting level). A tool's work then stays bounded (a
-300,000-point prompt took 5.4 s); a call past a cap fails with an error naming it. ``Variable``
+300,000-point prompt took 5.4 s); a call past a cap fails with an error naming it, which is how
+the model learns of a cap. Decision: the caps are not written into the schema (no ``maxLength``
+/ ``maxItems``), because the schema is printed into the system prompt and the paper protocol's
+prompt must stay byte-identical to the original's; no well-formed call comes near either cap. ``Variable``
 arguments are not capped: they arrive as stored values, and the action's own size cap
 (``max_action_chars``) bounds what the model can write in their place.
 """
@@ -190,7 +192,7 @@ def _json_type(annotation: Any) -> dict[str, Any]:
             return {"type": "string"}
         return _json_type(base)
     if annotation is str:
-        return {"type": "string", "maxLength": MAX_STRING_CHARS}
+        return {"type": "string"}
     if annotation is bool:
         return {"type": "boolean"}
     if annotation is int:
@@ -203,8 +205,6 @@ def _json_type(annotation: Any) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": "array", "items": items}
         if origin is tuple and Ellipsis not in get_args(annotation):
             schema["minItems"] = schema["maxItems"] = len(args)
-        else:
-            schema["maxItems"] = MAX_LIST_ITEMS
         return schema
     if origin in (Union, types.UnionType):
         options = [a for a in get_args(annotation) if a is not type(None)]
