@@ -323,6 +323,11 @@ def test_env_ids_resolve_only_against_the_suite_the_operator_named(copy, capsys)
                     "run `spacetools eval --suite synth`", suite="synth")
     assert main(["leaderboard", "validate", str(copy), "--suite", "synth"]) == 1
     assert "is not the suite this leaderboard validates ('synth')" in capsys.readouterr().out
+    site = copy.parent / "site"
+    assert main(["leaderboard", "build", str(copy), "--out", str(site), "--suite", "synth", "--trajectories", "0"]) == 1
+    printed = capsys.readouterr()
+    assert "is not the suite this leaderboard validates ('synth')" in printed.out + printed.err
+    assert main(["leaderboard", "build", str(copy), "--out", str(site), "--suite", SMALL, "--trajectories", "0"]) == 0
 
     def stray(manifest):
         manifest["envs"][1]["env_id"] = "d1_tripwire:Env-v0"
