@@ -85,6 +85,12 @@ def _escaped_surrogate(data: bytes) -> bytes:
     return b"\n".join(lines)
 
 
+def _carriage_return(data: bytes) -> bytes:  # JSON whitespace, but a line break to the site's text-mode reader
+    lines = data.split(b"\n")
+    lines[3] = lines[3].replace(b'"agent":"tool-program",', b'"agent":"tool-program",\r', 1)
+    return b"\n".join(lines)
+
+
 UNREADABLE = {
     "bom": (_bom, "results.jsonl:1: is not valid JSON (starts with a UTF-8 byte order mark (BOM); "
                   "save the file as UTF-8 without a BOM)"),
@@ -92,6 +98,9 @@ UNREADABLE = {
     "lone surrogate": (_escaped_surrogate, "results.jsonl:3: is not valid JSON (the escape \\ud800 is a lone "
                                            "surrogate (half of a UTF-16 pair), not a character; UTF-8 cannot "
                                            "encode it: write the text as UTF-8, or escape a whole pair)"),
+    "carriage return": (_carriage_return, "results.jsonl:4: holds a carriage return (\\r) inside the line, which text "
+                                          "readers take for a line break; spacetools eval writes one record per "
+                                          "\\n-terminated line"),
 }
 
 
@@ -117,7 +126,7 @@ def test_manifest_and_submission_text_errors_name_their_line(copy):
 
 
 def test_site_build_rejects_what_it_cannot_read_and_ranks_the_rest(submission, tmp_path, capsys):
-    """Each of these aborted `leaderboard build` for every submission (UnicodeDecodeError/EncodeError)."""
+    """Each of these aborted `leaderboard build` for every submission (UnicodeDecodeError/EncodeError, JSON errors)."""
     bad = []
     for kind, (corrupt, _) in UNREADABLE.items():
         path = Path(shutil.copytree(submission, tmp_path / kind.replace(" ", "-")))
@@ -130,7 +139,7 @@ def test_site_build_rejects_what_it_cannot_read_and_ranks_the_rest(submission, t
     argv = ["leaderboard", "build", *bad, str(model), str(submission), "--out", str(out), "--trajectories", "1"]
     assert main(argv) == 0
     printed = capsys.readouterr()
-    assert printed.out.count("REJECTED") + printed.err.count("REJECTED") >= 4, printed
+    assert printed.out.count("REJECTED") + printed.err.count("REJECTED") >= 5, printed
     index = (out / "index.html").read_text(encoding="utf-8")
     assert "oracle tools" in index and index.count("byte order mark") == 1 and "lone surrogate" in index
     assert len(list((out / "s").iterdir())) == 1  # only the good one has a page

@@ -234,6 +234,11 @@ def _read_records(root: Path, limits: Limits, report: ValidationReport) -> list[
                 continue
             if not line.endswith(b"\n"):
                 report.add(where, "the last line does not end with a newline (a run killed mid-write?)")
+            end = len(line) - (2 if line.endswith(b"\r\n") else 1 if line.endswith(b"\n") else 0)
+            if line.find(b"\r", 0, end) >= 0:
+                report.add(where, "holds a carriage return (\\r) inside the line, which text readers take for a line "
+                                  "break; spacetools eval writes one record per \\n-terminated line")
+                continue
             try:
                 record = loads(line, limits.max_depth)
             except (ValueError, UnicodeDecodeError, RecursionError) as exc:
