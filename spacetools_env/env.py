@@ -10,7 +10,7 @@ import numpy as np
 
 from spacetools_env import messages as msg
 from spacetools_env.config import EnvConfig, check_source_options
-from spacetools_env.parsing import ToolCallRequest, parse_action
+from spacetools_env.parsing import ToolCallRequest, plan_turn
 from spacetools_env.prompts import tools_block
 from spacetools_env.rewards import total, zero_components
 from spacetools_env.sources import SyntheticSource, resolve_difficulty
@@ -170,7 +170,7 @@ class SpaceToolsEnv(gym.Env[list, Any]):
         if self.item is None or self.done:
             raise RuntimeError("the episode is over (or never started): call reset() before step()")
         self.turn += 1
-        parsed = parse_action(action, max_chars=self.config.max_action_chars)
+        parsed = plan_turn(action, self.config.max_calls_per_turn, max_chars=self.config.max_action_chars)
         components = zero_components()
         observation: list[dict[str, Any]] = []
         results: list[dict[str, Any]] = []
@@ -182,18 +182,12 @@ class SpaceToolsEnv(gym.Env[list, Any]):
             components["shaped"] = float(self.family.shaped_score(parsed.answer, self.item))
             terminated = True
         else:
-            errors = list(parsed.errors)
-            calls = parsed.calls
-            cap = self.config.max_calls_per_turn
-            if len(calls) > cap:
-                errors.append(f"at most {cap} tool calls run per turn; calls {cap + 1}..{len(calls)} were not run.")
-                calls = calls[:cap]
-            for error in errors:
+            for error in parsed.errors:
                 text = msg.truncate_middle("Error: " + error, self.config.max_response_chars)
                 observation.append(msg.tool_message("invalid_action", text))
-            self.invalid_actions += len(errors)
-            components["invalid_action"] = -float(len(errors))
-            for call in calls:
+            self.invalid_actions += len(parsed.errors)
+            components["invalid_action"] = -float(len(parsed.errors))
+            for call in parsed.calls:
                 message, record = self._run_call(call)
                 observation.append(message)
                 results.append(record)

@@ -54,6 +54,28 @@ class ParsedAction:
     text: str = ""
 
 
+def plan_turn(action: Any, max_calls_per_turn: int, max_chars: int = MAX_ACTION_CHARS) -> ParsedAction:
+    """What the env does with one action: score its answer, or run at most ``max_calls_per_turn`` calls.
+
+    The one rule :meth:`SpaceToolsEnv.step` plays and the leaderboard validator re-derives from
+    recorded actions: an answer ends the turn (its calls and parse problems are dropped); otherwise
+    the first ``max_calls_per_turn`` calls run and each parse problem, plus one for the calls past
+    the cap, is an invalid action.
+    """
+    parsed = parse_action(action, max_chars=max_chars)
+    if parsed.answer is not None:
+        return ParsedAction(answer=parsed.answer, text=parsed.text)
+    if len(parsed.calls) <= max_calls_per_turn:
+        return parsed
+    over = (
+        f"at most {max_calls_per_turn} tool calls run per turn; "
+        f"calls {max_calls_per_turn + 1}..{len(parsed.calls)} were not run."
+    )
+    return ParsedAction(
+        calls=parsed.calls[:max_calls_per_turn], errors=(*parsed.errors, over), text=parsed.text
+    )
+
+
 def parse_action(action: Any, max_chars: int = MAX_ACTION_CHARS) -> ParsedAction:
     """Parse a model action: a text message, or a dict (one call, ``tool_calls``, ``answer``).
 

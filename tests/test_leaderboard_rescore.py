@@ -60,6 +60,19 @@ class NeverAnswersAgent:
         pass
 
 
+class LongActionAgent:
+    """Turn 1: a call padded past a 200-character max_action_chars (refused by the env); turn 2: answers."""
+
+    name = "long-action"
+
+    def act(self, turns):
+        first = [not any(m["role"] == "assistant" for m in turn.messages) for turn in turns]
+        return [DETECT + " " * 200 if f else "<answer>(A)</answer>" for f in first]
+
+    def end_episode(self, episode_id):
+        pass
+
+
 class FailsOnItemOneAgent:
     """Answers at once, except on item 1, where it raises: the eval runner fails that episode."""
 
@@ -99,6 +112,7 @@ def runs(tmp_path_factory) -> dict[str, Path]:
         "blind": _run(root, "blind", "blind-guess", TWO, 2),
         "many": _run(root, "many", f"{__name__}:ManyCallsAgent", DEPTH, 2),
         "never": _run(root, "never", f"{__name__}:NeverAnswersAgent", DEPTH, 1, env_kwargs={"max_turns": 3}),
+        "long": _run(root, "long", f"{__name__}:LongActionAgent", DEPTH, 1, env_kwargs={"max_action_chars": 200}),
     }
 
 
@@ -122,7 +136,7 @@ def _with_calls(records: list[dict]) -> dict:
 
 
 # ---------------------------------------------------------------------- what real runs write
-@pytest.mark.parametrize("name", ["tools", "blind", "many", "never"])
+@pytest.mark.parametrize("name", ["tools", "blind", "many", "never", "long"])
 def test_real_eval_runs_validate_with_and_without_replay(runs, name):
     for replay in (False, True):
         report = validate_submission(runs[name], replay=replay)
@@ -136,6 +150,12 @@ def test_the_call_cap_parse_errors_and_unknown_tools_count_as_the_env_counts_the
     assert [len(turn) for turn in record["trajectory"]["tool_calls"]] == [8, 0, 0]
     assert record["invalid_actions"] == 3 and record["tools"]["by_tool"]["<unknown>"] == {"calls": 1, "errors": 1}
     assert called_tools(runs["many"]) == ["roborefer.detect_one"]
+
+
+def test_actions_are_read_with_the_runs_own_max_action_chars(runs):
+    record = json.loads((runs["long"] / "results.jsonl").read_text())
+    # the env refused the padded call (no call ran); with the default 64 KiB cap it would have run
+    assert record["trajectory"]["tool_calls"][0] == [] and record["invalid_actions"] == 1
 
 
 def test_a_truncated_run_is_checked_against_its_own_max_turns(runs, tmp_path):

@@ -4,9 +4,10 @@ The env decides everything about an episode's course from the actions alone (see
 :meth:`spacetools_env.env.SpaceToolsEnv.step`): the first ``<answer>`` ends it (``terminated``);
 otherwise ``max_turns`` turns end it (``truncated``); a turn without an answer runs its first
 ``max_calls_per_turn`` parsed calls, and each parse problem (and each call past the cap) is one
-invalid action. So the validator runs :func:`~spacetools_env.parsing.parse_action` over the
-recorded actions with the run's limits and rebuilds every count the aggregation reads (turns,
-``terminated``/``truncated``, invalid actions, tool calls and tool statistics) instead of
+invalid action. So the validator runs :func:`~spacetools_env.parsing.plan_turn`, the function
+``step`` itself plays, over the recorded actions with the run's limits and rebuilds every count
+the aggregation reads (turns, ``terminated``/``truncated``, invalid actions, tool calls and tool
+statistics) instead of
 trusting the record's. Only whether a call succeeded and what it printed need the tools
 themselves: the recorded ``ok`` flags are taken as written (a call to a tool the env does not
 have always fails), and ``validate --replay`` checks them by replaying the episode.
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.eval.records import jsonable
-from spacetools_env.parsing import ToolCallRequest, parse_action
+from spacetools_env.parsing import MAX_ACTION_CHARS, ToolCallRequest, plan_turn
 
 UNKNOWN_TOOL = "<unknown>"
 """The env pools calls to names it has no tool for under this ``by_tool`` key."""
@@ -35,6 +36,7 @@ class Limits:
 
     max_turns: int
     max_calls_per_turn: int
+    max_action_chars: int = MAX_ACTION_CHARS
 
 
 @dataclass(frozen=True)
@@ -58,13 +60,10 @@ def implied_episode(actions: Sequence[Any], limits: Limits) -> ImpliedEpisode:
     calls: list[tuple[ToolCallRequest, ...]] = []
     invalid = 0
     for action in actions:
-        parsed = parse_action(action)
+        parsed = plan_turn(action, limits.max_calls_per_turn, max_chars=limits.max_action_chars)
         answers.append(parsed.answer)
-        if parsed.answer is not None:
-            calls.append(())
-            continue
-        invalid += len(parsed.errors) + (1 if len(parsed.calls) > limits.max_calls_per_turn else 0)
-        calls.append(parsed.calls[: limits.max_calls_per_turn])
+        invalid += len(parsed.errors)
+        calls.append(parsed.calls)
     early = next((i for i, answer in enumerate(answers[:-1]) if answer is not None), None)
     answer = answers[-1] if answers else None
     terminated = answer is not None

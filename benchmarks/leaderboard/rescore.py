@@ -206,7 +206,8 @@ class GroundTruth:
         what the env's parser finds in the actions (:mod:`benchmarks.leaderboard.actions`).
         """
         raw = unwrap(self.envs[key.env_id].env)
-        family, limits = raw.family, Limits(raw.config.max_turns, raw.config.max_calls_per_turn)
+        config = raw.config
+        family, limits = raw.family, Limits(config.max_turns, config.max_calls_per_turn, config.max_action_chars)
         episode = implied_episode(record["trajectory"]["actions"], limits)
         problems = action_problems(record, episode, limits, raw.tool_names)
         self.used_tools |= used_tools(episode, raw.tool_names)
