@@ -240,6 +240,7 @@ def test_huge_difficulty_override_is_rejected_before_anything_renders(copy):
         ("difficulty", {"num_objects": [1, 99]}, "difficulty num_objects allows 99 objects; at most 16 per scene"),
         ("difficulty", {"fov_deg": 5}, "difficulty is not a valid scene: SceneConfig.fov_deg must be between 20"),
         ("difficulty", "nightmare", "difficulty must be one of the presets ['easy', 'hard', 'medium']"),
+        ("difficulty", {"categories": ["mug"] * 2000}, "difficulty is 14016 bytes as JSON; at most 4096 are accepted"),
         ("max_turns", 1_000_000, "max_turns must be an integer from 1 to 64 (the validator's limit; the env's "
                                  "default is 8), got 1000000"),
         ("max_calls_per_turn", 0, "max_calls_per_turn must be an integer from 1 to 32"),

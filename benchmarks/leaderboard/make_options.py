@@ -91,6 +91,9 @@ def _difficulty(value: Any) -> str | None:
         return None if known else f"must be one of the presets {sorted(DIFFICULTIES)}, got {_show(value)}"
     if not isinstance(value, dict):
         return f"must be a preset name {sorted(DIFFICULTIES)} or an object of SceneConfig overrides, got {_show(value)}"
+    size = len(json.dumps(value))
+    if size > L.MAX_OPTIONS_BYTES:
+        return f"is {size} bytes as JSON; at most {L.MAX_OPTIONS_BYTES} are accepted"
     fields = {f.name for f in dataclasses.fields(SceneConfig)} | {"preset"}
     unknown = sorted(set(value) - fields)
     if unknown:
