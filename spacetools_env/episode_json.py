@@ -21,6 +21,13 @@ from spacetools_env.rollout import Trajectory
 
 MAX_INLINE = 64
 """Arrays up to this many elements are kept as lists (8 corners x 2, a point); larger ones are stubbed."""
+RECORD_SCHEMA = 2
+"""Version of an episode record (a ``results.jsonl`` line, a :class:`RecordTrajectory` line).
+
+History: 1, the first; 2, ``unparsable`` added (what the official evaluation drops).
+"""
+TASK_KEYS = ("family", "version", "env_id", "item_id", "split", "index")
+"""``info["task"]`` keys that records hold as fields of their own; the rest of the task goes to ``meta``."""
 
 
 def jsonable(value: Any) -> Any:
@@ -99,6 +106,31 @@ def reward_json(traj: Trajectory) -> dict[str, Any]:
         ],
         "components": {n: jsonable(sum(c.get(n, 0.0) for c in traj.reward_components)) for n in names},
         "total": jsonable(traj.total_reward),
+    }
+
+
+def episode_fields(traj: Trajectory, *, unparsable: bool) -> dict[str, Any]:
+    """The fields of an episode record that the episode alone determines (the runner adds its own).
+
+    ``unparsable``: the official evaluation cannot parse the answer and drops the sample
+    (:meth:`~spacetools_env.task.TaskFamily.is_unparsable`); ``score`` is 0 all the same.
+    """
+    info, task = traj.info, traj.info.get("task", {})
+    return {
+        "family": task.get("family"),
+        "family_version": task.get("version"),
+        "item_id": task.get("item_id"),
+        "meta": jsonable({k: v for k, v in task.items() if k not in TASK_KEYS}),
+        "answer": info.get("answer"),
+        "score": jsonable(traj.score),
+        "unparsable": bool(unparsable),
+        "reward": reward_json(traj),
+        "tools": jsonable(info.get("tool_stats", {})),
+        "invalid_actions": int(info.get("invalid_actions", 0)),
+        "turns": traj.turns,
+        "terminated": bool(traj.terminated),
+        "truncated": bool(traj.truncated),
+        "trajectory": trajectory_json(traj),
     }
 
 

@@ -26,9 +26,9 @@ from benchmarks.eval import (
     run_eval,
     summarize,
 )
-from benchmarks.eval.records import jsonable
 from benchmarks.eval.store import FolderLock, ResultsFile
 from benchmarks.eval.suites import synth_ids
+from spacetools_env.episode_json import jsonable
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = "SpaceTools-Synth-RelativeDepth-v0,SpaceTools-Synth-FreeSpace-v0"

@@ -119,6 +119,15 @@ def test_extra_key_in_a_record_is_a_schema_error(copy):
     _rejected(copy, "results.jsonl:4: unknown fields ['bonus']")
 
 
+def test_a_schema_1_record_is_rejected_by_version_not_by_a_missing_field(copy):
+    records = _lines(copy)
+    records[0]["schema"] = 1
+    del records[0]["unparsable"]  # schema 2 added it
+    _write(copy, records)
+    reasons = _rejected(copy, "results.jsonl:1: schema is 1; this validator reads schema 2")
+    assert not any("unparsable" in r for r in reasons), reasons
+
+
 def test_suite_version_mismatch_is_rejected(copy):
     manifest = json.loads((copy / "manifest.json").read_text())
     manifest["suite"]["version"] = "0-deadbeef"

@@ -25,11 +25,12 @@ import numpy as np
 
 from benchmarks.agents import AGENTS
 from benchmarks.eval.config import EvalConfig
-from benchmarks.eval.records import jsonable
 from benchmarks.eval.suites import Suite
 from spacetools_env import unwrap
+from spacetools_env.episode_json import jsonable
 
-SCHEMA = 1
+SCHEMA = 2
+"""2: records carry ``unparsable`` (schema 2); a run folder of schema 1 is not resumed into."""
 RUNTIME_FIELDS = ("created", "git_revision", "python", "gymnasium", "numpy", "run")
 """Facts about the run, not about the question set: they may differ on resume."""
 SEED_RULE = "reset seed = int.from_bytes(sha256(f'{base}:{env_id}/{split}/{index}')[:4], 'little') & 0x7fffffff"

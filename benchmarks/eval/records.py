@@ -17,11 +17,10 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from benchmarks.eval.suites import EpisodeKey
-from spacetools_env.episode_json import jsonable, reward_json, trajectory_json
+from spacetools_env.episode_json import RECORD_SCHEMA, episode_fields
 from spacetools_env.rollout import Trajectory
 
-SCHEMA = 1
-_TASK_KEYS = ("family", "version", "env_id", "item_id", "split", "index")
+SCHEMA = RECORD_SCHEMA
 
 
 def episode_record(
@@ -40,30 +39,16 @@ def episode_record(
     ``unparsable``: the official evaluation cannot parse the answer and drops the sample
     (:meth:`~spacetools_env.task.TaskFamily.is_unparsable`); ``score`` is 0 all the same.
     """
-    info, task = traj.info, traj.info.get("task", {})
     return {
         "schema": SCHEMA,
         "key": {"env_id": key.env_id, "split": key.split, "index": key.index},
         "episode_id": key.id,
         "agent": agent,
         "seed": seed,
-        "family": task.get("family"),
-        "family_version": task.get("version"),
         "eval_key": eval_key,
         "source": "synthetic" if synthetic else "benchmark",
-        "item_id": task.get("item_id"),
-        "meta": jsonable({k: v for k, v in task.items() if k not in _TASK_KEYS}),
-        "answer": info.get("answer"),
-        "score": jsonable(traj.score),
-        "unparsable": bool(unparsable),
-        "reward": reward_json(traj),
-        "tools": jsonable(info.get("tool_stats", {})),
-        "invalid_actions": int(info.get("invalid_actions", 0)),
-        "turns": traj.turns,
-        "terminated": bool(traj.terminated),
-        "truncated": bool(traj.truncated),
         "timing": {k: round(float(v), 6) for k, v in timing.items()},
-        "trajectory": trajectory_json(traj),
+        **episode_fields(traj, unparsable=unparsable),
     }
 
 

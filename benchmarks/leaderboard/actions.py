@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.eval.records import jsonable
+from spacetools_env.episode_json import jsonable
 from spacetools_env.parsing import MAX_ACTION_CHARS, ToolCallRequest, plan_turn
 
 UNKNOWN_TOOL = "<unknown>"

@@ -17,8 +17,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from benchmarks.eval.records import jsonable
 from spacetools_env import unwrap
+from spacetools_env.episode_json import jsonable
 
 
 @dataclass

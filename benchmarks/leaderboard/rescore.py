@@ -26,21 +26,17 @@ from typing import Any
 
 import gymnasium as gym
 
-from benchmarks.eval.records import jsonable
 from benchmarks.eval.suites import PAPER_EVAL_KEYS, EpisodeKey, Suite, is_synthetic, resolve_suite
 from benchmarks.leaderboard.actions import Limits, action_problems, implied_episode, used_tools
 from benchmarks.leaderboard.answer_key_files import touched_withheld
 from benchmarks.leaderboard.answer_keys import AnswerKeys
+from benchmarks.leaderboard.make_options import CODE_OPTIONS, SET_BY_VALIDATOR
 from benchmarks.leaderboard.replay import replay
 from spacetools_env import unwrap  # importing spacetools_env registers the envs
+from spacetools_env.episode_json import TASK_KEYS, jsonable
 from spacetools_env.task import TaskItem
 
 SCORE_TOLERANCE = 1e-9
-UNSAFE_MAKE_KWARGS = frozenset({"tool_client", "tool_backend", "tool_options", "source", "task", "render_mode"})
-"""``make_kwargs`` never passed on: they choose code (clients, backends, sources), not questions."""
-_NOT_PASSED = frozenset({"data_dir", "num_items", "split"})
-"""Set by the validator instead: its data, the suite's split, and item counts (which bound, never change, items)."""
-_TASK_KEYS = ("family", "version", "env_id", "item_id", "split", "index")
 
 
 class SuiteError(ValueError):
@@ -80,17 +76,8 @@ def make_kwargs_of(manifest: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         if isinstance(entry, dict) and isinstance(entry.get("env_id"), str):
             stored = entry.get("make_kwargs")
             kwargs = stored if isinstance(stored, dict) else {}
-            out[entry["env_id"]] = {k: v for k, v in kwargs.items() if k not in UNSAFE_MAKE_KWARGS | _NOT_PASSED}
+            out[entry["env_id"]] = {k: v for k, v in kwargs.items() if k not in CODE_OPTIONS | SET_BY_VALIDATOR}
     return out
-
-
-def unsafe_make_kwargs(manifest: Mapping[str, Any]) -> list[str]:
-    """``env_id: key`` for every make kwarg that would choose code rather than questions."""
-    found = []
-    for entry in manifest.get("envs") or []:
-        if isinstance(entry, dict) and isinstance(entry.get("make_kwargs"), dict):
-            found += [f"{entry.get('env_id')}: {k}" for k in sorted(set(entry["make_kwargs"]) & UNSAFE_MAKE_KWARGS)]
-    return found
 
 
 def rebuild_env(env_id: str, kwargs: Mapping[str, Any], split: str | None, data_dir: str | None) -> gym.Env:
@@ -230,7 +217,7 @@ class GroundTruth:
             "eval_key": PAPER_EVAL_KEYS.get(key.env_id, family.eval_key),
             "source": "synthetic" if is_synthetic(key.env_id) else "benchmark",
             "item_id": item.item_id,
-            "meta": jsonable({k: v for k, v in item.meta.items() if k not in _TASK_KEYS}),
+            "meta": jsonable({k: v for k, v in item.meta.items() if k not in TASK_KEYS}),
             "seed": key.seed(base_seed),
             # what the official aggregate drops: re-derived, so claiming it cannot flatter that number
             "unparsable": family.is_unparsable(answer, item),

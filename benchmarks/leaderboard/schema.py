@@ -57,11 +57,12 @@ def record_problems(record: Any, limits: Limits | None = None) -> list[str]:
     """
     if not isinstance(record, dict):
         return [f"a record must be a JSON object, got {type(record).__name__}"]
+    if record.get("schema") != SCHEMA:  # another schema has other fields: its version is the one problem
+        shown = repr(record.get("schema"))[:40]
+        return [f"schema is {shown}; this validator reads schema {SCHEMA} (re-run spacetools eval with this version)"]
     problems = _fields(record, FIELDS, "")
     if problems:
         return problems
-    if record["schema"] != SCHEMA:
-        problems.append(f"schema is {record['schema']!r}; this validator reads schema {SCHEMA}")
     problems += _fields(record["key"], KEY_FIELDS, "key.")
     problems += _fields(record["trajectory"], TRAJECTORY_FIELDS, "trajectory.")
     if record["source"] not in SOURCES:

@@ -9,13 +9,9 @@ from typing import Any, SupportsFloat
 
 import gymnasium as gym
 
-from spacetools_env.episode_json import jsonable, reward_json, trajectory_json
+from spacetools_env.env import unwrap
+from spacetools_env.episode_json import RECORD_SCHEMA, episode_fields
 from spacetools_env.rollout import Trajectory
-
-RECORD_SCHEMA = 1
-"""The ``schema`` of a recorded line (the eval runner's record schema it follows)."""
-
-_TASK_KEYS = ("family", "version", "env_id", "item_id", "split", "index")
 
 
 class RecordTrajectory(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorArgs):
@@ -25,7 +21,7 @@ class RecordTrajectory(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstruc
     unfinished by the next ``reset`` or by ``close`` (then ``terminated`` and ``truncated`` are
     both false). Its fields are those of the eval runner's ``results.jsonl`` records that an
     episode alone determines (``family``, ``item_id``, ``answer``, ``score``, ``reward``,
-    ``tools``, ``invalid_actions``, ``turns``, ``terminated``, ``truncated``, ``trajectory`` with
+    ``unparsable``, ``tools``, ``invalid_actions``, ``turns``, ``terminated``, ``truncated``, ``trajectory`` with
     ``messages``/``actions``/``tool_calls``, converted by :mod:`spacetools_env.episode_json`,
     images as references), plus ``env_id``, ``split``, ``index`` and the ``seed`` given to
     ``reset``. Runner fields (``key``, ``agent``, ``timing``) are left out. Lines are valid UTF-8
@@ -84,24 +80,14 @@ class RecordTrajectory(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstruc
 
     def record(self, traj: Trajectory) -> dict[str, Any]:
         """The JSON record of ``traj`` (what one line holds)."""
-        info, task = traj.info, traj.info.get("task", {})
+        task = traj.info.get("task", {})
+        raw = unwrap(self.env)
+        unparsable = raw.item is not None and raw.family.is_unparsable(traj.info.get("answer"), raw.item)
         return {
             "schema": RECORD_SCHEMA,
             "env_id": task.get("env_id"),
             "split": task.get("split"),
             "index": task.get("index"),
             "seed": self._seed,
-            "family": task.get("family"),
-            "family_version": task.get("version"),
-            "item_id": task.get("item_id"),
-            "meta": jsonable({k: v for k, v in task.items() if k not in _TASK_KEYS}),
-            "answer": info.get("answer"),
-            "score": jsonable(traj.score),
-            "reward": reward_json(traj),
-            "tools": jsonable(info.get("tool_stats", {})),
-            "invalid_actions": int(info.get("invalid_actions", 0)),
-            "turns": traj.turns,
-            "terminated": bool(traj.terminated),
-            "truncated": bool(traj.truncated),
-            "trajectory": trajectory_json(traj),
+            **episode_fields(traj, unparsable=unparsable),
         }
