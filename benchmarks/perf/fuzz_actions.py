@@ -9,10 +9,10 @@ surrogates, thousands of ``$`` references, huge lists, wrong types, unknown name
 oversized actions and dict actions with non-JSON values. Reported per family: exceptions (listed),
 steps whose observation or ``info`` is not valid UTF-8, median / 99th percentile / worst step
 time (and the worst action's kind and size), and the RSS growth over ``--rss-steps`` steps after
-a warm-up. RSS also counts memory the allocator keeps after the largest step so far (a box fit
-to a whole-image mask allocates tens of MB for a moment), so it rises to a plateau and stays
-there (BoxPose, 20,000 steps: flat from step ~5,000), while live Python memory (tracemalloc)
-grows ~1 MB (one cached mask per newly segmented label). The test suite runs the same generator
+a warm-up. RSS also counts memory the allocator keeps after the largest step so far, so a step
+that allocates tens of MB for a moment shows as growth that stays (box fits did, through an SVD
+of the whole (N, 3) cloud, until they moved to the 3x3 scatter matrix), while live Python memory
+(tracemalloc) grows ~1 MB (one cached mask per newly segmented label). The test suite runs the same generator
 for a few hundred actions per family (``tests/test_fuzz.py``).
 
     python benchmarks/perf/fuzz_actions.py                # 10,000 actions per family
