@@ -10,10 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixtures_runs import eval_submission
 
-from benchmarks.eval import EvalConfig, run_eval
 from benchmarks.leaderboard import answer_key_files, answer_keys, validate_submission
-from benchmarks.leaderboard.actions import called_tools
 from benchmarks.leaderboard.answer_key_files import AnswerKeyMiss, decode_item, encode_item, read_file, write_file
 from benchmarks.leaderboard.answer_keys import AnswerKeys
 from benchmarks.leaderboard.validate import prepare_answer_keys
@@ -27,11 +26,7 @@ SMALL = "SpaceTools-Synth-RelativeDepth-v0,SpaceTools-Synth-RefPlacement-v0"
 
 @pytest.fixture(scope="module")
 def submission(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("submission")
-    run_eval(EvalConfig(agent="tool-program", suite=SMALL, episodes=3, out=out, progress=False), log=lambda m: None)
-    meta = {"model": "oracle tools", "agent": "tool-program", "tools": called_tools(out), "contact": "team@example.org"}
-    (out / "submission.json").write_text(json.dumps(meta))
-    return out
+    return eval_submission(tmp_path_factory.mktemp("submission"), "tool-program", SMALL, episodes=3)
 
 
 @pytest.fixture(scope="module")

@@ -19,31 +19,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fixtures_hostile import GENERATORS, WITHIN_LIMITS, timed_against_normal, write
+from fixtures_runs import eval_submission
 
 from benchmarks.cli import main
-from benchmarks.eval import EvalConfig, run_eval
 from benchmarks.leaderboard import Limits, validate_submission
-from benchmarks.leaderboard.actions import called_tools
 from benchmarks.leaderboard.files import code_problem
 from benchmarks.leaderboard.strict_json import JsonTextError, loads
 
 SMALL = "SpaceTools-Synth-RelativeDepth-v0,SpaceTools-Synth-FreeSpace-v0"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _answer_key_cache(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SPACETOOLS_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-        yield
-
-
 @pytest.fixture(scope="module")
 def submission(tmp_path_factory) -> Path:
     """2 synthetic families x 3 items played by the tool-program agent, plus submission.json."""
-    out = tmp_path_factory.mktemp("submission")
-    run_eval(EvalConfig(agent="tool-program", suite=SMALL, episodes=3, out=out, progress=False), log=lambda m: None)
-    meta = {"model": "oracle tools", "agent": "tool-program", "tools": called_tools(out), "contact": "a@b.org"}
-    (out / "submission.json").write_text(json.dumps(meta))
+    out = eval_submission(tmp_path_factory.mktemp("submission"), "tool-program", SMALL, episodes=3)
     assert validate_submission(out).ok  # and the answer keys are warm for the timing test
     return out
 

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from fixtures_runs import eval_submission
 
 from benchmarks.cli import main
 from benchmarks.eval import EvalConfig, run_eval
@@ -87,21 +88,8 @@ class FailsOnItemOneAgent:
         pass
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _answer_key_cache(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SPACETOOLS_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-        yield
-
-
 def _run(root: Path, name: str, agent: str, suite: str, episodes: int, **kwargs) -> Path:
-    out = root / name
-    summary = run_eval(EvalConfig(agent=agent, suite=suite, out=out, episodes=episodes, progress=False, **kwargs),
-                       log=lambda m: None)
-    assert summary.complete
-    meta = {"model": name, "agent": agent, "tools": called_tools(out), "contact": "team@example.org"}
-    (out / "submission.json").write_text(json.dumps(meta))
-    return out
+    return eval_submission(root / name, agent, suite, model=name, episodes=episodes, **kwargs)
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fixtures_bench import build_spacetools_eval
+from fixtures_runs import eval_submission
 from PIL import Image
 
 from benchmarks.cli import main
-from benchmarks.eval import EvalConfig, run_eval
-from benchmarks.leaderboard.actions import called_tools
 from benchmarks.leaderboard.site import SiteError, build_site
 from benchmarks.leaderboard.site.ranking import headline, standing
 from benchmarks.leaderboard.validate import validate_submission
@@ -36,11 +35,7 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 
 def _submission(root: Path, name: str, agent: str, model: str, suite: str, **kwargs) -> Path:
-    out = root / name
-    run_eval(EvalConfig(agent=agent, suite=suite, out=out, progress=False, **kwargs), log=lambda m: None)
-    meta = {"model": model, "agent": agent, "tools": called_tools(out), "contact": "team@example.org"}
-    (out / "submission.json").write_text(json.dumps(meta))
-    return out
+    return eval_submission(root / name, agent, suite, model=model, **kwargs)
 
 
 @pytest.fixture(scope="module")

@@ -8,33 +8,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixtures_runs import eval_submission
 
 from benchmarks.cli import main
 from benchmarks.eval import EvalConfig, run_eval
 from benchmarks.leaderboard import Limits, validate_submission
-from benchmarks.leaderboard.actions import called_tools
 from benchmarks.leaderboard.metadata import check_metadata
 
 SMALL = "SpaceTools-Synth-RelativeDepth-v0,SpaceTools-Synth-FreeSpace-v0"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _answer_key_cache(tmp_path_factory):
-    """Answer keys go to a folder of this module's, not ~/.cache (shared: later validations load them)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SPACETOOLS_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-        yield
-
-
 @pytest.fixture(scope="module")
 def submission(tmp_path_factory) -> Path:
     """2 synthetic families x 3 items played by the tool-program agent, plus submission.json."""
-    out = tmp_path_factory.mktemp("submission")
-    run_eval(EvalConfig(agent="tool-program", suite=SMALL, episodes=3, out=out, progress=False), log=lambda m: None)
-    tools = called_tools(out)  # submission.json must list exactly the tools the trajectories call
-    meta = {"model": "oracle tools", "agent": "tool-program", "tools": tools, "contact": "team@example.org"}
-    (out / "submission.json").write_text(json.dumps(meta))
-    return out
+    return eval_submission(tmp_path_factory.mktemp("submission"), "tool-program", SMALL, episodes=3)
 
 
 @pytest.fixture
