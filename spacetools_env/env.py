@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 import gymnasium as gym
@@ -16,7 +16,16 @@ from spacetools_env.rewards import total, zero_components
 from spacetools_env.sources import SyntheticSource, resolve_difficulty
 from spacetools_env.spaces import ChatMessages, ModelAction
 from spacetools_env.task import ItemSource, TaskFamily, TaskItem
-from tool_backends import EpisodeContext, ToolError, ToolResult, VariableStore, make_client
+from spacetools_env.tool_rounds import rounds
+from tool_backends import (
+    EpisodeContext,
+    ToolCall,
+    ToolError,
+    ToolInfrastructureError,
+    ToolResult,
+    VariableStore,
+    make_client,
+)
 
 SourceFactory = Callable[..., ItemSource]
 """``factory(family, config, **config.source_options) -> ItemSource`` (e.g. a ``functools.partial``)."""
@@ -44,7 +53,9 @@ class SpaceToolsEnv(gym.Env[list, Any]):
         The original names, arguments and text templates (``roborefer.detect_one``,
         ``depth_estimator.estimate_depth``, ``sam2.segment_from_point``, ...). Large results
         are stored per episode and referenced as ``"$depth_map"``. Calls in one turn run in
-        order, so a call may use a variable stored by an earlier call of the same turn. Schemas
+        order, so a call may use a variable stored by an earlier call of the same turn; the calls
+        reach the tool client as rounds, one ``call_many`` each (a call that references a
+        ``$variable`` opens a round: :mod:`spacetools_env.tool_rounds`). Schemas
         (OpenAI format) are in ``info["tools"]``.
 
     Reward:
@@ -121,7 +132,14 @@ class SpaceToolsEnv(gym.Env[list, Any]):
 
     def _make_client(self) -> Any:
         if self.config.tool_client is not None:
-            return self.config.tool_client()
+            client = self.config.tool_client()
+            if not callable(getattr(client, "call_many", None)):
+                raise TypeError(
+                    f"the tool_client factory returned a {type(client).__name__} without call_many(calls); a "
+                    "ToolClient runs each round of a turn's calls through it: add it (calling call() on each "
+                    "(name, arguments) in order is enough)"
+                )
+            return client
         return make_client(self.config.tool_backend, tools=self.config.tools, **dict(self.config.tool_options))
 
     def _reset_episode_state(self) -> None:
@@ -187,8 +205,8 @@ class SpaceToolsEnv(gym.Env[list, Any]):
                 observation.append(msg.tool_message("invalid_action", text))
             self.invalid_actions += len(parsed.errors)
             components["invalid_action"] = -float(len(parsed.errors))
-            for call in parsed.calls:
-                message, record = self._run_call(call)
+            for call, result in self._run_rounds(parsed.calls):
+                message, record = self._run_call(call, result)
                 observation.append(message)
                 results.append(record)
                 if not record["ok"]:
@@ -197,15 +215,34 @@ class SpaceToolsEnv(gym.Env[list, Any]):
         self.done = terminated or truncated
         return observation, total(components, self.weights), terminated, truncated, self._info(components, results)
 
-    def _run_call(self, call: ToolCallRequest) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _run_rounds(self, calls: tuple[ToolCallRequest, ...]) -> Iterator[tuple[ToolCallRequest, ToolResult]]:
+        """Each call with its result, in order; a round's calls go to the client in one ``call_many``.
+
+        The consumer records each result (storing its variables) before the next round is resolved.
+        """
+        for group in rounds(calls):
+            resolved = [self._resolve(call) for call in group]
+            sent = [ToolCall(c.name, a) for c, a in zip(group, resolved, strict=True) if not isinstance(a, ToolResult)]
+            answers = self.client.call_many(sent) if sent else []
+            if len(answers) != len(sent):
+                raise ToolInfrastructureError(
+                    f"{type(self.client).__name__}.call_many returned {len(answers)} results for {len(sent)} calls; "
+                    "a ToolClient returns one result per call, in order"
+                )
+            answers = iter(answers)
+            for call, arguments in zip(group, resolved, strict=True):
+                yield call, arguments if isinstance(arguments, ToolResult) else next(answers)
+
+    def _resolve(self, call: ToolCallRequest) -> dict[str, Any] | ToolResult:
+        """The call's arguments with ``$variables`` replaced, or the failed result the model sees."""
         try:
-            arguments = self.variables.resolve(call.arguments)
+            return self.variables.resolve(call.arguments)
         except ToolError as exc:
-            result = ToolResult.error(str(exc))
+            return ToolResult.error(str(exc))
         except RecursionError:
-            result = ToolResult.error(f"{call.name}: arguments are nested too deeply")
-        else:
-            result = self.client.call(call.name, arguments)
+            return ToolResult.error(f"{call.name}: arguments are nested too deeply")
+
+    def _run_call(self, call: ToolCallRequest, result: ToolResult) -> tuple[dict[str, Any], dict[str, Any]]:
         if result.ok:
             self.variables.update_from(result.variables)
         self.tool_calls += 1

@@ -13,7 +13,7 @@ Typical use::
 from __future__ import annotations
 
 from tool_backends.backends import BACKENDS, DEFAULT_TOOLS, PHASE1_TOOLS, make_client, register_backend
-from tool_backends.client import CallContext, LocalToolClient, ToolClient
+from tool_backends.client import CallContext, LocalToolClient, ToolCall, ToolClient
 from tool_backends.declaration import ToolSpec, Variable, tool_method
 from tool_backends.noise import ToolNoise
 from tool_backends.result import ToolError, ToolInfrastructureError, ToolResult
@@ -30,6 +30,7 @@ __all__ = [
     "GroundTruth",
     "LocalToolClient",
     "Referent",
+    "ToolCall",
     "ToolClient",
     "ToolError",
     "ToolInfrastructureError",

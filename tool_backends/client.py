@@ -1,9 +1,14 @@
 """How the environment reaches tools: a client with a per-episode session.
 
 The env only ever talks to a :class:`ToolClient`. :class:`LocalToolClient` runs toolsets in the
-env's own process; a remote client (the Ray tool server) implements the same four members, which
+env's own process; a remote client (the Ray tool server) implements the same five members, which
 is why episode data is handed over once in :meth:`ToolClient.open_episode` and every call carries
 only its name and already-resolved arguments.
+
+:meth:`ToolClient.call_many` takes a whole round of one episode's calls at once (the env sends
+each turn's calls as rounds: see ``SpaceToolsEnv`` "Tools"), so a server can batch or pipeline
+them; results come back in call order and must equal calling :meth:`ToolClient.call` on each in
+turn (the call number seeds each call's RNG, so the order is part of the result).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import difflib
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -71,6 +76,13 @@ class CallContext:
         return truth
 
 
+class ToolCall(NamedTuple):
+    """One call with its arguments already resolved (no ``$variable`` left)."""
+
+    name: str
+    arguments: Mapping[str, Any]
+
+
 @runtime_checkable
 class ToolClient(Protocol):
     """The env's only view of tools."""
@@ -86,6 +98,10 @@ class ToolClient(Protocol):
 
     def call(self, name: str, arguments: Mapping[str, Any]) -> ToolResult:
         """Run one tool call; bad calls return a failed result, only infrastructure faults raise."""
+        ...
+
+    def call_many(self, calls: Sequence[ToolCall]) -> list[ToolResult]:
+        """Run calls of the open episode as if by :meth:`call` one after another; one result per call, in order."""
         ...
 
     def close(self) -> None:
@@ -139,6 +155,10 @@ class LocalToolClient:
         except Exception as exc:  # a tool choking on odd input must not end the episode
             result = ToolResult.error(f"{name} failed: {type(exc).__name__}: {exc}")
         return replace(result, elapsed_s=time.perf_counter() - start)
+
+    def call_many(self, calls: Sequence[ToolCall]) -> list[ToolResult]:
+        """In order, in this process: exactly :meth:`call` on each."""
+        return [self.call(name, arguments) for name, arguments in calls]
 
     def close(self) -> None:
         self._episode = EpisodeContext(images=())
