@@ -7,7 +7,10 @@ Text follows the Hermes convention of Qwen2.5 and the original SpaceTools agent 
     {"name": "roborefer.detect_one", "arguments": {"obj_name": "mug", "image_index": 0}}
     </tool_call>
 
-or ends the episode with ``<answer>...</answer>``. Parsing never raises: every problem becomes
+or ends the episode with ``<answer>...</answer>``. Dict actions (``{"tool_calls": [...]}``, OpenAI
+entries included) may name tools by their native function names (``sam2__segment_from_point``,
+:mod:`tool_backends.names`); they become the dotted names, so records keep the paper's names. Text
+is the paper protocol and is read as written. Parsing never raises: every problem becomes
 a message in :attr:`ParsedAction.errors`, which the env returns to the model as an
 ``Error: ...`` tool response. Decision: when a turn holds both an answer and tool calls, the
 answer wins and the calls are not run (the official scorers read the first ``<answer>``).
@@ -25,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spacetools_env.model_json import ModelValueError, clean_text, clean_value, decode_json
+from tool_backends.names import SEPARATOR, from_function_name
 
 MAX_ACTION_CHARS = 65_536
 """Characters of one action read per turn (64 KiB); longer actions are refused whole."""
@@ -152,7 +156,8 @@ def _decode_call_json(body: str, number: int) -> tuple[ToolCallRequest | None, s
     return _call_from_mapping(payload, number)
 
 
-def _call_from_mapping(payload: Any, number: int) -> tuple[ToolCallRequest | None, str]:
+def _call_from_mapping(payload: Any, number: int, function_names: bool = False) -> tuple[ToolCallRequest | None, str]:
+    """One call from its JSON object; ``function_names``: map native function names back (dict actions)."""
     if not isinstance(payload, Mapping):
         return None, f"tool call {number} must be a JSON object, got {type(payload).__name__}. {_FORMAT_HINT}"
     if "function" in payload and isinstance(payload["function"], Mapping):
@@ -160,6 +165,8 @@ def _call_from_mapping(payload: Any, number: int) -> tuple[ToolCallRequest | Non
     name = payload.get("name")
     if not isinstance(name, str) or not name:
         return None, f'tool call {number} needs a "name" string. {_FORMAT_HINT}'
+    if function_names and SEPARATOR in name and "." not in name:
+        name = _tool_name(name)
     arguments = payload.get("arguments", {})
     if isinstance(arguments, str):
         decoded, reason = decode_json(arguments) if arguments.strip() else ({}, None)
@@ -200,7 +207,7 @@ def _parse_structured(action: Mapping[str, Any]) -> ParsedAction:
         return text_part
     calls, errors = [], []
     for number, raw in enumerate(raw_calls, start=1):
-        call, error = _call_from_mapping(raw, number)
+        call, error = _call_from_mapping(raw, number, function_names=True)
         if call is not None:
             calls.append(call)
         else:
@@ -208,6 +215,14 @@ def _parse_structured(action: Mapping[str, Any]) -> ParsedAction:
     if not calls and not errors:
         errors.append('"tool_calls" is empty. ' + _FORMAT_HINT)
     return ParsedAction(calls=tuple(calls), errors=tuple(errors), text=content if isinstance(content, str) else "")
+
+
+def _tool_name(function_name: str) -> str:
+    """The dotted tool name of a native function name (``sam2__segment_from_point``); as is if none maps."""
+    try:
+        return from_function_name(function_name)
+    except ValueError:  # not a mapped name: the env reports it as an unknown tool under the name sent
+        return function_name
 
 
 def _snippet(text: str) -> str:

@@ -28,6 +28,7 @@ from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
 
 import numpy as np
 
+from tool_backends.names import tool_name_problem
 from tool_backends.result import ToolError
 
 VARIABLE = "variable"
@@ -122,8 +123,12 @@ def spec_from_function(name: str, func: Callable[..., Any]) -> ToolSpec:
     """Build the :class:`ToolSpec` of ``func`` published under ``name``.
 
     Raises:
-        TypeError: the declaration lacks a docstring entry or a type hint for a parameter.
+        TypeError: the declaration lacks a docstring entry or a type hint for a parameter, or ``name``
+            could not be a function name for native function calling (:mod:`tool_backends.names`).
     """
+    problem = tool_name_problem(name)
+    if problem is not None:
+        raise TypeError(f"tool {str(name)[:80]!r} cannot be declared: {problem}")
     doc = inspect.getdoc(func) or ""
     summary, arg_docs = _parse_google_docstring(doc)
     hints = get_type_hints(func, include_extras=True)
