@@ -170,7 +170,9 @@ class SpaceToolsEnv(gym.Env[list, Any]):
         self.item = item
         self.images = list(item.images)
         episode_seed = int(self.np_random.integers(0, 2**31 - 1))
-        self.client.open_episode(EpisodeContext(images=item.images, truth=item.truth, seed=episode_seed))
+        self.client.open_episode(
+            EpisodeContext(images=item.images, truth=item.truth, seed=episode_seed, tool_images=self.config.tool_images)
+        )
         self.task_info = {
             "family": self.family.name,
             "version": self.family.version,

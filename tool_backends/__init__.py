@@ -12,7 +12,14 @@ Typical use::
 
 from __future__ import annotations
 
-from tool_backends.backends import BACKENDS, DEFAULT_TOOLS, PHASE1_TOOLS, make_client, register_backend
+from tool_backends.backends import (
+    BACKENDS,
+    DEFAULT_TOOLS,
+    IMAGE_TOOLS,
+    PHASE1_TOOLS,
+    make_client,
+    register_backend,
+)
 from tool_backends.client import CallContext, LocalToolClient, ToolCall, ToolClient
 from tool_backends.declaration import ToolSpec, Variable, tool_method
 from tool_backends.noise import ToolNoise
@@ -24,6 +31,7 @@ from tool_backends.variables import VariableStore
 __all__ = [
     "BACKENDS",
     "DEFAULT_TOOLS",
+    "IMAGE_TOOLS",
     "PHASE1_TOOLS",
     "CallContext",
     "EpisodeContext",

@@ -23,6 +23,10 @@ DEFAULT_TOOLS: tuple[str, ...] = (
 )
 """The original's reasoning tools (v1 config) implemented here, in the order the schemas are shown."""
 
+IMAGE_TOOLS: tuple[str, ...] = ("vision_ops.crop", "vision_ops.zoom")
+"""Tools that return an image (opt-in, as in the original: ``tools=[*DEFAULT_TOOLS, *IMAGE_TOOLS]``,
+with ``tool_images=True`` to show the images to the model)."""
+
 PHASE1_TOOLS: tuple[str, ...] = ("roborefer.detect_one",)
 """DIRL step 1 (interactive RL with the pointing tool only)."""
 
@@ -62,4 +66,4 @@ def make_client(
     return LocalToolClient(factory(**options), include=DEFAULT_TOOLS if tools is None else tuple(tools))
 
 
-__all__ = ["BACKENDS", "DEFAULT_TOOLS", "PHASE1_TOOLS", "make_client", "register_backend"]
+__all__ = ["BACKENDS", "DEFAULT_TOOLS", "IMAGE_TOOLS", "PHASE1_TOOLS", "make_client", "register_backend"]

@@ -68,6 +68,12 @@ class CallContext:
         """
         self.image(index)
         truth = self.episode.truth[index] if index < len(self.episode.truth) else None
+        first_returned = len(self.episode.images) - self.episode.returned_images
+        if truth is None and index >= first_returned:
+            raise ToolError(
+                f"image {index} was returned by a tool (a crop or zoom) and has no ground truth, which the oracle "
+                f"backend answers from; call this tool on a question image (image_index 0..{first_returned - 1})"
+            )
         if truth is None:
             raise ToolError(
                 f"the oracle backend has no ground truth for image {index} (this item ships no depth or masks); "
@@ -93,7 +99,11 @@ class ToolClient(Protocol):
         ...
 
     def open_episode(self, episode: EpisodeContext) -> None:
-        """Start a session: later calls see these images and this ground truth."""
+        """Start a session: later calls see these images and this ground truth.
+
+        With ``episode.tool_images``, images a call returns are appended to the session's images
+        (:meth:`EpisodeContext.with_tool_images`), as the env appends them to the conversation.
+        """
         ...
 
     def call(self, name: str, arguments: Mapping[str, Any]) -> ToolResult:
@@ -154,6 +164,8 @@ class LocalToolClient:
             raise
         except Exception as exc:  # a tool choking on odd input must not end the episode
             result = ToolResult.error(f"{name} failed: {type(exc).__name__}: {exc}")
+        if result.images and self._episode.tool_images:  # they join the conversation: later calls may use them
+            self._episode = self._episode.with_tool_images(result.images)
         return replace(result, elapsed_s=time.perf_counter() - start)
 
     def call_many(self, calls: Sequence[ToolCall]) -> list[ToolResult]:

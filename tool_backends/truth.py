@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -105,8 +105,21 @@ class EpisodeContext:
         images: The images in the conversation, indexed by the model's ``image_index``.
         truth: Ground truth per image index (None where unknown); oracle tools need it.
         seed: Seeds tool noise and failure models so an episode replays bit for bit.
+        tool_images: Images that tools return join the conversation (the env's ``tool_images``):
+            the client appends them to ``images`` (:meth:`with_tool_images`), so a later call can
+            address a crop by its ``image_index``: question images first, then tool images in the
+            order they were returned.
     """
 
     images: tuple[np.ndarray, ...]
     truth: tuple[GroundTruth | None, ...] = ()
     seed: int = 0
+    tool_images: bool = False
+    returned_images: int = 0
+    """How many of ``images`` (the last ones) tools returned."""
+
+    def with_tool_images(self, images: tuple[np.ndarray, ...]) -> EpisodeContext:
+        """This episode with ``images`` appended (no ground truth for them: oracle tools refuse them)."""
+        truth = self.truth + (None,) * (len(self.images) - len(self.truth))
+        return replace(self, images=self.images + tuple(images), truth=truth + (None,) * len(images),
+                       returned_images=self.returned_images + len(images))

@@ -17,6 +17,8 @@ for a few hundred actions per family (``tests/test_fuzz.py``).
 
     python benchmarks/perf/fuzz_actions.py                # 10,000 actions per family
     python benchmarks/perf/fuzz_actions.py --actions 300  # a short sanity run
+    python benchmarks/perf/fuzz_actions.py --actions 300 --env-kwargs \
+        '{"tools": [...DEFAULT_TOOLS, "vision_ops.crop", "vision_ops.zoom"], "tool_images": true}'
 """
 
 from __future__ import annotations
@@ -227,9 +229,12 @@ def _size(action: Any) -> int:
     return len(action) if isinstance(action, str) else -1
 
 
-def fuzz_family(env_id: str, actions: int, seed: int = 0, rss_steps: int = 5000, warmup: int = 500) -> FamilyReport:
-    """Step one env through ``actions`` generated actions; measure and collect every problem."""
-    env = gym.make(env_id, max_turns=10**9)
+def fuzz_family(
+    env_id: str, actions: int, seed: int = 0, rss_steps: int = 5000, warmup: int = 500,
+    env_kwargs: dict[str, Any] | None = None,
+) -> FamilyReport:
+    """Step one env (made with ``env_kwargs``) through ``actions`` generated actions; collect every problem."""
+    env = gym.make(env_id, max_turns=10**9, **(env_kwargs or {}))
     options = {"index": 0}
     env.reset(seed=seed, options=options)
     fuzzer = ActionFuzzer(unwrap(env).tool_schemas, seed=seed)
@@ -288,12 +293,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rss-steps", type=int, default=5000, help="steps over which RSS growth is measured")
     parser.add_argument("--warmup", type=int, default=500, help="steps before the RSS baseline")
     parser.add_argument("--families", nargs="*", default=None, help="env ids (default: every synthetic id)")
+    parser.add_argument("--env-kwargs", type=json.loads, default={}, metavar="JSON",
+                        help='gym.make options, e.g. \'{"tools": [...], "tool_images": true}\' for the image tools')
     args = parser.parse_args(argv)
     env_ids = args.families or registered_ids(needs_data=False)
     worst, failures = 0.0, 0
     all_times: list[float] = []
     for env_id in env_ids:
-        report = fuzz_family(env_id, args.actions, args.seed, args.rss_steps, args.warmup)
+        report = fuzz_family(env_id, args.actions, args.seed, args.rss_steps, args.warmup, args.env_kwargs)
         _print(report)
         worst = max(worst, report.worst[0])
         all_times.extend(report.times_s)
