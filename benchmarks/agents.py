@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
-from typing import Any
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 AGENTS = {
     "tool-program": "agents.tool_program:ToolProgramAgent",
@@ -12,8 +15,8 @@ AGENTS = {
 }
 
 
-def load_agent(name: str, **kwargs: Any) -> Any:
-    """Build the agent called ``name``, or the one at import string ``module:Class``.
+def resolve_agent(name: str) -> Callable[..., Any]:
+    """The factory (usually the class) of the agent called ``name``, or at import string ``module:Class``.
 
     Raises:
         ValueError: an unknown name or an import string that does not resolve.
@@ -23,7 +26,44 @@ def load_agent(name: str, **kwargs: Any) -> Any:
     if not attr:
         raise ValueError(f"unknown agent {name!r}; known agents: {sorted(AGENTS)} (or pass 'module:Class')")
     try:
-        factory = getattr(importlib.import_module(module_name), attr)
+        return cast(Callable[..., Any], getattr(importlib.import_module(module_name), attr))
     except (ImportError, AttributeError) as exc:
         raise ValueError(f"cannot load agent {target!r}: {exc}") from exc
-    return factory(**kwargs)
+
+
+def check_agent(name: str, kwargs: Mapping[str, Any]) -> None:
+    """Fail before any episode (and without building the agent) when ``kwargs`` do not fit its constructor.
+
+    Raises:
+        ValueError: naming the agent, the keyword it does not take and those it does (``--agent-kwargs``).
+    """
+    factory = resolve_agent(name)
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # a builtin without a signature: the constructor will say
+        return
+    params = signature.parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return
+    takes = sorted(p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+    for key in kwargs:
+        if key not in takes:
+            close = difflib.get_close_matches(str(key), takes, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(
+                f"agent {name!r} takes no keyword argument {key!r} (from --agent-kwargs); it takes: "
+                f"{takes or 'none'}.{hint}"
+            )
+    try:
+        signature.bind(**kwargs)
+    except TypeError as exc:
+        raise ValueError(f"agent {name!r} cannot be built from --agent-kwargs {dict(kwargs)}: {exc}") from None
+
+
+def load_agent(name: str, **kwargs: Any) -> Any:
+    """Build the agent called ``name``, or the one at import string ``module:Class``.
+
+    Raises:
+        ValueError: an unknown name or an import string that does not resolve.
+    """
+    return resolve_agent(name)(**kwargs)

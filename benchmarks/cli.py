@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 
@@ -25,17 +25,22 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _json_object(text: str) -> dict:
-    """An ``--env-kwargs`` value: a JSON object, or a usage error naming what was wrong."""
-    import json
+def _json_object(example: str) -> Callable[[str], dict]:
+    """A parser of a ``JSON`` option (``--env-kwargs``, ``--agent-kwargs``): a JSON object, or a usage error."""
 
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(f"not JSON ({exc}); pass an object like '{{\"max_turns\": 4}}'") from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"must be a JSON object, got {type(value).__name__}")
-    return value
+    def parse(text: str) -> dict:
+        import json
+
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise argparse.ArgumentTypeError(f"not JSON ({exc}); pass an object like '{example}'") from None
+        if not isinstance(value, dict):
+            kind = type(value).__name__
+            raise argparse.ArgumentTypeError(f"must be a JSON object, got {kind} (pass one like '{example}')")
+        return value
+
+    return parse
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -47,11 +52,13 @@ def _eval(args: argparse.Namespace) -> int:
         out=Path(args.out),
         episodes=args.episodes,
         workers=args.workers,
+        batch_size=args.batch_size,
         difficulty=args.difficulty,
         data_dir=args.data_dir,
         split=args.split,
         seed=args.seed,
         progress=not args.no_progress,
+        agent_kwargs=args.agent_kwargs,
         env_kwargs=args.env_kwargs,
     )
     try:
@@ -74,16 +81,36 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
         "folder is refused. Exit status 1 when some episodes failed (re-run to retry them).",
     )
     run.add_argument("--agent", required=True, help="agent name (e.g. tool-program) or module:Class")
-    run.add_argument("--suite", required=True, help="synth, paper, or comma-separated env ids")
+    run.add_argument(
+        "--agent-kwargs",
+        type=_json_object('{"seed": 1}'),
+        default={},
+        metavar="JSON",
+        help='keyword arguments of the agent\'s constructor, e.g. \'{"seed": 1, "tool_turns": 2}\' for random '
+        "(recorded in the manifest)",
+    )
+    run.add_argument(
+        "--suite",
+        required=True,
+        help="synth, paper, or comma-separated env ids; an id may be module:EnvId (the module is imported and "
+        "registers it, e.g. register_custom_family:SpaceTools-Synth-ObjectCount-v0)",
+    )
     run.add_argument("--out", required=True, help="output folder (created; resumed if it holds this run)")
     run.add_argument("--episodes", type=int, help="items per env id (default: synth 50, benchmarks all)")
     run.add_argument("--workers", type=int, default=1, help="worker processes (default 1: in this process)")
+    run.add_argument(
+        "--batch-size",
+        type=int,
+        default=1,
+        help="episodes each worker plays in lockstep, one batched agent call per turn (default 1); "
+        "workers x batch-size are in flight, and the records are the same at any size",
+    )
     run.add_argument("--difficulty", default="medium", choices=["easy", "medium", "hard"], help="synthetic scenes")
     run.add_argument("--data-dir", help="local copy of the benchmarks (passed to gym.make as data_dir=)")
     run.add_argument("--split", help="override the suite's item split")
     run.add_argument(
         "--env-kwargs",
-        type=_json_object,
+        type=_json_object('{"max_turns": 4}'),
         default={},
         metavar="JSON",
         help='extra gym.make options for every env, e.g. \'{"max_turns": 4}\' or '
@@ -263,6 +290,49 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
     listing.set_defaults(func=_data_list)
 
 
+def _traces(args: argparse.Namespace) -> int:
+    import importlib
+
+    # `benchmarks` never imports `agents` statically (docs/architecture.md): resolved by name here.
+    commands = importlib.import_module("agents.traces.cli")
+    return int(getattr(commands, f"{args.traces_command}_command")(args))
+
+
+def _add_traces(sub: argparse._SubParsersAction) -> None:
+    traces = sub.add_parser("traces", help="SFT traces from eval runs (TRL or LLaMA-Factory ShareGPT format)")
+    commands = traces.add_subparsers(dest="traces_command", required=True)
+    export = commands.add_parser(
+        "export",
+        help="write the episodes of eval runs as an SFT dataset",
+        description="Export the episodes of `spacetools eval` runs (each RUN_DIR is one source) to TRL's "
+        "conversational format or the released SFT set's ShareGPT layout (with LLaMA-Factory's "
+        "dataset_info.json); images are rebuilt by replaying each episode in its env and written under "
+        "OUT/images/. Exit status 0 when traces were written, 1 when no episode passed the filters.",
+    )
+    export.add_argument("runs", nargs="+", metavar="RUN_DIR", help="--out folders of `spacetools eval` runs")
+    export.add_argument("--format", required=True, choices=["trl", "sharegpt"], help="trace format")
+    export.add_argument("--out", required=True, help="dataset folder (new or empty)")
+    export.add_argument(
+        "--min-score", type=float, default=1.0,
+        help="keep episodes scoring at least this (default 1.0: only correct episodes, as the paper)",
+    )
+    export.add_argument(
+        "--mix", metavar="A:B", help="sample the runs at this ratio, one part per RUN_DIR in order (e.g. 1:3, the "
+        "paper's policy:teacher mix); the mix reached is printed (default: every kept episode)",
+    )
+    export.add_argument("--seed", type=int, default=0, help="seed of the --mix sampling (default 0)")
+    export.add_argument("--data-dir", help="local copy of the benchmarks (for runs on the paper suite)")
+    export.set_defaults(func=_traces)
+    check = commands.add_parser(
+        "check",
+        help="import a trace dataset (ours or the released SFT set) and report what it holds",
+        description="Read every row and image of a trace folder (or .json/.jsonl file) back; a malformed row "
+        "is an error naming the file, row and field. Exit status 0 when everything reads back.",
+    )
+    check.add_argument("dir", help="dataset folder written by `traces export`, or the released set's folder or file")
+    check.set_defaults(func=_traces)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spacetools", description="Tool-augmented spatial reasoning environments.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -277,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval(sub)
     _add_leaderboard(sub)
     _add_data(sub)
+    _add_traces(sub)
     return parser
 
 

@@ -21,6 +21,9 @@ class EvalConfig:
         out: Output folder; an existing one is resumed if its manifest matches, refused otherwise.
         episodes: Items per env id (None: the suite's default).
         workers: Worker processes; 1 plays in this process (cleanest timings).
+        batch_size: Episodes each worker plays in lockstep, one batched agent call per turn
+            (:mod:`spacetools_env.batch_rollout`); ``workers * batch_size`` are in flight. Records
+            are the same at any size (only timing differs), so a run may resume at another.
         difficulty: Scene preset for synthetic ids (benchmark items ignore it).
         data_dir: Local copy of the benchmarks, passed to ``gym.make`` as ``data_dir=``.
         split: Override of the suite's split.
@@ -35,6 +38,7 @@ class EvalConfig:
     out: Path
     episodes: int | None = None
     workers: int = 1
+    batch_size: int = 1
     difficulty: str = "medium"
     data_dir: str | None = None
     split: str | None = None
@@ -53,6 +57,8 @@ class EvalConfig:
             raise ValueError(f"episodes must be a positive integer or None, got {self.episodes!r}")
         if not isinstance(self.workers, int) or self.workers < 1:
             raise ValueError(f"workers must be a positive integer, got {self.workers!r}")
+        if not isinstance(self.batch_size, int) or isinstance(self.batch_size, bool) or self.batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer (1: one at a time), got {self.batch_size!r}")
         if self.difficulty not in DIFFICULTIES:
             raise ValueError(f"unknown difficulty {self.difficulty!r}; presets are {sorted(DIFFICULTIES)}")
         if not isinstance(self.seed, int) or self.seed < 0:

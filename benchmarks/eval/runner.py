@@ -20,7 +20,6 @@ contained there. A full disk stops the run with
 from __future__ import annotations
 
 import contextlib
-import importlib
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -30,7 +29,7 @@ from typing import Any
 import gymnasium as gym
 from tqdm import tqdm
 
-from benchmarks.agents import AGENTS
+from benchmarks.agents import check_agent
 from benchmarks.eval.aggregate import summarize
 from benchmarks.eval.config import EvalConfig
 from benchmarks.eval.manifest import build_manifest, check_or_write, env_entry
@@ -62,12 +61,19 @@ def run_eval(config: EvalConfig, log: Log = _stderr) -> Summary:
     """
     started = time.perf_counter()
     suite = resolve_suite(config.suite, config.episodes)
-    _check_agent(config.agent)
+    check_agent(config.agent, config.agent_kwargs)  # an unknown agent or keyword: before any process starts
     keys, spec, entries = _plan(config, suite)  # before touching the folder: missing data fails here
-    with _disk_full_is_clear(config.out):
-        config.out.mkdir(parents=True, exist_ok=True)
-        summary = _run_in_folder(config, suite, keys, spec, entries, log, started)
-        summary.save(config.summary_path)
+    # In this process the agent is built before the folder too, so a value its constructor refuses
+    # leaves no manifest behind that would refuse the corrected command as "a different run".
+    player = EpisodePlayer(spec) if config.workers == 1 else None
+    try:
+        with _disk_full_is_clear(config.out):
+            config.out.mkdir(parents=True, exist_ok=True)
+            summary = _run_in_folder(config, suite, keys, (spec, player), entries, log, started)
+            summary.save(config.summary_path)
+    finally:
+        if player is not None:
+            player.close()
     return summary
 
 
@@ -88,7 +94,7 @@ def _run_in_folder(
     config: EvalConfig,
     suite: Suite,
     keys: list[EpisodeKey],
-    spec: PlayerSpec,
+    players: tuple[PlayerSpec, EpisodePlayer | None],
     entries: list[dict[str, Any]],
     log: Log,
     started: float,
@@ -110,7 +116,7 @@ def _run_in_folder(
             pending = [k for k in keys if k not in found.keys]
             if done:
                 log(f"resuming: {len(done)}/{len(keys)} episodes already recorded, {len(pending)} to play")
-            new, failed, timing = _play_all(config, suite, spec, pending, results, done)
+            new, failed, timing = _play_all(config, suite, players, pending, results, done)
     timing["run_wall_s"] = time.perf_counter() - started
     return Summary(
         suite=suite.name,
@@ -126,18 +132,6 @@ def _run_in_folder(
         stats=summarize(done + new),
         timing=timing,
     )
-
-
-def _check_agent(name: str) -> None:
-    """Fail here, with load_agent's message, rather than in every worker process."""
-    target = AGENTS.get(name, name)
-    module_name, _, attr = target.partition(":")
-    if not attr:
-        raise ValueError(f"unknown agent {name!r}; known agents: {sorted(AGENTS)} (or pass 'module:Class')")
-    try:
-        getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(f"cannot load agent {target!r}: {exc}") from exc
 
 
 def _plan(config: EvalConfig, suite: Suite) -> tuple[list[EpisodeKey], PlayerSpec, list[dict[str, Any]]]:
@@ -182,6 +176,8 @@ def _plan(config: EvalConfig, suite: Suite) -> tuple[list[EpisodeKey], PlayerSpe
         make_kwargs=make_kwargs,
         eval_keys=eval_keys,
         synthetic=frozenset(synthetic),
+        batch_size=config.batch_size,
+        imports=suite.imports,
     )
     return keys, spec, entries
 
@@ -189,7 +185,7 @@ def _plan(config: EvalConfig, suite: Suite) -> tuple[list[EpisodeKey], PlayerSpe
 def _play_all(
     config: EvalConfig,
     suite: Suite,
-    spec: PlayerSpec,
+    players: tuple[PlayerSpec, EpisodePlayer | None],
     pending: Sequence[EpisodeKey],
     results: ResultsFile,
     done: list[dict[str, Any]],
@@ -209,7 +205,7 @@ def _play_all(
         dynamic_ncols=True,
     )
     try:
-        for played in _played(config, spec, pending):
+        for played in _played(config, players, pending):
             if played.line is None or played.brief is None:  # both are set, or neither
                 failed.append((played.key.id, str(played.error)))
                 bar.write(f"episode {played.key.id} failed: {played.error}", file=sys.stderr)
@@ -228,16 +224,14 @@ def _play_all(
     return new, failed, timing
 
 
-def _played(config: EvalConfig, spec: PlayerSpec, pending: Sequence[EpisodeKey]) -> Iterator[Played]:
+def _played(
+    config: EvalConfig, players: tuple[PlayerSpec, EpisodePlayer | None], pending: Sequence[EpisodeKey]
+) -> Iterator[Played]:
     """Finished episodes, in completion order: in this process, or from a pool of worker processes."""
     if not pending:
         return
-    if config.workers == 1:
-        player = EpisodePlayer(spec)
-        try:
-            for key in pending:
-                yield player.play(key)
-        finally:
-            player.close()
+    spec, player = players
+    if player is not None:
+        yield from player.play_many(pending)
         return
     yield from played_in_pool(spec, pending, config.workers)

@@ -7,12 +7,16 @@ version is recorded in every manifest; a resumed run must match it.
 - ``synth``: every built-in synthetic family, items ``0..N-1`` of the ``test`` split (N = 50).
 - ``paper``: the nine SpaceTools evaluation keys, every item of each (needs ``data_dir``).
 - ``<id>,<id>,...``: a custom suite of registered ids (synthetic ids: N = 50; others: all items).
+  An id may take Gymnasium's ``module:EnvId`` form: ``module`` is imported (in the runner and in
+  every worker) and registers ``EnvId``, which the suite then holds (``Suite.imports`` keeps the
+  modules). The leaderboard validator refuses such a suite: a submission never chooses code.
 """
 
 from __future__ import annotations
 
 import difflib
 import hashlib
+import importlib
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -71,6 +75,7 @@ class Suite:
         env_ids: Registered Gymnasium ids, in play order.
         split: Item split (None: each env's configured split, as benchmark loaders define it).
         episodes: Items ``0..episodes-1`` of each id (None: every item of the split).
+        imports: Modules named by ``module:EnvId`` entries, imported before any env is made.
     """
 
     name: str
@@ -78,6 +83,7 @@ class Suite:
     env_ids: tuple[str, ...]
     split: str | None
     episodes: int | None
+    imports: tuple[str, ...] = ()
 
 
 def synth_ids() -> tuple[str, ...]:
@@ -105,15 +111,42 @@ def resolve_suite(spec: str, episodes: int | None = None) -> Suite:
         ids = tuple(PAPER_EVAL_KEYS)
         _check_registered(ids, hint="the paper suite needs the benchmark loaders registered (issue 3)")
         return Suite("paper", "1", ids, None, episodes)
-    ids = tuple(i.strip() for i in spec.split(",") if i.strip())
-    if not ids:
+    entries = tuple(i.strip() for i in spec.split(",") if i.strip())
+    if not entries:
         raise ValueError("the suite is empty; pass 'synth', 'paper' or comma-separated env ids")
+    imports = tuple(dict.fromkeys(import_env_module(e) for e in entries if ":" in e))
+    ids = tuple(e.rpartition(":")[2].strip() for e in entries)
     if len(set(ids)) != len(ids):
-        raise ValueError(f"the suite names an id twice: {list(ids)}")
-    _check_registered(ids, hint="or use the suites 'synth' / 'paper'")
-    if episodes is None and all(is_synthetic(i) for i in ids):
+        raise ValueError(f"the suite names an id twice: {list(entries)}")
+    hint = f"imported {list(imports)}, which did not register it" if imports else "or use the suites 'synth' / 'paper'"
+    _check_registered(ids, hint=hint)
+    synthetic = all(is_synthetic(i) for i in ids)
+    if episodes is None and synthetic:
         episodes = DEFAULT_SYNTH_EPISODES
-    return Suite("custom", f"1-{_digest(ids)}", ids, "test" if all(is_synthetic(i) for i in ids) else None, episodes)
+    return Suite("custom", f"1-{_digest(entries)}", ids, "test" if synthetic else None, episodes, imports)
+
+
+def import_env_module(entry: str) -> str:
+    """Import the module of a ``module:EnvId`` suite entry (it registers the id), as ``gym.make`` would.
+
+    Returns:
+        The module name.
+
+    Raises:
+        ValueError: the entry is malformed or its module cannot be imported, naming both and the fix.
+    """
+    module, _, env_id = entry.partition(":")
+    module, env_id = module.strip(), env_id.strip()
+    if not module or not env_id or ":" in env_id:
+        raise ValueError(f"suite entry {entry!r} is not of the form 'module:EnvId' (e.g. 'my_tasks:MyTask-v0')")
+    try:
+        importlib.import_module(module)
+    except Exception as exc:  # the module is the user's code: whatever it raises, name it
+        raise ValueError(
+            f"suite entry {entry!r}: cannot import module {module!r} ({type(exc).__name__}: {exc}); it must be "
+            "importable where spacetools runs: install it, or add its folder to PYTHONPATH"
+        ) from None
+    return module
 
 
 def _check_registered(ids: tuple[str, ...], hint: str) -> None:

@@ -10,12 +10,14 @@ of lingering.
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 import time
 import traceback
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import gymnasium as gym
 
@@ -23,7 +25,8 @@ from benchmarks.agents import load_agent
 from benchmarks.eval.records import UnwritableRecordError, brief, episode_record, record_line, safe_text
 from benchmarks.eval.suites import EpisodeKey
 from spacetools_env import unwrap
-from spacetools_env.rollout import Trajectory, agent_policy, rollout
+from spacetools_env.batch_rollout import BatchRollout, EpisodeResult, WorkItem
+from spacetools_env.rollout import Trajectory
 
 
 class Played(NamedTuple):
@@ -46,6 +49,8 @@ class PlayerSpec:
         make_kwargs: Env id -> ``gym.make`` keyword arguments.
         eval_keys: Env id -> original evaluation key (None for families mirroring none).
         synthetic: Env ids whose items come from the synthetic world.
+        batch_size: Episodes played in lockstep (one batched agent call per turn).
+        imports: Modules to import first (they register the ids of ``module:EnvId`` suites).
     """
 
     agent: str
@@ -54,43 +59,47 @@ class PlayerSpec:
     make_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)
     eval_keys: dict[str, str | None] = field(default_factory=dict)
     synthetic: frozenset[str] = frozenset()
-
-
-class _Stopwatch:
-    """Times ``reset``/``step`` of the env it wraps (duck-typed for :func:`rollout`)."""
-
-    def __init__(self, env: gym.Env) -> None:
-        self.env = env
-        self.seconds = 0.0
-
-    def reset(self, **kwargs: Any) -> Any:
-        start = time.perf_counter()
-        try:
-            return self.env.reset(**kwargs)
-        finally:
-            self.seconds += time.perf_counter() - start
-
-    def step(self, action: Any) -> Any:
-        start = time.perf_counter()
-        try:
-            return self.env.step(action)
-        finally:
-            self.seconds += time.perf_counter() - start
+    batch_size: int = 1
+    imports: tuple[str, ...] = ()
 
 
 class EpisodePlayer:
-    """Plays episodes by key, building each env on first use and keeping it for the next."""
+    """Plays episodes by key through one :class:`~spacetools_env.batch_rollout.BatchRollout`.
+
+    Up to ``spec.batch_size`` episodes run in lockstep; each env is built on first use and kept
+    for the next episode of its id.
+    """
 
     def __init__(self, spec: PlayerSpec) -> None:
         self.spec = spec
+        for module in spec.imports:  # module:EnvId suites: the module registers the id
+            importlib.import_module(module)
         self.agent = load_agent(spec.agent, **spec.agent_kwargs)
         self.agent_name = str(getattr(self.agent, "name", spec.agent))
-        self.envs: dict[str, gym.Env] = {}
+        self.driver = BatchRollout(self.agent, self._make_env, spec.batch_size)
+
+    def play_many(self, keys: Iterable[EpisodeKey]) -> Iterator[Played]:
+        """Every episode of ``keys``, in the order they end; an exception fails its episode(s), never the run."""
+        by_id: dict[str, EpisodeKey] = {}
+
+        def work() -> Iterator[WorkItem]:
+            for key in keys:
+                by_id[key.id] = key
+                options = {"index": key.index, "split": key.split}
+                yield WorkItem(key.id, key.env_id, key.seed(self.spec.seed), options)
+
+        for result in self.driver.play(work()):
+            yield self._played(by_id.pop(result.work.episode_id), result)
 
     def play(self, key: EpisodeKey) -> Played:
         """Play one episode; an exception (agent or infrastructure) is returned, not raised."""
+        return next(self.play_many([key]))
+
+    def _played(self, key: EpisodeKey, result: EpisodeResult) -> Played:
         try:
-            record = self._play(key)
+            if result.error is not None:
+                raise result.error
+            record = self._record(key, result)
             line = record_line(record)
         except UnwritableRecordError as exc:
             return Played(key, None, None, f"record not written: {exc}")
@@ -99,53 +108,31 @@ class EpisodePlayer:
             return Played(key, None, None, safe_text(f"{detail} [{_where(exc)}]"))
         return Played(key, line, brief(record), None)
 
-    def _play(self, key: EpisodeKey) -> dict[str, Any]:
-        env = self._env(key.env_id)
-        timed, agent_s = _Stopwatch(env), 0.0
-        inner = agent_policy(self.agent, key.id)
-
-        def policy(messages: list[dict[str, Any]], info: dict[str, Any]) -> Any:
-            nonlocal agent_s
-            start = time.perf_counter()
-            try:
-                return inner(messages, info)
-            finally:
-                agent_s += time.perf_counter() - start
-
-        seed = key.seed(self.spec.seed)
-        start = time.perf_counter()
-        try:
-            traj: Trajectory = rollout(timed, policy, seed=seed, options={"index": key.index, "split": key.split})
-        finally:
-            self.agent.end_episode(key.id)
+    def _record(self, key: EpisodeKey, result: EpisodeResult) -> dict[str, Any]:
+        traj = cast(Trajectory, result.trajectory)
+        raw = unwrap(result.env)
         timing = {
-            "env_s": timed.seconds,
-            "tools_s": float(unwrap(env).timing.get("tools_s", 0.0)),
-            "agent_s": agent_s,
-            "wall_s": time.perf_counter() - start,
+            "env_s": result.timing["env_s"],
+            "tools_s": float(raw.timing.get("tools_s", 0.0)),
+            "agent_s": result.timing["agent_s"],
+            "wall_s": result.timing["wall_s"],
         }
-        raw = unwrap(env)
         return episode_record(
             key,
             traj,
             agent=self.agent_name,
-            seed=seed,
+            seed=key.seed(self.spec.seed),
             eval_key=self.spec.eval_keys.get(key.env_id),
             synthetic=key.env_id in self.spec.synthetic,
             timing=timing,
             unparsable=raw.item is not None and raw.family.is_unparsable(traj.info.get("answer"), raw.item),
         )
 
-    def _env(self, env_id: str) -> gym.Env:
-        env = self.envs.get(env_id)
-        if env is None:
-            env = self.envs[env_id] = gym.make(env_id, **self.spec.make_kwargs.get(env_id, {}))
-        return env
+    def _make_env(self, env_id: str) -> gym.Env:
+        return gym.make(env_id, **self.spec.make_kwargs.get(env_id, {}))
 
     def close(self) -> None:
-        for env in self.envs.values():
-            env.close()
-        self.envs.clear()
+        self.driver.close()
 
 
 def _where(exc: BaseException) -> str:
@@ -155,6 +142,7 @@ def _where(exc: BaseException) -> str:
 
 # ---------------------------------------------------------------------- worker processes
 _PLAYER: EpisodePlayer | None = None
+_BUILD_ERROR: str | None = None
 
 
 def init_worker(spec: PlayerSpec, runner_pid: int) -> None:
@@ -162,19 +150,25 @@ def init_worker(spec: PlayerSpec, runner_pid: int) -> None:
 
     ``runner_pid`` comes from the runner rather than ``os.getppid()`` here: a runner killed while
     this worker was still starting has already handed it to init, and ``getppid()`` would then
-    name init, which never exits.
+    name init, which never exits. An agent that cannot be built (a bad ``--agent-kwargs`` value
+    its constructor refuses) fails every episode with its reason instead of breaking the pool.
     """
-    global _PLAYER
+    global _PLAYER, _BUILD_ERROR
     threading.Thread(target=_exit_with_parent, args=(runner_pid,), daemon=True, name="parent-watch").start()
     import spacetools_env  # noqa: F401  (registers the envs in a spawned process)
 
-    _PLAYER = EpisodePlayer(spec)
+    try:
+        _PLAYER = EpisodePlayer(spec)
+    except Exception as exc:
+        _BUILD_ERROR = safe_text(f"the worker could not build the agent: {type(exc).__name__}: {exc}")
 
 
-def play_in_worker(key: EpisodeKey) -> Played:
+def play_in_worker(keys: list[EpisodeKey]) -> list[Played]:
+    """Play ``keys`` (a task of the pool) in lockstep batches; one result per key."""
     if _PLAYER is None:
-        raise RuntimeError("init_worker was not called in this process")
-    return _PLAYER.play(key)
+        error = _BUILD_ERROR or "init_worker was not called in this process"
+        return [Played(key, None, None, error) for key in keys]
+    return list(_PLAYER.play_many(keys))
 
 
 def _exit_with_parent(parent: int) -> None:
