@@ -17,7 +17,7 @@ from benchmarks.perf.fuzz_actions import ActionFuzzer, utf8_problem
 from spacetools_env import unwrap
 from tests.conftest import ENV_ID
 from tool_backends import DEFAULT_TOOLS, IMAGE_TOOLS, EpisodeContext, make_client
-from tool_backends.oracle.vision_ops import MAX_IMAGES, MAX_SIDE_PX
+from tool_backends.oracle.vision_ops import MAX_IMAGES, MAX_RETURNED_PIXELS, MAX_SIDE_PX
 
 TOOLS = [*DEFAULT_TOOLS, *IMAGE_TOOLS]
 
@@ -156,6 +156,19 @@ def test_an_episode_holds_at_most_64_images_then_crops_fail_with_the_reason():
         f"Error: the conversation already holds {MAX_IMAGES} images, the most an episode may ({MAX_IMAGES}); "
         "work with the images already in it"
     )
+
+
+def test_the_pixels_tools_return_per_episode_are_bounded():
+    client = _client(np.zeros((2048, 2048, 3), np.uint8))
+    whole = {"x1": 0, "y1": 0, "x2": 1, "y2": 1, "image_index": 0}
+    results = [client.call("vision_ops.crop", whole) for _ in range(MAX_RETURNED_PIXELS // 2048**2 + 1)]
+    assert all(r.ok for r in results[:-1])
+    assert results[-1].text == (
+        f"Error: a 2048x2048 image would take the images tools returned this episode past {MAX_RETURNED_PIXELS:,} "
+        "pixels; crop a smaller region or work with the images already shown"
+    )
+    off = _client(np.zeros((2048, 2048, 3), np.uint8), tool_images=False)  # nothing is kept: no budget spent
+    assert all(off.call("vision_ops.crop", whole).ok for _ in range(MAX_RETURNED_PIXELS // 2048**2 + 1))
 
 
 def test_fuzzed_actions_with_image_tools_never_raise_and_stay_utf8():

@@ -22,7 +22,8 @@ with ``tools=[*DEFAULT_TOOLS, *IMAGE_TOOLS]`` and show their images with ``tool_
 arguments and texts are ours (the original's are unpublished). Bounds: an output image is at most
 :data:`MAX_SIDE_PX` pixels a side (and upscaled, nearest neighbour, to at least :data:`MIN_SIDE_PX`
 where that cap allows, the smallest image a VLM processor takes), the zoom factor at most
-:data:`MAX_ZOOM`, and an episode's conversation at most :data:`MAX_IMAGES` images. With
+:data:`MAX_ZOOM`, and an episode's conversation at most :data:`MAX_IMAGES` images, those tools returned
+:data:`MAX_RETURNED_PIXELS` pixels in all. With
 ``tool_images=True`` the image joins the conversation as the next image index (question images
 first, then tool images in order; the text names the index) and later calls can address it; tool
 images carry no ground truth, so oracle pointing, depth and segmentation refuse them while crop
@@ -50,6 +51,8 @@ MAX_ZOOM = 8.0
 """Largest ``zoom`` factor."""
 MAX_IMAGES = 64
 """Images one episode's conversation may hold with tool images shown (8 turns x 8 calls); a crop past it fails."""
+MAX_RETURNED_PIXELS = 32 * 2**20
+"""Pixels of all the images tools returned in one episode (32 MP, ~100 MB as RGB); a crop past it fails."""
 
 
 def _describe(value: Any) -> str:
@@ -99,10 +102,9 @@ class VisionOpsOracle(OracleToolset):
             data={"value": value, "pixel": (col, row)},
         )
 
-
     @tool_method
     def crop(self, ctx: CallContext, x1: float, y1: float, x2: float, y2: float, image_index: int) -> ToolResult:
-        """Crop a rectangular region of an image; the crop is returned as a new image.
+        """Crop a rectangular region of an image; the crop is returned as a new image (at most 2048 pixels a side).
 
         Text output: the region and the size of the new image, and its image_index when tool images are
         shown (question images come first, then tool images in the order they were returned).
@@ -126,6 +128,8 @@ class VisionOpsOracle(OracleToolset):
     @tool_method
     def zoom(self, ctx: CallContext, x: float, y: float, factor: float, image_index: int) -> ToolResult:
         """Zoom into an image around a point; the magnified region is returned as a new image of the same size.
+
+        The new image is at most 2048 pixels a side.
 
         The region is 1/factor of the image's width and height, centred on (x, y) and moved inside the image
         at its borders. Text output: the region and the size of the new image, and its image_index when tool
@@ -201,12 +205,22 @@ def _resample(image: np.ndarray, box: tuple[int, ...], out_w: int, out_h: int) -
     return np.ascontiguousarray(image[rows[:, None], cols[None, :]])
 
 
+def _returned_pixels(ctx: CallContext) -> int:
+    images = ctx.episode.images
+    return sum(im.shape[0] * im.shape[1] for im in images[len(images) - ctx.episode.returned_images:])
+
+
 def _image_result(
     ctx: CallContext, verb: str, index: int, image: np.ndarray, box: tuple[int, ...], size: tuple[int, int]
 ) -> ToolResult:
     """The new image, its text (with the image_index it is shown as) and data (region, sizes)."""
     height, width = image.shape[:2]
     out_w, out_h = size
+    if ctx.episode.tool_images and _returned_pixels(ctx) + out_w * out_h > MAX_RETURNED_PIXELS:
+        raise ToolError(
+            f"a {out_w}x{out_h} image would take the images tools returned this episode past "
+            f"{MAX_RETURNED_PIXELS:,} pixels; crop a smaller region or work with the images already shown"
+        )
     x1, y1 = pixel_to_normalized(box[0], box[1], width, height)
     x2, y2 = pixel_to_normalized(box[2], box[3], width, height)
     new_index = len(ctx.episode.images) if ctx.episode.tool_images else None
@@ -223,4 +237,4 @@ def _image_result(
     return ToolResult(ok=True, text=text, images=(_resample(image, box, out_w, out_h),), data=data)
 
 
-__all__ = ["MAX_IMAGES", "MAX_SIDE_PX", "MAX_ZOOM", "MIN_SIDE_PX", "VisionOpsOracle"]
+__all__ = ["MAX_IMAGES", "MAX_RETURNED_PIXELS", "MAX_SIDE_PX", "MAX_ZOOM", "MIN_SIDE_PX", "VisionOpsOracle"]
