@@ -56,7 +56,10 @@ class SpaceToolsEnv(gym.Env[list, Any]):
         order, so a call may use a variable stored by an earlier call of the same turn; the calls
         reach the tool client as rounds, one ``call_many`` each (a call that references a
         ``$variable`` opens a round: :mod:`spacetools_env.tool_rounds`). Schemas
-        (OpenAI format) are in ``info["tools"]``.
+        (OpenAI format) are in ``info["tools"]``; dict actions may name tools by their native
+        function names (``roborefer__detect_one``, :mod:`tool_backends.names`). With
+        ``tool_images=True`` the images tools return (``vision_ops.crop``/``zoom``, opt-in) follow
+        the tool text in its message and take the next ``image_index`` for later calls.
 
     Reward:
         ``sum(weight * component)`` over ``score`` (official), ``shaped`` (dense partial

@@ -131,6 +131,16 @@ def test_same_seed_same_tool_images():
     assert play() == play()
 
 
+def test_tool_images_cross_an_async_vector_env():
+    envs = gym.make_vec(ENV_ID, 2, vectorization_mode="async", tools=TOOLS, tool_images=True)
+    try:
+        envs.reset(seed=0)
+        obs, *_ = envs.step([zoom(0.5, 0.5, 2, 0), crop(0.0, 0.0, 0.5, 0.5, 0)])
+        assert [images_of(episode[0])[0].shape[:2] for episode in obs] == [(480, 640), (240, 320)]
+    finally:
+        envs.close()
+
+
 # ----------------------------------------------------------------------------- bounds, on the client
 def _client(image: np.ndarray, tool_images: bool = True):
     client = make_client(tools=list(IMAGE_TOOLS))

@@ -102,7 +102,9 @@ class ToolClient(Protocol):
         """Start a session: later calls see these images and this ground truth.
 
         With ``episode.tool_images``, images a call returns are appended to the session's images
-        (:meth:`EpisodeContext.with_tool_images`), as the env appends them to the conversation.
+        (:meth:`EpisodeContext.with_tool_images`), as the env appends them to the conversation; a
+        later call of the same :meth:`call_many` may address them, so a client that runs a round's
+        calls concurrently must still append in call order.
         """
         ...
 
