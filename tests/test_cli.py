@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +74,74 @@ def test_eval_env_kwargs_must_be_a_json_object(tmp_path, capsys):
         main(argv)
     assert exit_info.value.code == 2
     assert "must be a JSON object, got list" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------- eval: --agent-kwargs and --suite module:EnvId
+REPO = Path(__file__).resolve().parents[1]
+EVAL = ["eval", "--suite", "SpaceTools-Synth-RelativeDepth-v0", "--episodes", "1", "--no-progress"]
+
+
+def test_eval_agent_kwargs_reach_the_agent_and_the_manifest(tmp_path):
+    out = tmp_path / "run"
+    kwargs = {"seed": 4, "tool_turns": 2, "max_calls_per_turn": 1}
+    assert main([*EVAL, "--agent", "random", "--agent-kwargs", json.dumps(kwargs), "--out", str(out)]) == 0
+    assert json.loads((out / "manifest.json").read_text())["agent"]["kwargs"] == kwargs
+    record = json.loads((out / "results.jsonl").read_text().splitlines()[0])
+    assert record["turns"] == 3 and [len(t) for t in record["trajectory"]["tool_calls"]] == [1, 1, 0]
+
+
+def test_eval_agent_kwargs_that_are_not_json_are_a_usage_error_naming_the_option(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*EVAL, "--agent", "random", "--agent-kwargs", "{seed: 1}", "--out", str(tmp_path / "run")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --agent-kwargs: not JSON (Expecting property name enclosed in double quotes" in err
+    assert "pass an object like '{\"seed\": 1}'" in err
+
+
+def test_eval_unknown_agent_keyword_is_a_clear_error_before_any_file_is_written(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main([*EVAL, "--agent", "random", "--agent-kwargs", '{"sed": 1}', "--out", str(out), "--workers", "2"]) == 2
+    assert (
+        "spacetools: error: agent 'random' takes no keyword argument 'sed' (from --agent-kwargs); it takes: "
+        "['max_calls_per_turn', 'seed', 'tool_turns']. Did you mean 'seed'?"
+    ) in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_eval_agent_value_its_constructor_refuses_leaves_no_folder_behind(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main([*EVAL, "--agent", "random", "--agent-kwargs", '{"tool_turns": -1}', "--out", str(out)]) == 2
+    assert "tool_turns must be >= 0 and max_calls_per_turn >= 1, got -1 and 2" in capsys.readouterr().err
+    assert not out.exists()  # so the corrected command is not refused as "a different run"
+    assert main([*EVAL, "--agent", "random", "--agent-kwargs", '{"tool_turns": 0}', "--out", str(out)]) == 0
+
+
+def test_eval_suite_module_colon_env_id_imports_the_module_in_runner_and_workers(tmp_path):
+    from benchmarks.leaderboard.manifest_checks import manifest_problems
+
+    out = tmp_path / "run"
+    suite = "register_custom_family:SpaceTools-Synth-ObjectCount-v0"
+    command = [sys.executable, "-m", "benchmarks.cli", "eval", "--agent", "random", "--suite", suite,
+               "--episodes", "3", "--workers", "2", "--out", str(out), "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "examples"), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert sorted(r["key"]["index"] for r in records) == [0, 1, 2]
+    assert {r["key"]["env_id"] for r in records} == {"SpaceTools-Synth-ObjectCount-v0"}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["suite"]["spec"] == suite and manifest["envs"][0]["env_id"] == "SpaceTools-Synth-ObjectCount-v0"
+    # the leaderboard never imports what a submission names
+    assert any("suite.spec names 'register_custom_family:SpaceTools-Synth-ObjectCount-v0': the 'module:EnvId' "
+               "form makes gym.make import the module" in p for p in manifest_problems(manifest))
+
+
+def test_eval_suite_module_that_cannot_be_imported_is_a_clear_error(tmp_path, capsys):
+    argv = ["eval", "--agent", "random", "--suite", "no_such_tasks:My-v0", "--out", str(tmp_path / "run")]
+    assert main(argv) == 2
+    assert (
+        "suite entry 'no_such_tasks:My-v0': cannot import module 'no_such_tasks' (ModuleNotFoundError: No module "
+        "named 'no_such_tasks'); it must be importable where spacetools runs: install it, or add its folder to "
+        "PYTHONPATH"
+    ) in capsys.readouterr().err

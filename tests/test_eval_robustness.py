@@ -91,10 +91,13 @@ class CrashingAgent(ToolProgramAgent):
         return super().act(turns)
 
 
-def test_a_worker_killed_by_one_episode_fails_that_episode_alone(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("batch_size", ["1", "3"])
+def test_a_worker_killed_by_one_episode_fails_that_episode_alone(tmp_path, monkeypatch, capsys, batch_size):
+    # In a batch the crash comes from an act call holding several episodes; the worker's whole task
+    # is suspect and replayed one episode at a time, so only the killer fails.
     agent = f"{CrashingAgent.__module__}:CrashingAgent"
     monkeypatch.setenv("CRASH_ITEM_1", "1")  # spawned workers inherit it
-    assert _eval(tmp_path, "--workers", "2", agent=agent, episodes=4) == 1
+    assert _eval(tmp_path, "--workers", "2", "--batch-size", batch_size, agent=agent, episodes=4) == 1
     assert sorted(_indices(tmp_path)) == [0, 2, 3]  # the episodes beside it were replayed and recorded
     [failed] = json.loads((tmp_path / "summary.json").read_text())["failed"]
     assert failed["episode_id"].endswith("/test/1")

@@ -6,14 +6,17 @@ The loop, in order:
    check) the manifest: a folder holding another run's results is refused before anything in it
    changes.
 2. Read ``results.jsonl``, truncate a torn last line, and skip every recorded episode key.
-3. Play the rest on ``workers`` processes (or in this process when ``workers == 1``); the main
-   process appends each finished record as one line and fsyncs it.
+3. Play the rest on ``workers`` processes (or in this process when ``workers == 1``), each
+   playing ``batch_size`` episodes in lockstep with one batched agent call per turn
+   (:class:`~spacetools_env.batch_rollout.BatchRollout`); the main process appends each finished
+   record as one line and fsyncs it. Records do not depend on ``batch_size`` (only timing does).
 4. Aggregate every recorded episode of the suite the official way; print and save the summary.
 
 An episode that raises, whose record cannot be written, or that kills its worker process
 (:mod:`benchmarks.eval.pool`) fails alone (``Summary.failed``, with the reason) and is retried by
 the next run; with ``workers == 1`` episodes run in this process, so only a Python exception is
-contained there. A full disk stops the run with
+contained there. An exception from a batched ``agent.act`` fails the episodes of that call (the
+agent may have advanced the others), each retried by the next run. A full disk stops the run with
 :class:`~benchmarks.eval.store.ResultsDiskFullError` naming the folder and the fix.
 """
 
