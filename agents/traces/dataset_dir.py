@@ -88,23 +88,23 @@ def read_dataset(path: Path) -> tuple[str, list[Trace]]:
         return "sharegpt", traces
     file = path / ROWS_FILE if path.is_dir() else path
     loader = _Loader(folder)
-    fmt, traces = "", []
-    for where, row in _rows(file):
-        row_fmt = _detect(row)
-        fmt = fmt or row_fmt
-        reader = from_trl_row if row_fmt == "trl" else from_sharegpt_row
-        traces.append(reader(row, where, loader))
-    if not traces:
+    rows = list(_rows(file))
+    if not rows:
         raise TraceError(f"{file} holds no rows; export a run with `spacetools traces export`")
-    return fmt, traces
+    # one format per file, from the first row that shows it (a broken row is then reported in that format)
+    fmt = next((f for f in map(_detect, (row for _, row in rows)) if f), "sharegpt")
+    reader = from_trl_row if fmt == "trl" else from_sharegpt_row
+    return fmt, [reader(row, where, loader) for where, row in rows]
 
 
-def _detect(row: Any) -> str:
-    messages = row.get("messages") if isinstance(row, dict) else None
+def _detect(row: Any) -> str | None:
+    if not isinstance(row, dict):
+        return None
+    messages = row.get("messages")
     first = messages[0] if isinstance(messages, list) and messages else None
-    if isinstance(first, dict) and first.get("role") == "system":
-        return "trl" if isinstance(first.get("content"), list) else "sharegpt"
-    return "sharegpt"
+    if isinstance(first, dict) and isinstance(first.get("content"), list):
+        return "trl"
+    return "sharegpt" if isinstance(messages, list) or isinstance(row.get("conversations"), list) else None
 
 
 def _info_entries(path: Path) -> dict[str, dict[str, Any]]:
