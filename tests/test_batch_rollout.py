@@ -229,3 +229,12 @@ def test_a_tool_client_without_call_many_is_refused_at_make():
     with pytest.raises(TypeError, match=r"returned a OldClient without call_many\(calls\); a ToolClient runs each "
                                         r"round of a turn's calls through it"):
         gym.make(IDS[0], tool_client=OldClient)
+
+
+def test_the_perf_script_times_each_batch_size_and_prints_the_ratio(capsys):
+    from benchmarks.perf import batched_rollouts
+
+    batched_rollouts.main(["--batch-sizes", "1,3", "--per-family", "1", "--repeats", "1"])
+    out = capsys.readouterr().out
+    assert "9 episodes per pass, 1 timed passes per batch size" in out
+    assert "batch 3 / batch 1: median ratio" in out and "worst ratio" in out
