@@ -70,6 +70,15 @@ def message_images(message: Message) -> list[np.ndarray]:
     return [p["image"] for p in message["content"] if p.get("type") == "image"]
 
 
+def conversation_images(messages: Iterable[Message]) -> list[np.ndarray]:
+    """Every image of a conversation in order: position ``k`` is the image tools take as ``image_index`` k.
+
+    Question images come first, then the images tools returned (``tool_images=True``), each after its
+    tool message's text; a chat template must place image tokens in this order.
+    """
+    return [image for message in messages for image in message_images(message)]
+
+
 def render_text(messages: Iterable[Message], image_token: str = "<image>") -> str:
     """Render messages as ChatML text, tool outputs wrapped in ``<tool_response>`` tags."""
     lines = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import gymnasium as gym
@@ -15,6 +16,7 @@ from benchmarks.leaderboard import validate_submission
 from benchmarks.leaderboard.actions import called_tools
 from benchmarks.perf.fuzz_actions import ActionFuzzer, utf8_problem
 from spacetools_env import unwrap
+from spacetools_env.messages import assistant_message, conversation_images, render_text
 from tests.conftest import ENV_ID
 from tool_backends import DEFAULT_TOOLS, IMAGE_TOOLS, EpisodeContext, make_client
 from tool_backends.oracle.vision_ops import MAX_IMAGES, MAX_RETURNED_PIXELS, MAX_SIDE_PX
@@ -83,6 +85,15 @@ def test_a_later_call_acts_on_the_tool_image_by_its_index(image_env):
     assert "of image 2" in text_of(obs[1]) and "shown as image_index 3" in text_of(obs[1])
     np.testing.assert_array_equal(cropped, zoomed[: height // 2, : width // 2])
     assert len(unwrap(image_env).images) == 4
+
+
+def test_conversation_images_are_in_image_index_order(image_env):
+    history = list(image_env.reset(seed=0)[0])
+    for action in (crop(0.25, 0.25, 0.75, 0.75, 0), zoom(0.5, 0.5, 2, 1) + crop(0.0, 0.0, 0.5, 0.5, 2)):
+        history += [assistant_message(action), *image_env.step(action)[0]]
+    images = conversation_images(history)
+    assert len(images) == 4 and all(a is b for a, b in zip(images, unwrap(image_env).images, strict=True))
+    assert render_text(history).count("<image>") == 4
 
 
 def test_oracle_tools_refuse_a_tool_image_naming_the_question_images(image_env):
@@ -179,6 +190,12 @@ def test_the_pixels_tools_return_per_episode_are_bounded():
     )
     off = _client(np.zeros((2048, 2048, 3), np.uint8), tool_images=False)  # nothing is kept: no budget spent
     assert all(off.call("vision_ops.crop", whole).ok for _ in range(MAX_RETURNED_PIXELS // 2048**2 + 1))
+
+
+def test_image_tools_compute_exactly_and_take_no_noise():
+    message = "'vision_ops.crop' computes exactly on its inputs and takes no noise"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        gym.make(ENV_ID, tools=TOOLS, tool_options={"noise": {"vision_ops.crop": {}}})
 
 
 def test_fuzzed_actions_with_image_tools_never_raise_and_stay_utf8():
