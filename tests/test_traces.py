@@ -25,8 +25,9 @@ from agents.traces import (
     write_dataset,
 )
 from agents.traces.fields import Where
-from agents.traces.trace import TraceMessage, assistant_text
+from agents.traces.trace import TraceImage, TraceMessage, assistant_text
 from benchmarks.cli import main
+from spacetools_env.parsing import ToolCallRequest
 from spacetools_env.prompts import tools_block
 from spacetools_env.rollout import Turn, rollout
 
@@ -373,3 +374,61 @@ def test_a_text_holding_the_image_token_is_refused_for_sharegpt():
 def test_where_names_file_and_row():
     assert str(Where("f.jsonl", 3).error("x", "a string", 5, "fix it")) == (
         "f.jsonl: row 3: field 'x': expected a string, got int 5; fix it")
+
+
+# ------------------------------------------------------------------------------------------ chat templates
+def _render_qwen2_5_vl(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
+    """The shipped Qwen2.5-VL template rendered as transformers does (its sandbox, its ``tojson``)."""
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    from agents.models.templates import load_template
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
+    env.filters["tojson"] = lambda value, indent=None: json.dumps(value, ensure_ascii=False, indent=indent)
+    return env.from_string(load_template("qwen2_5_vl")).render(messages=messages, tools=tools)
+
+
+def _env_chatml(record: dict[str, Any]) -> str:
+    """The conversation the env played, as Qwen2.5-VL's ChatML (consecutive tool messages in one user turn)."""
+    out, messages = [], record["trajectory"]["messages"]
+    for i, m in enumerate(messages):
+        body = "".join(p["text"] if p["type"] == "text" else "<|vision_start|><|image_pad|><|vision_end|>"
+                       for p in m["content"])
+        if m["role"] != "tool":
+            out.append(f"<|im_start|>{m['role']}\n{body}<|im_end|>\n")
+            continue
+        first, last = messages[i - 1]["role"] != "tool", i + 1 == len(messages) or messages[i + 1]["role"] != "tool"
+        out.append(("<|im_start|>user" if first else "") + f"\n<tool_response>\n{body}\n</tool_response>"
+                   + ("<|im_end|>\n" if last else ""))
+    return "".join(out)
+
+
+def test_trl_rows_render_with_the_shipped_qwen_template_as_the_env_conversation(runs, exported):
+    """TRL's VLM collator renders ``messages`` without ``tools``; a text pipeline passes ``tools``, bare system."""
+    _, traces = read_dataset(exported["trl"])
+    for row, trace, record in zip(_rows(exported["trl"]), traces, _records(runs["policy"]), strict=True):
+        expected = _env_chatml(record)
+        assert _render_qwen2_5_vl(row["messages"], None) == expected
+        bare = [{**row["messages"][0], "content": [{"type": "text", "text": trace.system_without_tools}]},
+                *row["messages"][1:]]
+        assert _render_qwen2_5_vl(bare, row["tools"]) == expected
+
+
+def test_tool_images_travel_inside_tool_turns_and_round_trip(tmp_path):
+    red, blue = (np.full((4, 6, 3), c, np.uint8) for c in (200, 30))
+    trace = Trace(
+        "system", [], (
+            TraceMessage("user", (0, "Where is the mug?")),
+            TraceMessage("assistant", ("<think>crop</think>",), calls=(ToolCallRequest("vision_ops.crop", {"x": 1}),)),
+            TraceMessage("tool", ("cropped", 1), name="vision_ops.crop"),
+            TraceMessage("assistant", ("<answer>A</answer>",))),
+        (TraceImage.from_array(red), TraceImage.from_array(blue)), {"source": "s"})
+    for fmt in ("trl", "sharegpt"):
+        write_dataset([trace], tmp_path / fmt, fmt)
+        _, (back,) = read_dataset(tmp_path / fmt)
+        assert (back.messages, back.images) == (trace.messages, trace.images)
+    row = _rows(tmp_path / "trl")[0]
+    assert row["images"] == [f"images/{trace.images[0].file_name}"]  # TRL fills placeholders of non-tool turns only
+    assert row["messages"][3]["content"][1] == {"type": "image", "image": f"images/{trace.images[1].file_name}"}
+    sharegpt = _rows(tmp_path / "sharegpt")[0]
+    assert sharegpt["conversations"][2]["value"] == "cropped<image>" and len(sharegpt["images"]) == 2
