@@ -35,7 +35,7 @@ def test_every_shipped_tool_maps_to_a_valid_unique_function_name_and_back():
     assert len(mapping) == len(names)
     for name in names:
         function = to_function_name(name)
-        assert FUNCTION_NAME.match(function) and "." not in function
+        assert FUNCTION_NAME.match(function) and function.isidentifier()
         assert from_function_name(function) == name
     assert to_function_name("roborefer.detect_one") == "roborefer__detect_one"
 
@@ -79,11 +79,25 @@ class _LongName(Toolset):
 def test_a_declaration_that_could_collide_is_refused_naming_the_rule():
     with pytest.raises(TypeError, match=(
         r"^tool 'a_\.b' cannot be declared: part 'a_' starts or ends with '_' or holds '__' \(a tool name is "
-        r"dot-separated parts of letters, digits, '_' and '-', none starting or ending with '_'"
+        r"dot-separated parts of letters, digits and '_', none starting or ending with '_'"
     )):
         list(_CollidingA().tools())
     with pytest.raises(TypeError, match=re.escape("is 65 characters long; OpenAI accepts at most 64. Use a shorter")):
         list(_LongName().tools())
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("sam2.segment-point", "part 'segment-point' must be letters, digits or '_'"),
+        ("2d.box", "its function name '2d__box' is not a Python identifier (TRL's tool methods are)"),
+        ("class", "its function name 'class' is not a Python identifier"),
+        ("a..b", "part '' must be letters, digits or '_'"),
+    ],
+)
+def test_a_name_that_is_no_python_identifier_once_mapped_is_refused(name, message):
+    with pytest.raises(ValueError, match=re.escape(f"cannot map tool name {name!r}: {message}")):
+        to_function_name(name)
 
 
 def test_names_that_would_share_a_function_name_are_refused_before_they_collide():

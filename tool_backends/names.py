@@ -12,10 +12,12 @@ native function calling (an OpenAI ``tools`` payload, TRL's ``environment_factor
     'roborefer.detect_one'
 
 The mapping is reversible because every tool name is checked when it is declared
-(:func:`tool_name_problem`): dot-separated parts of letters, digits, ``_`` and ``-`` that neither
-start nor end with ``_`` nor hold ``__``, at most 64 characters once mapped. So ``__`` in a function
-name always marks a dot, and no two valid tool names map to the same function name; a declaration
-that could collide (``a_.b`` and ``a._b`` would both be ``a___b``) is refused.
+(:func:`tool_name_problem`): dot-separated parts of letters, digits and ``_`` that neither start
+nor end with ``_`` nor hold ``__``, starting with a letter, at most 64 characters once mapped. So
+``__`` in a function name always marks a dot, no two valid tool names map to the same function
+name (a declaration that could collide, ``a_.b`` and ``a._b`` both ``a___b``, is refused), and every
+function name is also a Python identifier, as TRL's tool methods must be (hence no ``-``, which
+OpenAI would accept).
 
 The env's dict actions accept function names too: ``env.step({"tool_calls": [...]})`` with OpenAI
 ``{"type": "function", "function": {"name": "sam2__segment_from_point", "arguments": "{...}"}}``
@@ -26,6 +28,7 @@ calls are recorded under the dotted name. Text actions are the paper protocol an
 from __future__ import annotations
 
 import json
+import keyword
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -39,11 +42,12 @@ MAX_FUNCTION_NAME_CHARS = 64
 """OpenAI's limit on a function name's length."""
 FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 """What OpenAI accepts as a function name."""
-_PART = re.compile(r"^[A-Za-z0-9-](?:[A-Za-z0-9_-]*[A-Za-z0-9-])?$")
-_CHARS = re.compile(r"^[A-Za-z0-9_-]+$")
+_PART = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_]*[A-Za-z0-9])?$")
+_CHARS = re.compile(r"^[A-Za-z0-9_]+$")
 _RULE = (
-    " (a tool name is dot-separated parts of letters, digits, '_' and '-', none starting or ending with '_' "
-    "or holding '__', so that its function name, each dot written '__', maps back to exactly one tool name)"
+    " (a tool name is dot-separated parts of letters, digits and '_', none starting or ending with '_' or "
+    "holding '__', the first starting with a letter, so that its function name, each dot written '__', maps "
+    "back to exactly one tool name and is a Python identifier)"
 )
 
 
@@ -59,10 +63,12 @@ def tool_name_problem(name: str) -> str | None:
         return f"a tool name must be a non-empty string, got {name!r}"
     for part in name.split("."):
         if not _CHARS.match(part):
-            return f"part {part[:40]!r} must be letters, digits, '_' or '-'{_RULE}"
+            return f"part {part[:40]!r} must be letters, digits or '_'{_RULE}"
         if not _PART.match(part) or SEPARATOR in part:
             return f"part {part!r} starts or ends with '_' or holds '__'{_RULE}"
     mapped = name.replace(".", SEPARATOR)
+    if not mapped.isidentifier() or keyword.iskeyword(mapped):
+        return f"its function name {mapped[:80]!r} is not a Python identifier (TRL's tool methods are){_RULE}"
     if len(mapped) > MAX_FUNCTION_NAME_CHARS:
         return (
             f"its function name {mapped[:80]!r} is {len(mapped)} characters long; OpenAI accepts at most "
