@@ -6,9 +6,24 @@ is why episode data is handed over once in :meth:`ToolClient.open_episode` and e
 only its name and already-resolved arguments.
 
 :meth:`ToolClient.call_many` takes a whole round of one episode's calls at once (the env sends
-each turn's calls as rounds: see ``SpaceToolsEnv`` "Tools"), so a server can batch or pipeline
+each turn's calls as rounds: :mod:`spacetools_env.tool_rounds`), so a server can batch or pipeline
 them; results come back in call order and must equal calling :meth:`ToolClient.call` on each in
 turn (the call number seeds each call's RNG, so the order is part of the result).
+
+What a remote tool server needs to keep results bit-identical while batching across episodes:
+
+- One client per env, so per episode in flight. ``open_episode`` registers the episode (images,
+  ground truth, seed, ``tool_images``) under a session id; ``call_many`` sends (session, round).
+- Within a session, a round runs in order: the call number (1, 2, ... over the episode, counting
+  the calls of known tools that reached it) seeds the call's RNG, and with ``tool_images`` an image a
+  call returns is addressable by the next call. Rounds of different sessions are independent, so
+  a batcher may merge them (every ``estimate_depth`` of N episodes in one forward pass).
+- The ``$variable`` store stays in the env: arguments arrive resolved and may hold arrays
+  (``"$depth_map"`` becomes the depth array), so the transport carries numpy arrays.
+- Rounds of one ``BatchRollout`` reach a server one env at a time today (the driver steps its
+  envs in turn), so rounds of different episodes overlap only across worker processes. To batch
+  the N episodes of one driver, step its envs concurrently (a thread per running env while a
+  remote client waits on I/O): envs are independent, so the results stay the same.
 """
 
 from __future__ import annotations
