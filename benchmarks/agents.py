@@ -12,6 +12,7 @@ AGENTS = {
     "tool-program": "agents.tool_program:ToolProgramAgent",
     "blind-guess": "agents.blind_guess:BlindGuessAgent",
     "random": "agents.random_agent:RandomAgent",
+    "hf": "agents.models.hf:HFAgent",
 }
 
 
@@ -58,6 +59,16 @@ def check_agent(name: str, kwargs: Mapping[str, Any]) -> None:
         signature.bind(**kwargs)
     except TypeError as exc:
         raise ValueError(f"agent {name!r} cannot be built from --agent-kwargs {dict(kwargs)}: {exc}") from None
+
+
+def describe_agent(name: str, kwargs: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What the agent's class records about a run built with ``kwargs`` (its ``manifest_entry``), or None.
+
+    A model agent says which model (path, revision, weights hash) and how it generates, without
+    loading the model, so the manifest is written before any episode; a bad option fails here.
+    """
+    entry = getattr(resolve_agent(name), "manifest_entry", None)
+    return None if entry is None else dict(entry(**kwargs))
 
 
 def load_agent(name: str, **kwargs: Any) -> Any:

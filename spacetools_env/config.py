@@ -34,7 +34,8 @@ class EnvConfig:
         max_action_chars: Longest action read per turn (65,536 = 64 KiB); a longer one is refused
             whole with an ``Error:`` naming the cap, before any parsing, so no turn costs more.
         tools: Names of the tools offered (None: the backend's default set), e.g. the
-            pointing-only Phase 1 set ``("roborefer.detect_one",)``.
+            pointing-only Phase 1 set ``("roborefer.detect_one",)``; ``[]`` offers none (the no-tool
+            mode: no ``# Tools`` block, the model answers directly).
         tool_backend: Backend name for the built-in client (``oracle``).
         tool_options: Backend options, e.g. ``{"noise": {"roborefer": ToolNoise(point_sigma=0.02)}}``.
         tool_client: A factory returning a :class:`~tool_backends.ToolClient` (e.g. a remote

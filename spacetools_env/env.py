@@ -104,7 +104,9 @@ class SpaceToolsEnv(gym.Env[list, Any]):
             raise ValueError(f"split {self.config.split!r} of task {self.family.name!r} holds no items")
         self.client = self._make_client()
         self.tool_schemas = [spec.openai_schema() for spec in self.client.specs]
-        self.tools_text = tools_block(self.tool_schemas) if self.config.tools_in_system_prompt else ""
+        # No tools offered (tools=[], the no-tool mode): no "# Tools" block promising functions.
+        with_block = self.config.tools_in_system_prompt and bool(self.tool_schemas)
+        self.tools_text = tools_block(self.tool_schemas) if with_block else ""
         self.system_prompt = self.family.system_prompt + self.tools_text
         self.weights = self.config.weights
         self.observation_space = ChatMessages()

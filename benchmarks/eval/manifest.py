@@ -23,7 +23,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from benchmarks.agents import AGENTS
+from benchmarks.agents import AGENTS, describe_agent
 from benchmarks.eval.config import EvalConfig
 from benchmarks.eval.suites import Suite
 from spacetools_env import unwrap
@@ -80,6 +80,8 @@ def build_manifest(config: EvalConfig, suite: Suite, envs: Sequence[dict[str, An
             "name": config.agent,
             "target": AGENTS.get(config.agent, config.agent),
             "kwargs": config.agent_kwargs,
+            # a model agent's model (path, revision, weights sha256) and generation settings
+            **({"model": entry} if (entry := describe_agent(config.agent, config.agent_kwargs)) else {}),
         },
         "seed": {"base": config.seed, "rule": SEED_RULE},
         "difficulty": config.difficulty,

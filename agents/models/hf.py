@@ -1,0 +1,369 @@
+"""The ``transformers`` VLM agent: an image-text-to-text chat model from a local folder or a hub id.
+
+``spacetools eval --agent hf --agent-kwargs '{"model": "PATH"}'`` or, in Python::
+
+    agent = HFAgent(model="/path/to/checkpoint")          # AutoModelForImageTextToText + AutoProcessor
+    traj = rollout(env, agent_policy(agent, "ep-0"), seed=0)
+
+Each turn renders every running episode's conversation with the model's chat template
+(:mod:`agents.models.render`), pads the batch on the left and generates the turns together. A turn
+ends at the end-of-turn token (the tokenizer's ``eos`` and the generation config's) or right after
+``</answer>``; the text before that is the action, ``<tool_call>`` blocks and all (a turn may hold up to
+the env's 8 calls). Budgets, as the paper's: at most ``max_turn_tokens`` new tokens per turn, and at
+most ``max_episode_tokens`` tokens after the first prompt per episode (the model's turns and the tool
+responses: verl's ``max_response_length`` 8,192); a first prompt over ``max_prompt_tokens`` (8,192) or
+an exhausted episode budget gets the empty action, without generating (the env then runs to its turn
+limit, and the episode ends truncated, unanswered).
+
+Decoding is greedy by default. With ``do_sample=True`` each episode draws from its own
+``torch.Generator`` seeded from ``(seed, episode id)``, kept across its turns, so an episode's text
+does not depend on which other episodes share its batch.
+
+Chat template (``chat_template``): ``"auto"`` uses the checkpoint's own, except for Qwen2.5-VL, whose
+stock template renders neither tools nor tool turns nor their images; the project's
+``templates/qwen2_5_vl.jinja`` is used there. A shipped family name or a ``.jinja`` path picks one.
+
+No-tool mode: make the env with ``tools=[]`` (it then offers no tools and prints no tools block); this
+agent needs no option for it, the model answers directly.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.models.checkpoint import resolve_checkpoint, weights_sha256
+from agents.models.decoding import TurnDecoder
+from agents.models.render import CachedImageProcessor, ImageCache, template_messages
+from agents.models.templates import TEMPLATES, load_template
+from spacetools_env.rollout import Turn
+
+ANSWER_END = "</answer>"
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """How the agent generates; recorded in the eval manifest.
+
+    Attributes:
+        max_turn_tokens: New tokens per turn at most.
+        max_episode_tokens: Tokens after the first prompt per episode (model turns and tool responses).
+        max_prompt_tokens: Longest first prompt (system, tools block, images, question) played.
+        do_sample: Sample (True) or greedy (False).
+        temperature: Sampling temperature (``do_sample`` only).
+        top_p: Nucleus mass kept (1.0: all).
+        top_k: Most likely tokens kept (0: all).
+        seed: Base seed of each episode's generator.
+        min_pixels: Smallest image area passed to the processor (smaller images are scaled up).
+        max_pixels: Largest image area (larger ones are scaled down; 262,144 as the original SFT).
+        batch_size: Turns generated together at most (``act`` splits a longer batch).
+    """
+
+    max_turn_tokens: int = 8192
+    max_episode_tokens: int = 8192
+    max_prompt_tokens: int = 8192
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0
+    seed: int = 0
+    min_pixels: int = 56 * 56
+    max_pixels: int = 512 * 512
+    batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        for name in ("max_turn_tokens", "max_episode_tokens", "max_prompt_tokens", "min_pixels", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.max_pixels, int) or self.max_pixels < self.min_pixels:
+            raise ValueError(
+                f"max_pixels must be an integer >= min_pixels ({self.min_pixels}), got {self.max_pixels!r}"
+            )
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature!r}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p!r}")
+        if not isinstance(self.top_k, int) or self.top_k < 0:
+            raise ValueError(f"top_k must be a non-negative integer (0: off), got {self.top_k!r}")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+
+
+@dataclass
+class _Episode:
+    """One running episode's state: its image cache, its generator, and the tokens it has spent."""
+
+    images: ImageCache
+    generator: Any
+    prompt_tokens: int | None = None
+    """Tokens of its first prompt (the base of the episode budget)."""
+    turn_tokens: list[int] = field(default_factory=list)
+    """New tokens generated at each of its turns (0: a spent budget, nothing generated)."""
+
+
+class HFAgent:
+    """A ``transformers`` image-text-to-text chat model as a batched agent (see the module docstring).
+
+    Args:
+        model: A checkpoint folder, or a hub id (downloaded into the HF cache unless already there).
+        revision: Hub revision (branch, tag or commit); None: the default branch. Not for folders.
+        device: Torch device (``cpu``, ``cuda``, ``cuda:1``).
+        dtype: ``auto`` (the checkpoint's), ``float32``, ``bfloat16`` or ``float16``.
+        chat_template: ``auto``, a shipped family name, or a ``.jinja`` file.
+        threads: ``torch.set_num_threads`` for this process (None: torch's default).
+        **settings: :class:`GenerationSettings` fields.
+    """
+
+    name = "hf"
+
+    @staticmethod
+    def manifest_entry(**kwargs: Any) -> dict[str, Any]:
+        """The manifest's record of an agent built with ``kwargs``, the model not loaded (:func:`manifest_entry`)."""
+        return manifest_entry(**kwargs)
+
+    def __init__(
+        self,
+        model: str,
+        revision: str | None = None,
+        device: str = "cpu",
+        dtype: str = "auto",
+        chat_template: str = "auto",
+        threads: int | None = None,
+        **settings: Any,
+    ) -> None:
+        import torch
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        self.settings = _settings(settings)
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {list(DTYPES)}, got {dtype!r}")
+        if threads is not None:
+            torch.set_num_threads(int(threads))
+        self.path, self.revision = resolve_checkpoint(model, revision)
+        self.model_name, self.device, self.dtype = model, device, dtype
+        loaded: Any = AutoModelForImageTextToText.from_pretrained(
+            self.path, dtype="auto" if dtype == "auto" else getattr(torch, dtype)
+        )
+        self.model = loaded.to(device).eval()
+        self.processor = AutoProcessor.from_pretrained(self.path)
+        self.tokenizer = self.processor.tokenizer
+        self.tokenizer.padding_side = "left"
+        self.template_name, self.chat_template = _pick_template(
+            chat_template, self.model.config.model_type, self.processor, self.path
+        )
+        self.stop_ids = _stop_ids(self.tokenizer, self.model.generation_config)
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.stop_ids[0]
+        self.episodes: dict[str, _Episode] = {}
+
+    # ------------------------------------------------------------------ the agent protocol
+    def act(self, turns: Sequence[Turn]) -> list[Any]:
+        """One action per turn: the batch rendered, padded left and generated together in chunks."""
+        actions: list[Any] = []
+        size = self.settings.batch_size
+        for start in range(0, len(turns), size):
+            actions += self._act_batch(turns[start : start + size])
+        return actions
+
+    def end_episode(self, episode_id: str) -> None:
+        """Forget the episode's image cache and generator."""
+        self.episodes.pop(episode_id, None)
+
+    def describe(self) -> dict[str, Any]:
+        """The model and settings, for the eval manifest (see :func:`manifest_entry`)."""
+        return _description(self.model_name, self.path, self.revision, self.device, self.dtype, self.template_name,
+                            self.settings)
+
+    # ------------------------------------------------------------------ one batch
+    def _act_batch(self, turns: Sequence[Turn]) -> list[str]:
+        inputs, limits = self._prepare(turns)
+        rows = [i for i, limit in enumerate(limits) if limit > 0]
+        actions = [""] * len(turns)  # a spent budget: the empty action, nothing generated
+        counts = [0] * len(turns)
+        if rows:
+            if len(rows) < len(turns):
+                inputs, _ = self._prepare([turns[i] for i in rows])
+            generated = self._generate(inputs, [turns[i] for i in rows], [limits[i] for i in rows])
+            for i, (text, count) in zip(rows, generated, strict=True):
+                actions[i], counts[i] = text, count
+        for turn, count in zip(turns, counts, strict=True):
+            self.episodes[turn.episode_id].turn_tokens.append(count)
+        return actions
+
+    def _prepare(self, turns: Sequence[Turn]) -> tuple[Any, list[int]]:
+        """The batch's model inputs (rendered, images from the episode caches, padded left) and token limits."""
+        texts, images, caches = [], [], []
+        for turn in turns:
+            episode = self._episode(turn.episode_id)
+            messages, arrays = template_messages(turn.messages)
+            texts.append(self.processor.apply_chat_template(
+                messages, chat_template=self.chat_template, tokenize=False, add_generation_prompt=True
+            ))
+            images += episode.images.pil_images(arrays)
+            caches.append(episode.images)
+        inputs = self._inputs(texts, images, caches)
+        lengths = inputs["attention_mask"].sum(dim=1).tolist()
+        limits = [self._limit(self.episodes[t.episode_id], int(n)) for t, n in zip(turns, lengths, strict=True)]
+        return inputs, limits
+
+    def _inputs(self, texts: list[str], images: list[Any], caches: list[ImageCache]) -> Any:
+        real = self.processor.image_processor if hasattr(self.processor, "image_processor") else None
+        if images and real is not None:
+            self.processor.image_processor = CachedImageProcessor(real, caches)
+        try:
+            inputs = self.processor(text=texts, images=images or None, padding=True, return_tensors="pt")
+        finally:
+            if images and real is not None:
+                self.processor.image_processor = real
+        return inputs.to(self.device)
+
+    def _episode(self, episode_id: str) -> _Episode:
+        episode = self.episodes.get(episode_id)
+        if episode is None:
+            import torch
+
+            seed = np.random.SeedSequence([self.settings.seed, zlib.crc32(episode_id.encode("utf-8"))])
+            generator = torch.Generator(device="cpu").manual_seed(int(seed.generate_state(1, np.uint64)[0] >> 1))
+            cache = ImageCache(self.settings.min_pixels, self.settings.max_pixels)
+            episode = self.episodes[episode_id] = _Episode(cache, generator)
+        return episode
+
+    def _limit(self, episode: _Episode, length: int) -> int:
+        """New tokens this turn may take: 0 when the prompt is too long or the episode budget is spent."""
+        if episode.prompt_tokens is None:
+            episode.prompt_tokens = length
+        if episode.prompt_tokens > self.settings.max_prompt_tokens:
+            return 0
+        used = length - episode.prompt_tokens
+        return max(0, min(self.settings.max_turn_tokens, self.settings.max_episode_tokens - used))
+
+    def _generate(self, inputs: Any, turns: Sequence[Turn], limits: list[int]) -> list[tuple[str, int]]:
+        """Each row's action text and how many new tokens it took (up to its end-of-turn token)."""
+        import torch
+        from transformers import GenerationConfig, LogitsProcessorList
+
+        prompt_length = int(inputs["input_ids"].shape[1])
+        decoder = TurnDecoder(
+            settings=self.settings,
+            prompt_length=prompt_length,
+            limits=limits,
+            generators=[self.episodes[t.episode_id].generator for t in turns],
+            stop_ids=self.stop_ids,
+            decode=self.tokenizer.decode,
+            answer_end=ANSWER_END,
+        )
+        # A config of our own: the checkpoint's sampling defaults (temperature, repetition penalty) do not apply.
+        config = GenerationConfig(
+            max_new_tokens=max(limits) + 1, do_sample=False, eos_token_id=self.stop_ids, pad_token_id=self.pad_id
+        )
+        with torch.inference_mode():
+            output = self.model.generate(
+                **inputs, generation_config=config, logits_processor=LogitsProcessorList([decoder])
+            )
+        new = output[:, prompt_length:].tolist()
+        counts = [next((k for k, token in enumerate(row) if token in self.stop_ids), len(row)) for row in new]
+        texts = self.tokenizer.batch_decode(
+            [row[:count] for row, count in zip(new, counts, strict=True)], skip_special_tokens=True
+        )
+        return [(_cut_after_answer(text), count) for text, count in zip(texts, counts, strict=True)]
+
+
+def manifest_entry(**kwargs: Any) -> dict[str, Any]:
+    """What the eval manifest records of an ``hf`` agent built with ``kwargs``, without loading the model.
+
+    The model as given, the folder it resolves to, its revision (the hub commit; None for a folder),
+    the sha256 of its weight files, device, dtype, chat template and every generation setting.
+    """
+    options = dict(kwargs)
+    if "model" not in options:
+        raise ValueError('the hf agent needs a "model": a checkpoint folder or a hub id, e.g. '
+                         '--agent-kwargs \'{"model": "/path/to/checkpoint"}\'')
+    model = options.pop("model")
+    revision = options.pop("revision", None)
+    device, dtype = options.pop("device", "cpu"), options.pop("dtype", "auto")
+    template = options.pop("chat_template", "auto")
+    options.pop("threads", None)
+    path, resolved = resolve_checkpoint(model, revision)
+    settings = _settings(options)
+    return _description(model, path, resolved, device, dtype, _template_name(template, _model_type(path)), settings)
+
+
+def _model_type(path: Path) -> str | None:
+    try:
+        return str(json.loads((path / "config.json").read_text(encoding="utf-8")).get("model_type"))
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _template_name(choice: str, model_type: str | None) -> str:
+    """The template as the manifest records it: ``shipped:<family>``, ``checkpoint`` or ``file:<path>``."""
+    if choice == "auto":
+        return "shipped:qwen2_5_vl" if model_type == "qwen2_5_vl" else "checkpoint"
+    if choice in TEMPLATES:
+        return f"shipped:{choice}"
+    if Path(choice).is_file():
+        return f"file:{choice}"
+    raise ValueError(f"chat_template must be 'auto', one of {list(TEMPLATES)} or a .jinja file; got {choice!r}")
+
+
+def _description(
+    model: str, path: Path, revision: str | None, device: str, dtype: str, template: str,
+    settings: GenerationSettings,
+) -> dict[str, Any]:
+    return {
+        "model": model,
+        "path": str(path),
+        "revision": revision,
+        "weights_sha256": weights_sha256(path),
+        "device": device,
+        "dtype": dtype,
+        "chat_template": template,
+        "generation": asdict(settings),
+    }
+
+
+def _settings(options: Mapping[str, Any]) -> GenerationSettings:
+    known = set(GenerationSettings.__dataclass_fields__)
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ValueError(
+            f"unknown hf agent option(s) {unknown}; options: model, revision, device, dtype, chat_template, "
+            f"threads and the generation settings {sorted(known)}"
+        )
+    return GenerationSettings(**options)
+
+
+def _pick_template(choice: str, model_type: str, processor: Any, path: Path) -> tuple[str, str]:
+    """(the name recorded in the manifest, the template text)."""
+    name = _template_name(choice, model_type)
+    kind, _, value = name.partition(":")
+    if kind == "shipped":
+        return name, load_template(value)
+    if kind == "file":
+        return name, Path(value).read_text(encoding="utf-8")
+    own = getattr(processor, "chat_template", None)
+    if not own:
+        raise ValueError(
+            f"the checkpoint at {path} has no chat template; pass chat_template= one of {list(TEMPLATES)} "
+            "or a .jinja file"
+        )
+    return name, own
+
+
+def _stop_ids(tokenizer: Any, generation_config: Any) -> list[int]:
+    ids = [tokenizer.eos_token_id]
+    configured = getattr(generation_config, "eos_token_id", None)
+    ids += configured if isinstance(configured, list) else [configured]
+    return sorted({int(i) for i in ids if i is not None})
+
+
+def _cut_after_answer(text: str) -> str:
+    end = text.find(ANSWER_END)
+    return text if end < 0 else text[: end + len(ANSWER_END)]

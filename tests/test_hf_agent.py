@@ -1,0 +1,196 @@
+"""The transformers VLM agent on tiny checkpoints: real episodes, the CLI, rendering, budgets, determinism."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from agents.models import tiny  # noqa: E402
+from agents.models.decoding import TurnDecoder  # noqa: E402
+from agents.models.hf import GenerationSettings, HFAgent, manifest_entry  # noqa: E402
+from agents.models.render import template_messages  # noqa: E402
+from benchmarks.cli import main as cli_main  # noqa: E402
+from spacetools_env import messages as msg  # noqa: E402
+from spacetools_env.rollout import Turn, agent_policy, rollout  # noqa: E402
+
+torch.set_num_threads(1)
+ENV_ID = "SpaceTools-Synth-RelativeDepth-v0"
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("tiny-agent")
+    return {family: tiny.write_checkpoint(family, root / family) for family in tiny.FAMILIES}
+
+
+@pytest.fixture(scope="module")
+def qwen(checkpoints: dict[str, Path]) -> HFAgent:
+    return HFAgent(model=str(checkpoints["qwen2_5_vl"]), max_turn_tokens=12)
+
+
+def _first_turns(count: int, **make: object) -> list[Turn]:
+    env = gym.make(ENV_ID, **make)
+    turns = []
+    for seed in range(count):
+        observation, info = env.reset(seed=seed)
+        turns.append(Turn(f"ep{seed}", observation, info))
+    env.close()
+    return turns
+
+
+@pytest.mark.parametrize("family", sorted(tiny.FAMILIES))
+def test_plays_real_episodes_through_gym_make(checkpoints: dict[str, Path], family: str) -> None:
+    agent = HFAgent(model=str(checkpoints[family]), max_turn_tokens=8)
+    env = gym.make(ENV_ID, max_turns=3)
+    traj = rollout(env, agent_policy(agent, "ep"), seed=0)
+    assert traj.terminated or traj.truncated
+    assert traj.turns >= 1 and all(isinstance(a, str) for a in traj.actions)
+    episode = agent.episodes["ep"]
+    assert episode.images.processed == 1  # the one image, processed once over every turn
+    assert all(0 < n <= 8 for n in episode.turn_tokens)
+    agent.end_episode("ep")
+    assert "ep" not in agent.episodes
+
+
+def test_spacetools_eval_with_agent_kwargs(checkpoints: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    kwargs = {"model": str(checkpoints["qwen2_5_vl"]), "max_turn_tokens": 6}
+    code = cli_main([
+        "eval", "--agent", "hf", "--agent-kwargs", json.dumps(kwargs), "--suite", ENV_ID, "--episodes", "2",
+        "--out", str(out), "--no-progress", "--batch-size", "2", "--env-kwargs", '{"max_turns": 2}',
+    ])
+    assert code == 0
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert len(records) == 2
+    agent = json.loads((out / "manifest.json").read_text())["agent"]
+    model = agent["model"]
+    assert model["path"] == str(checkpoints["qwen2_5_vl"].resolve())
+    assert model["revision"] is None and len(model["weights_sha256"]) == 64
+    assert model["chat_template"] == "shipped:qwen2_5_vl"
+    assert model["generation"]["max_turn_tokens"] == 6 and model["generation"]["max_episode_tokens"] == 8192
+
+
+def test_greedy_batch_equals_one_at_a_time(qwen: HFAgent) -> None:
+    turns = _first_turns(2)
+    reply = msg.tool_message("roborefer.detect_one", "Detected 1 instance(s) of 'mug': [(0.5, 0.5)]")
+    longer = Turn("long", [*turns[1].messages, msg.assistant_message("<tool_call>{}</tool_call>"), reply],
+                  turns[1].info)
+    batch = [turns[0], longer]
+    alone = [qwen.act([turn])[0] for turn in batch]
+    for turn in batch:
+        qwen.end_episode(turn.episode_id)
+    assert qwen.act(batch) == alone
+    for turn in batch:
+        qwen.end_episode(turn.episode_id)
+
+
+def test_seeded_sampling_is_per_episode_and_repeatable(checkpoints: dict[str, Path]) -> None:
+    path = str(checkpoints["qwen3_vl"])
+    first = HFAgent(model=path, do_sample=True, seed=7, max_turn_tokens=10)
+    second = HFAgent(model=path, do_sample=True, seed=7, max_turn_tokens=10)
+    turns = _first_turns(2)
+    together = first.act(turns)
+    assert second.act([turns[1]]) == [together[1]]  # the same text, whatever shares the batch
+    assert second.act([turns[0]]) == [together[0]]
+    other = HFAgent(model=path, do_sample=True, seed=8, max_turn_tokens=10).act(turns)
+    assert other != together
+
+
+def test_qwen2_5_vl_prompt_with_tool_image_has_one_image_per_placeholder(qwen: HFAgent) -> None:
+    turn = _first_turns(1, tool_images=True)[0]
+    crop = np.zeros((40, 60, 3), dtype=np.uint8)
+    conversation = [
+        *turn.messages,
+        msg.assistant_message('<tool_call>{"name": "vision_ops.crop", "arguments": {}}</tool_call>'),
+        msg.tool_message("vision_ops.crop", "Cropped region.", images=[crop]),
+    ]
+    messages, images = template_messages(conversation)
+    text = qwen.processor.apply_chat_template(
+        messages, chat_template=qwen.chat_template, tokenize=False, add_generation_prompt=True
+    )
+    assert text.startswith("<|im_start|>system\n" + turn.messages[0]["content"][0]["text"] + "<|im_end|>\n")
+    assert "<|im_start|>user\n<tool_response>\nCropped region.<|vision_start|><|image_pad|><|vision_end|>\n" \
+           "</tool_response><|im_end|>\n<|im_start|>assistant\n" in text
+    inputs = qwen.processor(text=[text], images=[np.array(image) for image in images], return_tensors="pt")
+    ids = inputs["input_ids"][0].tolist()
+    tokenizer = qwen.tokenizer
+    assert len(images) == 2 == ids.count(tokenizer.convert_tokens_to_ids("<|vision_start|>"))
+    grid = inputs["image_grid_thw"]
+    assert grid.shape[0] == 2
+    assert ids.count(tokenizer.convert_tokens_to_ids("<|image_pad|>")) == int(grid.prod(dim=1).sum()) // 4
+
+
+def test_images_are_processed_once_and_give_the_uncached_inputs(qwen: HFAgent) -> None:
+    turn = _first_turns(1)[0]
+    episode = qwen._episode(turn.episode_id)
+    cached, _ = qwen._prepare([turn])
+    again, _ = qwen._prepare([turn])
+    assert episode.images.processed == 1
+    messages, images = template_messages(turn.messages)
+    text = qwen.processor.apply_chat_template(
+        messages, chat_template=qwen.chat_template, tokenize=False, add_generation_prompt=True
+    )
+    plain = qwen.processor(text=[text], images=episode.images.pil_images(images), return_tensors="pt")
+    for key in plain:
+        assert torch.equal(cached[key], plain[key]) and torch.equal(again[key], plain[key]), key
+    qwen.end_episode(turn.episode_id)
+
+
+def test_token_budgets_per_turn_and_per_episode(checkpoints: dict[str, Path]) -> None:
+    agent = HFAgent(model=str(checkpoints["qwen2_5_vl"]), max_turn_tokens=5, max_episode_tokens=60)
+    env = gym.make(ENV_ID, max_turns=6)
+    traj = rollout(env, agent_policy(agent, "ep"), seed=1)
+    spent = agent.episodes["ep"].turn_tokens
+    assert all(n <= 5 for n in spent)
+    assert 0 in spent and traj.actions[spent.index(0)] == ""  # the budget ran out: empty actions, no generation
+    assert traj.truncated
+    tight = HFAgent(model=str(checkpoints["qwen2_5_vl"]), max_prompt_tokens=50)
+    assert tight.act(_first_turns(1)) == [""]
+
+
+def test_turn_ends_right_after_answer(qwen: HFAgent) -> None:
+    tokenizer = qwen.tokenizer
+    prompt = tokenizer("<|im_start|>assistant\n", return_tensors="pt")["input_ids"]
+    generated = tokenizer("<answer>Yes</answer>", add_special_tokens=False, return_tensors="pt")["input_ids"]
+
+    def decoder() -> TurnDecoder:
+        return TurnDecoder(GenerationSettings(), prompt.shape[1], [100], [torch.Generator()], qwen.stop_ids,
+                           tokenizer.decode, "</answer>")
+
+    scores = torch.zeros(1, len(tokenizer))
+    forced = decoder()(torch.cat([prompt, generated], dim=1), scores)
+    assert int(forced[0].argmax()) == qwen.stop_ids[0] and torch.isinf(forced[0]).sum() == len(tokenizer) - 1
+    assert decoder()(prompt, scores).eq(0).all()  # nothing closed yet: left as it is
+    limited = TurnDecoder(GenerationSettings(), prompt.shape[1], [2], [torch.Generator()], qwen.stop_ids,
+                          tokenizer.decode, "</answer>")
+    assert int(limited(torch.cat([prompt, generated[:, :2]], dim=1), scores)[0].argmax()) == qwen.stop_ids[0]
+
+
+def test_no_tool_mode_offers_no_tools_and_prints_no_tools_block(qwen: HFAgent) -> None:
+    env = gym.make(ENV_ID, tools=[], max_turns=2)
+    traj = rollout(env, agent_policy(qwen, "bare"), seed=0)
+    system = traj.messages[0]["content"][0]["text"]
+    assert "# Tools" not in system and "<tools>" not in system
+    assert traj.info["tools"] == [] and traj.info["tool_stats"]["calls"] == 0
+    qwen.end_episode("bare")
+
+
+def test_bad_options_are_named(checkpoints: dict[str, Path]) -> None:
+    path = str(checkpoints["llava"])
+    with pytest.raises(ValueError, match=r"unknown hf agent option\(s\) \['max_new_token'\]; options: model,"):
+        manifest_entry(model=path, max_new_token=5)
+    with pytest.raises(ValueError, match=r'the hf agent needs a "model": a checkpoint folder or a hub id'):
+        manifest_entry(max_turn_tokens=5)
+    with pytest.raises(ValueError, match=r"max_turn_tokens must be a positive integer, got 0"):
+        HFAgent(model=path, max_turn_tokens=0)
+    with pytest.raises(ValueError, match=r"model '\./nowhere' is not a checkpoint folder"):
+        HFAgent(model="./nowhere")
+    with pytest.raises(ValueError, match=r"dtype must be one of \['auto', 'float32', 'bfloat16', 'float16'\]"):
+        HFAgent(model=path, dtype="fp8")
