@@ -200,9 +200,10 @@ def _output_size(width: int, height: int) -> tuple[int, int]:
 def _resample(image: np.ndarray, box: tuple[int, ...], out_w: int, out_h: int) -> np.ndarray:
     """The box of ``image`` at ``out_w`` x ``out_h``, nearest neighbour (exact and deterministic)."""
     left, top, right, bottom = box
-    cols = left + ((np.arange(out_w) + 0.5) * ((right - left) / out_w)).astype(np.intp)
-    rows = top + ((np.arange(out_h) + 0.5) * ((bottom - top) / out_h)).astype(np.intp)
-    return np.ascontiguousarray(image[rows[:, None], cols[None, :]])
+    cols = ((np.arange(out_w) + 0.5) * ((right - left) / out_w)).astype(np.intp)
+    rows = ((np.arange(out_h) + 0.5) * ((bottom - top) / out_h)).astype(np.intp)
+    # two takes on the region: half the time of one (out_h, out_w) fancy index
+    return image[top:bottom, left:right].take(rows, axis=0).take(cols, axis=1)
 
 
 def _returned_pixels(ctx: CallContext) -> int:
