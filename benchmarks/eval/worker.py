@@ -1,7 +1,9 @@
 """Playing episodes: one :class:`EpisodePlayer` per process, with its own envs and agent.
 
-Episodes are independent, so a worker needs only the episode key; it returns the finished
-record already serialized to the UTF-8 bytes of its line (the main process only appends them).
+Episodes are independent, so a worker needs only the episode keys; it plays them
+``batch_size`` at a time through :class:`~spacetools_env.batch_rollout.BatchRollout` and returns
+each finished record already serialized to the UTF-8 bytes of its line (the main process only
+appends them).
 A record that cannot be serialized (a lone surrogate, a value JSON cannot hold) fails its own
 episode here, with the field named, like any other failed episode; the writer never sees it.
 A worker whose parent dies (``kill -9`` of the runner) exits by itself within a second instead
@@ -90,10 +92,6 @@ class EpisodePlayer:
 
         for result in self.driver.play(work()):
             yield self._played(by_id.pop(result.work.episode_id), result)
-
-    def play(self, key: EpisodeKey) -> Played:
-        """Play one episode; an exception (agent or infrastructure) is returned, not raised."""
-        return next(self.play_many([key]))
 
     def _played(self, key: EpisodeKey, result: EpisodeResult) -> Played:
         try:
