@@ -81,7 +81,7 @@ def test_trl_rows_carry_structured_calls_tool_turns_schemas_and_image_files(runs
     assert messages[1]["content"][0] == {"type": "image"}
     first_call = messages[2]["tool_calls"][0]
     assert first_call == {"type": "function", "function": {"name": "roborefer.detect_one",
-                                                           "arguments": {"obj_name": "point A", "image_index": 0}}}
+                                                           "arguments": '{"obj_name": "point A", "image_index": 0}'}}
     assert messages[2]["content"][0]["text"].startswith("<think>") and "<tool_call>" not in json.dumps(messages[2])
     assert [m["name"] for m in messages[3:6]] == ["roborefer.detect_one", "roborefer.detect_one",
                                                   "depth_estimator.estimate_depth"]
@@ -251,7 +251,7 @@ def _trl_edits():
         del rows[1]["messages"]
 
     def string_arguments(rows):
-        rows[0]["messages"][2]["tool_calls"][0]["function"]["arguments"] = '{"obj_name": "x"}'
+        rows[0]["messages"][2]["tool_calls"][0]["function"]["arguments"] = '["obj_name"]'
 
     def missing_image(rows):
         rows[2]["images"] = ["images/missing.png"]
@@ -261,7 +261,8 @@ def _trl_edits():
 
     return [
         (no_messages, "row 2: field 'messages' is missing"),
-        (string_arguments, "row 1: field 'messages[2].tool_calls[0].function.arguments': expected an object, got str"),
+        (string_arguments, "row 1: field 'messages[2].tool_calls[0].function.arguments': expected a JSON object "
+                          "(or its JSON string), got list"),
         (missing_image, "row 3: field 'images': image file 'images/missing.png' cannot be read relative to"),
         (extra_image, "row 1: field 'images': expected one path per image placeholder"),
     ]
@@ -432,3 +433,16 @@ def test_tool_images_travel_inside_tool_turns_and_round_trip(tmp_path):
     assert row["messages"][3]["content"][1] == {"type": "image", "image": f"images/{trace.images[1].file_name}"}
     sharegpt = _rows(tmp_path / "sharegpt")[0]
     assert sharegpt["conversations"][2]["value"] == "cropped<image>" and len(sharegpt["images"]) == 2
+
+
+def test_trl_rows_loaded_by_datasets_still_render_as_the_env_conversation(runs, exported):
+    """Through ``datasets`` (optional: not a core dependency) as TRL's guide loads tool calls: ``Json`` columns."""
+    datasets = pytest.importorskip("datasets")
+    from agents.traces.dataset_dir import trl_rows
+
+    rows = trl_rows(exported["trl"])
+    dataset = datasets.Dataset.from_list(rows, on_mixed_types="use_json")
+    dataset = dataset.cast_column("images", datasets.Sequence(datasets.Image()))
+    for example, record in zip(dataset, _records(runs["policy"]), strict=True):
+        assert _render_qwen2_5_vl(example["messages"], None) == _env_chatml(record)
+        assert example["images"][0].size == (640, 480)

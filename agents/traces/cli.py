@@ -20,7 +20,8 @@ def export_command(args: argparse.Namespace) -> int:
             [Path(f) for f in args.runs], Path(args.out), args.format, min_score=args.min_score, ratio=ratio,
             seed=args.seed, data_dir=args.data_dir,
         )
-    except (TraceError, ValueError) as exc:
+    # FileNotFoundError: a benchmark's data is not where the run's env looks (pass --data-dir)
+    except (TraceError, ValueError, FileNotFoundError) as exc:
         print(f"spacetools: error: {exc}", file=sys.stderr)
         return 2
     print(report.format())

@@ -9,6 +9,7 @@ import, export is the identity on the files).
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,9 @@ class Written:
 def write_dataset(traces: Iterable[Trace], out: Path, fmt: str) -> Written:
     """Write ``traces`` to the empty (or new) folder ``out`` in format ``fmt`` (``trl`` or ``sharegpt``).
 
+    The files are written in a sibling staging folder and moved to ``out`` once complete, so an
+    export that fails half-way (an episode that does not replay) leaves no partial dataset behind.
+
     Raises:
         TraceError: ``out`` is not empty, or a trace cannot be written in ``fmt``.
         ValueError: an unknown format.
@@ -46,21 +50,51 @@ def write_dataset(traces: Iterable[Trace], out: Path, fmt: str) -> Written:
         raise ValueError(f"unknown trace format {fmt!r}; formats: {list(FORMATS)}")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise TraceError(f"{out} exists and is not an empty folder; pass a new --out folder")
-    (out / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}.partial"
+    shutil.rmtree(staging, ignore_errors=True)  # left by an export that was killed
+    try:
+        rows, images = _write(traces, staging, fmt)
+        if out.exists():
+            out.rmdir()
+        staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return Written(out, rows, images)
+
+
+def _write(traces: Iterable[Trace], folder: Path, fmt: str) -> tuple[int, int]:
+    (folder / IMAGES_DIR).mkdir(parents=True)
     rows = 0
     names: set[str] = set()
     convert = to_trl_row if fmt == "trl" else to_sharegpt_row
-    with (out / ROWS_FILE).open("w", encoding="utf-8", newline="\n") as handle:
+    with (folder / ROWS_FILE).open("w", encoding="utf-8", newline="\n") as handle:
         for trace in traces:
             handle.write(json.dumps(convert(trace), ensure_ascii=False) + "\n")
             rows += 1
             for image in trace.images:
                 if image.file_name not in names:
                     names.add(image.file_name)
-                    (out / IMAGES_DIR / image.file_name).write_bytes(image.data)
+                    (folder / IMAGES_DIR / image.file_name).write_bytes(image.data)
     if fmt == "sharegpt":
-        (out / INFO_FILE).write_text(json.dumps(dataset_info(ROWS_FILE), indent=2) + "\n", encoding="utf-8")
-    return Written(out, rows, len(names))
+        (folder / INFO_FILE).write_text(json.dumps(dataset_info(ROWS_FILE), indent=2) + "\n", encoding="utf-8")
+    return rows, len(names)
+
+
+def trl_rows(folder: Path) -> list[dict[str, Any]]:
+    """The rows of a ``--format trl`` folder with image paths made absolute, ready for ``datasets``.
+
+    ``datasets.Dataset.from_list(trl_rows(folder), on_mixed_types="use_json")`` (tool arguments and
+    schemas are arbitrary JSON, TRL's dataset-format guide), then cast ``images`` to
+    ``datasets.Sequence(datasets.Image())`` to get PIL images for ``SFTTrainer``.
+    """
+    rows = [row for _, row in _rows(folder / ROWS_FILE)]
+    for row in rows:
+        row["images"] = [str((folder / p).resolve()) for p in row.get("images", [])]
+        for message in row.get("messages", []):
+            for part in message.get("content", []):
+                if part.get("type") == "image" and isinstance(part.get("image"), str):
+                    part["image"] = str((folder / part["image"]).resolve())
+    return rows
 
 
 def read_dataset(path: Path) -> tuple[str, list[Trace]]:

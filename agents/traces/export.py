@@ -109,7 +109,13 @@ class Run:
                 env_id = record["key"]["env_id"]
                 if env_id not in envs:
                     envs[env_id] = rebuild_env(env_id, kwargs.get(env_id, {}), None, data_dir)
-                yield trace_from_record(record, envs[env_id], self.name)
+                try:
+                    yield trace_from_record(record, envs[env_id], self.name)
+                except (KeyError, TypeError, IndexError) as exc:  # a hand-edited or foreign record
+                    raise TraceError(
+                        f"{self.folder / RESULTS}: episode {record.get('episode_id')!r} is not a complete "
+                        f"`spacetools eval` record ({type(exc).__name__}: {exc}); re-run the eval"
+                    ) from None
         finally:
             for env in envs.values():
                 env.close()
@@ -146,6 +152,8 @@ def export_runs(
         TraceError: a folder is not an eval run, an episode does not replay, or ``out`` is not empty.
         ValueError: an unknown format, or a ratio with the wrong number of parts.
     """
+    if not 0.0 <= min_score <= 1.0:  # also refuses NaN
+        raise ValueError(f"--min-score must be in [0, 1] (scores are), got {min_score}; 1 keeps only correct episodes")
     runs = [Run.open(Path(f)) for f in folders]
     names = [r.name for r in runs]
     if len(set(names)) != len(names):

@@ -6,8 +6,8 @@ One row per episode::
         {"role": "system", "content": [{"type": "text", "text": "<the env's system message>"}]},
         {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "<question>"}]},
         {"role": "assistant", "content": [{"type": "text", "text": "<think>...</think>"}],
-         "tool_calls": [{"type": "function", "function": {"name": "roborefer.detect_one",
-                                                          "arguments": {"obj_name": "mug", "image_index": 0}}}]},
+         "tool_calls": [{"type": "function", "function": {
+             "name": "roborefer.detect_one", "arguments": "{\\"obj_name\\": \\"mug\\", \\"image_index\\": 0}"}}]},
         {"role": "tool", "name": "roborefer.detect_one", "content": [{"type": "text", "text": "Detected ..."}]},
         {"role": "assistant", "content": [{"type": "text", "text": "<think>...</think>\\n<answer>A</answer>"}]}],
      "tools": [<the JSON schemas the env showed>],
@@ -18,9 +18,13 @@ One row per episode::
 How the protocol's text maps:
 
 - ``<think>`` text the model wrote before its first ``<tool_call>`` is the assistant ``content``;
-  each ``<tool_call>`` block is one entry of ``tool_calls`` (TRL's and transformers' shape:
-  ``arguments`` an object, as chat templates ``tojson`` it; not OpenAI's JSON string), with the
-  paper's dotted names. Qwen2.5's template prints them back as ``content`` then
+  each ``<tool_call>`` block is one entry of ``tool_calls`` in OpenAI's shape, with the paper's
+  dotted names and ``arguments`` a JSON string: ``json.dumps(arguments, ensure_ascii=False)``,
+  exactly what a template's ``tojson`` prints. Not an object: ``datasets``' ``Json`` column type
+  (the one TRL's guide loads tool calls with) round-trips floats through ujson, 0.57 coming back as
+  0.5700000000000001, so the rendered call would differ from the model's; a string keeps the
+  model's numbers. The shipped templates (:mod:`agents.models.templates`) and Qwen3's print a
+  string as is. They print the calls back as ``content`` then
   ``"\\n<tool_call>\\n{json}\\n</tool_call>"`` per call. A turn the env did not run as written
   (malformed, past the call cap: see :mod:`agents.traces.trace`) keeps its text verbatim, no ``tool_calls``.
 - ``<answer>`` turns keep their whole text (``<think>`` included) as ``content``.
@@ -36,13 +40,15 @@ How the protocol's text maps:
   ``{"type": "image", "image": "images/..."}`` inside the tool message: TRL's collator does not fill
   tool-turn placeholders from ``images``.
 
-Load for TRL with ``datasets.Dataset.from_list(read_rows(folder), on_mixed_types="use_json")``
-(tool arguments and schemas are arbitrary JSON: TRL's dataset-format guide); image paths are
-relative to the folder.
+Image paths are relative to the folder; :func:`agents.traces.dataset_dir.trl_rows` reads the rows
+with absolute paths for ``datasets.Dataset.from_list(rows, on_mixed_types="use_json")`` (tool
+arguments and schemas are arbitrary JSON: TRL's dataset-format guide).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 from typing import Any
 
 from agents.traces.fields import ImageLoader, Where, get, need
@@ -74,12 +80,18 @@ def to_trl_row(trace: Trace) -> dict[str, Any]:
         out: dict[str, Any] = {"role": message.role, "content": content}
         if message.calls:
             out["tool_calls"] = [
-                {"type": "function", "function": {"name": c.name, "arguments": c.arguments}} for c in message.calls
+                {"type": "function", "function": {"name": c.name, "arguments": _arguments_text(c.arguments)}}
+                for c in message.calls
             ]
         if message.role == "tool":
             out["name"] = message.name
         messages.append(out)
     return {"messages": messages, "tools": trace.tools, "images": placeholders, "meta": dict(trace.meta)}
+
+
+def _arguments_text(arguments: dict[str, Any]) -> str:
+    """A call's arguments as the JSON string a template's ``tojson`` prints (transformers: ``ensure_ascii=False``)."""
+    return json.dumps(arguments, ensure_ascii=False)
 
 
 def from_trl_row(row: Any, where: Where, load: ImageLoader) -> Trace:
@@ -148,6 +160,9 @@ def _calls(entries: Any, where: Where, field: str) -> tuple[ToolCallRequest, ...
                    f"{field}[{c}].function.name", _FIX)
         arguments = get(function, "arguments", where, f"{field}[{c}].function.arguments", _FIX)
         need(name, str, where, f"{field}[{c}].function.name", "a string", _FIX)
-        need(arguments, dict, where, f"{field}[{c}].function.arguments", "an object", _FIX)
+        if isinstance(arguments, str):
+            with contextlib.suppress(json.JSONDecodeError):  # not JSON: reported below as not an object
+                arguments = json.loads(arguments)
+        need(arguments, dict, where, f"{field}[{c}].function.arguments", "a JSON object (or its JSON string)", _FIX)
         calls.append(ToolCallRequest(name, arguments))
     return tuple(calls)
