@@ -152,7 +152,8 @@ def test_token_budgets_per_turn_and_per_episode(checkpoints: dict[str, Path]) ->
     assert 0 in spent and traj.actions[spent.index(0)] == ""  # the budget ran out: empty actions, no generation
     assert traj.truncated
     tight = HFAgent(model=str(checkpoints["qwen2_5_vl"]), max_prompt_tokens=50)
-    assert tight.act(_first_turns(1)) == [""]
+    with pytest.warns(UserWarning, match=r"episode 'ep0': its first prompt is \d+ tokens, over max_prompt_tokens=50"):
+        assert tight.act(_first_turns(1)) == [""]
 
 
 def test_turn_ends_right_after_answer(qwen: HFAgent) -> None:

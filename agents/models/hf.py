@@ -30,6 +30,8 @@ agent needs no option for it, the model answers directly.
 from __future__ import annotations
 
 import json
+import time
+import warnings
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -162,6 +164,8 @@ class HFAgent:
         self.stop_ids = _stop_ids(self.tokenizer, self.model.generation_config)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.stop_ids[0]
         self.episodes: dict[str, _Episode] = {}
+        self.timing = {"render_s": 0.0, "processor_s": 0.0, "generate_s": 0.0}
+        """Seconds spent so far: chat template rendering, the processor (images from the cache), generate."""
 
     # ------------------------------------------------------------------ the agent protocol
     def act(self, turns: Sequence[Turn]) -> list[Any]:
@@ -200,6 +204,7 @@ class HFAgent:
     def _prepare(self, turns: Sequence[Turn]) -> tuple[Any, list[int]]:
         """The batch's model inputs (rendered, images from the episode caches, padded left) and token limits."""
         texts, images, caches = [], [], []
+        start = time.perf_counter()
         for turn in turns:
             episode = self._episode(turn.episode_id)
             messages, arrays = template_messages(turn.messages)
@@ -208,9 +213,12 @@ class HFAgent:
             ))
             images += episode.images.pil_images(arrays)
             caches.append(episode.images)
+        rendered = time.perf_counter()
         inputs = self._inputs(texts, images, caches)
+        self.timing["render_s"] += rendered - start
+        self.timing["processor_s"] += time.perf_counter() - rendered
         lengths = inputs["attention_mask"].sum(dim=1).tolist()
-        limits = [self._limit(self.episodes[t.episode_id], int(n)) for t, n in zip(turns, lengths, strict=True)]
+        limits = [self._limit(t.episode_id, int(n)) for t, n in zip(turns, lengths, strict=True)]
         return inputs, limits
 
     def _inputs(self, texts: list[str], images: list[Any], caches: list[ImageCache]) -> Any:
@@ -235,10 +243,21 @@ class HFAgent:
             episode = self.episodes[episode_id] = _Episode(cache, generator)
         return episode
 
-    def _limit(self, episode: _Episode, length: int) -> int:
-        """New tokens this turn may take: 0 when the prompt is too long or the episode budget is spent."""
+    def _limit(self, episode_id: str, length: int) -> int:
+        """New tokens this turn may take: 0 when the prompt is too long or the episode budget is spent.
+
+        The episode's first prompt is the length seen at its first turn played by this agent.
+        """
+        episode = self.episodes[episode_id]
         if episode.prompt_tokens is None:
             episode.prompt_tokens = length
+            if length > self.settings.max_prompt_tokens:
+                warnings.warn(
+                    f"episode {episode_id!r}: its first prompt is {length} tokens, over max_prompt_tokens="
+                    f"{self.settings.max_prompt_tokens}; it gets empty actions (raise max_prompt_tokens, or lower "
+                    "max_pixels)",
+                    stacklevel=2,
+                )
         if episode.prompt_tokens > self.settings.max_prompt_tokens:
             return 0
         used = length - episode.prompt_tokens
@@ -263,10 +282,12 @@ class HFAgent:
         config = GenerationConfig(
             max_new_tokens=max(limits) + 1, do_sample=False, eos_token_id=self.stop_ids, pad_token_id=self.pad_id
         )
+        start = time.perf_counter()
         with torch.inference_mode():
             output = self.model.generate(
                 **inputs, generation_config=config, logits_processor=LogitsProcessorList([decoder])
             )
+        self.timing["generate_s"] += time.perf_counter() - start
         new = output[:, prompt_length:].tolist()
         counts = [next((k for k, token in enumerate(row) if token in self.stop_ids), len(row)) for row in new]
         texts = self.tokenizer.batch_decode(
