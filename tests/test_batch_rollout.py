@@ -7,6 +7,7 @@ wrappers that fail on purpose, and a tool client that records how calls reach it
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -16,6 +17,8 @@ import pytest
 import spacetools_env  # noqa: F401  (registers the envs)
 from agents.random_agent import RandomAgent
 from agents.tool_program import ToolProgramAgent
+from benchmarks.cli import main
+from benchmarks.eval import EvalConfig, run_eval
 from spacetools_env.batch_rollout import BatchRollout, EpisodeResult, WorkItem
 from spacetools_env.rollout import agent_policy, rollout
 from spacetools_env.tool_rounds import references_variable, rounds
@@ -238,3 +241,47 @@ def test_the_perf_script_times_each_batch_size_and_prints_the_ratio(capsys):
     out = capsys.readouterr().out
     assert "9 episodes per pass, 1 timed passes per batch size" in out
     assert "batch 3 / batch 1: median ratio" in out and "worst ratio" in out
+
+
+# ---------------------------------------------------------------------- spacetools eval --batch-size
+BATCH_SUITE = ",".join(f"SpaceTools-Synth-{f}-v0" for f in ("RelativeDepth", "Relation2D", "Depth3D", "BoxPose"))
+
+
+def _records_by_key(out: Path) -> dict[tuple, dict]:
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    return {(r["key"]["env_id"], r["key"]["index"]): {k: v for k, v in r.items() if k != "timing"} for r in records}
+
+
+@pytest.mark.parametrize(
+    ("agent", "agent_kwargs", "workers"),
+    [("tool-program", "{}", "1"), ("random", '{"seed": 7, "tool_turns": 2, "max_calls_per_turn": 3}', "1"),
+     ("tool-program", "{}", "2")],
+    ids=["tool-program", "random", "tool-program-2-workers"],
+)
+def test_batch_size_4_records_equal_batch_size_1_but_for_timing(tmp_path, agent, agent_kwargs, workers):
+    runs = {}
+    for batch in ("1", "4"):
+        out = tmp_path / f"batch{batch}"
+        argv = ["eval", "--agent", agent, "--agent-kwargs", agent_kwargs, "--suite", BATCH_SUITE, "--episodes", "3",
+                "--workers", workers, "--batch-size", batch, "--out", str(out), "--no-progress"]
+        assert main(argv) == 0
+        runs[batch] = _records_by_key(out)
+    assert len(runs["1"]) == 12 and runs["1"] == runs["4"]
+    assert sum(r["turns"] for r in runs["4"].values()) > 12  # tool turns were played, not only answers
+    manifest = json.loads((tmp_path / "batch4" / "manifest.json").read_text())
+    assert manifest["agent"]["kwargs"] == json.loads(agent_kwargs) and manifest["run"]["config"]["batch_size"] == 4
+
+
+def test_a_run_resumes_at_another_batch_size(tmp_path):
+    suite = "SpaceTools-Synth-RelativeDepth-v0,SpaceTools-Synth-FreeSpace-v0"
+    config = EvalConfig(agent="tool-program", suite=suite, episodes=3, out=tmp_path, progress=False, batch_size=4)
+    run_eval(config)
+    lines = config.results_path.read_text().splitlines()
+    config.results_path.write_text("\n".join(lines[:2]) + "\n")
+    again = run_eval(EvalConfig(**{**config.__dict__, "batch_size": 2}))
+    assert (again.resumed, again.played, again.complete) == (2, 4, True)
+
+
+def test_batch_size_must_be_a_positive_integer(tmp_path):
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        EvalConfig(agent="tool-program", suite="synth", out=tmp_path, batch_size=0)

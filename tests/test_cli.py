@@ -145,3 +145,20 @@ def test_eval_suite_module_that_cannot_be_imported_is_a_clear_error(tmp_path, ca
         "named 'no_such_tasks'); it must be importable where spacetools runs: install it, or add its folder to "
         "PYTHONPATH"
     ) in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--batch-size", "0", "batch_size must be a positive integer (1: one at a time), got 0"),
+        ("--suite", "a:b:c", "suite entry 'a:b:c' is not of the form 'module:EnvId' (e.g. 'my_tasks:MyTask-v0')"),
+        ("--agent", "nope", "unknown agent 'nope'; known agents: ["),
+    ],
+    ids=["batch-size", "suite-entry", "agent"],
+)
+def test_eval_option_errors_name_the_value_and_the_fix(tmp_path, capsys, option, value, message):
+    options = {"--agent": "random", "--suite": "SpaceTools-Synth-RelativeDepth-v0", "--out": str(tmp_path / "r")}
+    options[option] = value
+    assert main(["eval", *[part for pair in options.items() for part in pair], "--no-progress"]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
