@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from agents.tool_program import ToolProgramAgent
-from agents.traces import Trace, mix, read_dataset, trace_from_trajectory, write_dataset
+from agents.traces import Trace, check_dataset, mix, read_dataset, trace_from_trajectory, write_dataset
 from agents.traces.trace import TraceImage, TraceMessage, assistant_text
 from benchmarks.cli import main
 from spacetools_env.parsing import ToolCallRequest
@@ -235,3 +235,24 @@ def test_trl_rows_loaded_by_datasets_still_render_as_the_env_conversation(runs, 
     for example, record in zip(dataset, read_records(runs["policy"]), strict=True):
         assert render_qwen2_5_vl(example["messages"], None) == env_chatml(record)
         assert example["images"][0].size == (640, 480)
+
+
+@pytest.mark.usefixtures("no_outside_data")
+def test_a_benchmark_run_exports_with_the_items_system_prompt_from_its_data(tmp_path, capsys):
+    """A paper-suite run: the env is rebuilt from the run's data (--data-dir), the item's own system prompt kept."""
+    from fixtures_bench import build_spacetools_eval
+
+    data = build_spacetools_eval(tmp_path / "data", keys=["blinkdepth"])
+    assert main(["eval", "--agent", "blind-guess", "--suite", "SpaceTools-BLINK-Depth-v0", "--data-dir", str(data),
+                 "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    export = ["traces", "export", str(tmp_path / "run"), "--format", "sharegpt", "--min-score", "0"]
+    assert main([*export, "--out", str(tmp_path / "no-data")]) == 2
+    assert "spacetools: error: siyich/spacetools-eval-benchmarks: 'data/blinkdepth.parquet' not found" in (
+        capsys.readouterr().err)
+    assert main([*export, "--data-dir", str(data), "--out", str(tmp_path / "sft")]) == 0
+    records = read_records(tmp_path / "run")
+    for row, record in zip(read_rows(tmp_path / "sft"), records, strict=True):
+        system = record["trajectory"]["messages"][0]["content"][0]["text"]
+        assert row["system"] + tools_block(json.loads(row["tools"])) == system
+        assert row["conversations"][-1]["value"] == record["trajectory"]["actions"][-1]
+    assert check_dataset(tmp_path / "sft").rows == len(records)
