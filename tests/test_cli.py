@@ -162,3 +162,14 @@ def test_eval_option_errors_name_the_value_and_the_fix(tmp_path, capsys, option,
     assert main(["eval", *[part for pair in options.items() for part in pair], "--no-progress"]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_eval_agent_its_workers_cannot_build_fails_each_episode_with_the_reason(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = [*EVAL, "--episodes", "2", "--workers", "2", "--agent", "random", "--agent-kwargs", '{"tool_turns": -1}']
+    assert main([*argv, "--out", str(out)]) == 1  # the pool survives: every episode fails, named
+    failed = json.loads((out / "summary.json").read_text())["failed"]
+    assert len(failed) == 2 and all(
+        f["error"] == "the worker could not build the agent: ValueError: tool_turns must be >= 0 and "
+        "max_calls_per_turn >= 1, got -1 and 2" for f in failed
+    )
