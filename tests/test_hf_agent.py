@@ -189,6 +189,8 @@ def test_bad_options_are_named(checkpoints: dict[str, Path]) -> None:
         manifest_entry(model=path, max_new_token=5)
     with pytest.raises(ValueError, match=r'the hf agent needs a "model": a checkpoint folder or a hub id'):
         manifest_entry(max_turn_tokens=5)
+    with pytest.raises(ValueError, match=r'the hf agent needs a "model": a checkpoint folder or a hub id'):
+        HFAgent()
     with pytest.raises(ValueError, match=r"max_turn_tokens must be a positive integer, got 0"):
         HFAgent(model=path, max_turn_tokens=0)
     with pytest.raises(ValueError, match=r"model '\./nowhere' is not a checkpoint folder"):

@@ -48,6 +48,9 @@ from spacetools_env.rollout import Turn
 
 ANSWER_END = "</answer>"
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+NEEDS_MODEL = (
+    'the hf agent needs a "model": a checkpoint folder or a hub id, e.g. --agent-kwargs \'{"model": "/path/to/ckpt"}\''
+)
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,7 @@ class HFAgent:
 
     def __init__(
         self,
-        model: str,
+        model: str | None = None,
         revision: str | None = None,
         device: str = "cpu",
         dtype: str = "auto",
@@ -144,6 +147,8 @@ class HFAgent:
         import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
+        if model is None:
+            raise ValueError(NEEDS_MODEL)
         self.settings = _settings(settings)
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {list(DTYPES)}, got {dtype!r}")
@@ -303,9 +308,8 @@ def manifest_entry(**kwargs: Any) -> dict[str, Any]:
     the sha256 of its weight files, device, dtype, chat template and every generation setting.
     """
     options = dict(kwargs)
-    if "model" not in options:
-        raise ValueError('the hf agent needs a "model": a checkpoint folder or a hub id, e.g. '
-                         '--agent-kwargs \'{"model": "/path/to/checkpoint"}\'')
+    if options.get("model") is None:
+        raise ValueError(NEEDS_MODEL)
     model = options.pop("model")
     revision = options.pop("revision", None)
     device, dtype = options.pop("device", "cpu"), options.pop("dtype", "auto")
