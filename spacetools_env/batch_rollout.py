@@ -13,10 +13,10 @@ agent keys its state and randomness on ``Turn.episode_id`` (the shipped agents d
 instance plays one episode at a time; the driver makes one env per running episode of a key
 (``make_env(key)``) and reuses it for the next episode of that key.
 
-Failures: an exception from ``env.reset`` or ``env.step`` fails that episode alone. An exception
-from the batched ``agent.act`` (or the wrong number of actions) cannot be pinned on one turn, since
-the agent may already have advanced the others, so it fails every episode of that call; each
-result carries the exception and the other episodes of the queue go on.
+Failures: an exception from ``make_env``, ``env.reset`` or ``env.step`` fails that episode
+alone. An exception from the batched ``agent.act`` (or the wrong number of actions) cannot be
+pinned on one turn, since the agent may already have advanced the others, so it fails every
+episode of that call; each result carries the exception and the other episodes of the queue go on.
 
 >>> import gymnasium as gym, spacetools_env
 >>> class Guess:
@@ -75,10 +75,10 @@ class EpisodeResult:
     Attributes:
         work: The work item played.
         trajectory: The whole episode; None when it failed.
-        error: What failed it (``env.reset``/``env.step`` for this episode, or the batched
-            ``agent.act``); None when it finished.
-        env: The env that played it, as the episode left it; valid until the driver's
-            iterator is advanced (it then plays another episode).
+        error: What failed it (``make_env``/``env.reset``/``env.step`` for this episode, or the
+            batched ``agent.act``); None when it finished.
+        env: The env that played it, as the episode left it (None if ``make_env`` failed);
+            valid until the driver's iterator is advanced (it then plays another episode).
         timing: ``env_s`` (reset and steps), ``agent_s`` (its share of each batched act call:
             the call's seconds over the turns in it), ``wall_s`` (reset to end).
     """
@@ -152,15 +152,15 @@ class BatchRollout:
 
     # ------------------------------------------------------------------ one episode's life
     def _start(self, item: WorkItem) -> _Running | tuple[_Running, BaseException]:
+        running = _Running(item, None, time.perf_counter())
         idle = self._idle.get(item.env_key)
-        if idle:
-            env = idle.pop()
-        else:
-            env = self.make_env(item.env_key)
-            self._made.append(env)
-        running = _Running(item, env, time.perf_counter())
         try:
-            observation, running.info = env.reset(seed=item.seed, options=dict(item.options or {}))
+            if idle:
+                running.env = idle.pop()
+            else:
+                running.env = self.make_env(item.env_key)
+                self._made.append(running.env)
+            observation, running.info = running.env.reset(seed=item.seed, options=dict(item.options or {}))
         except Exception as exc:
             return running, exc
         finally:
@@ -222,4 +222,5 @@ class BatchRollout:
                 self._release(r)
 
     def _release(self, r: _Running) -> None:
-        self._idle.setdefault(r.work.env_key, []).append(r.env)
+        if r.env is not None:  # None: make_env itself failed
+            self._idle.setdefault(r.work.env_key, []).append(r.env)

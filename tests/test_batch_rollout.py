@@ -285,3 +285,18 @@ def test_a_run_resumes_at_another_batch_size(tmp_path):
 def test_batch_size_must_be_a_positive_integer(tmp_path):
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
         EvalConfig(agent="tool-program", suite="synth", out=tmp_path, batch_size=0)
+
+
+def test_an_env_that_cannot_be_made_fails_the_episodes_of_its_key_alone():
+    def make(key: str) -> gym.Env:
+        if key == IDS[1]:
+            raise FileNotFoundError("benchmark data not found")
+        return gym.make(key)
+
+    driver = BatchRollout(ToolProgramAgent(), make, batch_size=2)
+    results = list(driver.play(_work(ids=IDS[:2], items=2)))
+    driver.close()
+    assert sorted(r.work.episode_id for r in results if isinstance(r.error, FileNotFoundError)) == [
+        f"{IDS[1]}/test/0", f"{IDS[1]}/test/1"
+    ]
+    assert all(r.trajectory.score == 1.0 for r in results if r.work.env_key == IDS[0])
