@@ -7,9 +7,9 @@ default, so the figure is the env and tools' own overhead; pass ``--agent hf --a
 item (the process-wide item cache) and builds each driver's envs, so the timed passes measure
 rollouts, not scene generation. Batch sizes alternate within each repeat so machine noise hits
 them alike. Printed per batch size: median and worst episodes/s over ``--repeats``, and the split
-of the time into agent (``agent.act``) and env (``reset``/``step``, tools included) and driver (the rest);
-then the ratio of the medians against the first batch size, and the worst ratio (worst of the
-larger size over the best of the first).
+of the time into agent (``agent.act``), env (``reset``/``step`` without the tools), tools (the
+env's ``timing["tools_s"]``) and driver (the rest); then the ratio of the medians against the
+first batch size, and the worst ratio (worst of the larger size over the best of the first).
 
     python benchmarks/perf/batched_rollouts.py [--batch-sizes 1,8] [--per-family 16] [--repeats 5]
     python benchmarks/perf/batched_rollouts.py --short   # a sanity check in a few seconds
@@ -28,6 +28,7 @@ import gymnasium as gym
 
 from benchmarks.agents import load_agent
 from benchmarks.eval.suites import synth_ids
+from spacetools_env import unwrap
 from spacetools_env.batch_rollout import BatchRollout, WorkItem
 
 
@@ -41,16 +42,18 @@ def work_items(per_family: int) -> list[WorkItem]:
 
 
 def one_pass(driver: BatchRollout, work: Sequence[WorkItem]) -> dict[str, float]:
-    """Play ``work`` once; wall seconds, summed agent and env seconds, failures."""
+    """Play ``work`` once; wall seconds, summed agent, env (tools excluded) and tool seconds, failures."""
     start = time.perf_counter()
-    agent_s = env_s = 0.0
+    agent_s = env_s = tools_s = 0.0
     failed = 0
     for result in driver.play(work):
         agent_s += result.timing["agent_s"]
         env_s += result.timing["env_s"]
+        tools_s += unwrap(result.env).timing["tools_s"]  # inside env_s
         failed += result.error is not None
     wall = time.perf_counter() - start
-    return {"wall_s": wall, "agent_s": agent_s, "env_s": env_s, "failed": failed, "eps": len(work) / wall}
+    return {"wall_s": wall, "agent_s": agent_s, "env_s": env_s - tools_s, "tools_s": tools_s, "failed": failed,
+            "eps": len(work) / wall}
 
 
 def measure(
@@ -80,16 +83,16 @@ def report(runs: dict[int, list[dict[str, float]]], episodes: int) -> str:
     sizes = list(runs)
     base = sizes[0]
     lines = [f"{episodes} episodes per pass, {len(runs[base])} timed passes per batch size"]
-    lines.append(f"{'batch':>5} {'median ep/s':>12} {'worst ep/s':>11} {'agent %':>8} {'env %':>6} {'driver %':>9}")
+    lines.append(f"{'batch':>5} {'median ep/s':>12} {'worst ep/s':>11} {'agent %':>8} {'env %':>6} {'tools %':>8} "
+                 f"{'driver %':>9}")
     for size in sizes:
         passes = runs[size]
         wall = sum(p["wall_s"] for p in passes)
-        agent = 100 * sum(p["agent_s"] for p in passes) / wall
-        env = 100 * sum(p["env_s"] for p in passes) / wall
+        split = {name: 100 * sum(p[name] for p in passes) / wall for name in ("agent_s", "env_s", "tools_s")}
         eps = [p["eps"] for p in passes]
         lines.append(
-            f"{size:>5} {statistics.median(eps):>12.1f} {min(eps):>11.1f} {agent:>8.1f} {env:>6.1f} "
-            f"{100 - agent - env:>9.1f}"
+            f"{size:>5} {statistics.median(eps):>12.1f} {min(eps):>11.1f} {split['agent_s']:>8.1f} "
+            f"{split['env_s']:>6.1f} {split['tools_s']:>8.1f} {100 - sum(split.values()):>9.1f}"
         )
     base_eps = [p["eps"] for p in runs[base]]
     for size in sizes[1:]:
