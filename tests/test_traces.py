@@ -11,7 +11,15 @@ import pytest
 from PIL import Image
 
 from agents.tool_program import ToolProgramAgent
-from agents.traces import Trace, check_dataset, mix, read_dataset, trace_from_trajectory, write_dataset
+from agents.traces import (
+    Trace,
+    check_dataset,
+    export_trajectories,
+    mix,
+    read_dataset,
+    trace_from_trajectory,
+    write_dataset,
+)
 from agents.traces.trace import TraceImage, TraceMessage, assistant_text
 from benchmarks.cli import main
 from spacetools_env.parsing import ToolCallRequest
@@ -182,10 +190,10 @@ def test_mix_samples_the_sources_at_the_ratio_and_reports_the_source_that_ran_sh
 
 def test_mix_takes_as_many_as_the_scarcest_source_allows():
     picked, report = mix([list(range(10)), list(range(20))], (1, 3), seed=5, names=("policy", "teacher"))
-    assert [len(p) for p in picked] == [6, 20] and report.short == ("teacher",)
+    assert [len(p) for p in picked] == [7, 20] and report.short == ("teacher",)  # 6.67 policy rounds to 7
     assert picked[0] == sorted(picked[0]) and picked == mix([list(range(10)), list(range(20))], (1, 3), seed=5,
                                                             names=("policy", "teacher"))[0]
-    assert report.format().splitlines()[0] == "mix asked 1:3, reached 6:20 episodes (not exactly the ratio)"
+    assert report.format().splitlines()[0] == "mix asked 1:3, reached 7:20 episodes (not exactly the ratio)"
     picked, report = mix([list(range(2)), list(range(60))], (1, 3), names=("policy", "teacher"))
     assert [len(p) for p in picked] == [2, 6] and report.short == ("policy",)
     assert report.format().splitlines()[0] == "mix asked 1:3, reached 2:6 episodes"
@@ -256,3 +264,25 @@ def test_a_benchmark_run_exports_with_the_items_system_prompt_from_its_data(tmp_
         assert row["system"] + tools_block(json.loads(row["tools"])) == system
         assert row["conversations"][-1]["value"] == record["trajectory"]["actions"][-1]
     assert check_dataset(tmp_path / "sft").rows == len(records)
+
+
+def test_in_memory_rollouts_are_filtered_and_mixed_like_runs(tmp_path):
+    env = gym.make("SpaceTools-Synth-RelativeDepth-v0", difficulty="easy")
+    agent = ToolProgramAgent()
+
+    def policy(messages, info):
+        return agent.act([Turn("0", messages, info)])[0]
+
+    solved = [rollout(env, policy, seed=s) for s in range(4)]
+    guesses = [rollout(env, lambda messages, info: "<answer>B</answer>", seed=s) for s in range(4)]
+    env.close()
+    assert all(t.score == 1.0 for t in solved)
+    report = export_trajectories({"policy": solved, "teacher": solved[:3] + guesses}, tmp_path / "sft", "sharegpt",
+                                 ratio=(1, 3))
+    kept_teacher = 3 + sum(t.score == 1.0 for t in guesses)
+    assert report.kept == {"policy": (4, 4), "teacher": (kept_teacher, 7)}
+    policy = min(4, round(kept_teacher / 3))
+    assert report.mix is not None and report.mix.taken == (policy, kept_teacher)
+    sources = [r["meta"]["source"] for r in read_rows(tmp_path / "sft")]
+    assert sources == ["policy"] * policy + ["teacher"] * kept_teacher
+    assert all(r["meta"]["score"] == 1.0 for r in read_rows(tmp_path / "sft"))

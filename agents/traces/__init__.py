@@ -9,15 +9,27 @@
 - :mod:`~agents.traces.dataset_dir`: a dataset folder written and read back (either format, and the
   released set); :mod:`~agents.traces.filters`: correct-only / minimum score and the source mix;
 - :mod:`~agents.traces.export`: eval runs (pixels rebuilt by replay) and in-memory rollouts to
-  traces; :mod:`~agents.traces.check`: import a dataset and report; :mod:`~agents.traces.cli`: the
+  traces, filtered and mixed (``export_runs``, ``export_trajectories``);
+  :mod:`~agents.traces.check`: import a dataset and report; :mod:`~agents.traces.cli`: the
   ``spacetools traces`` commands.
+
+In-memory episodes (``trajectories`` from :func:`spacetools_env.rollout.rollout` or a trainer)::
+
+    export_trajectories({"policy": trajectories}, Path("sft"), "trl")        # correct ones only
+
 """
 
 from __future__ import annotations
 
 from agents.traces.check import CheckReport, check_dataset
 from agents.traces.dataset_dir import FORMATS, read_dataset, write_dataset
-from agents.traces.export import ExportReport, export_runs, trace_from_record, trace_from_trajectory
+from agents.traces.export import (
+    ExportReport,
+    export_runs,
+    export_trajectories,
+    trace_from_record,
+    trace_from_trajectory,
+)
 from agents.traces.filters import DEFAULT_MIX, mix, parse_mix, passes
 from agents.traces.sharegpt import dataset_info, from_sharegpt_row, to_sharegpt_row
 from agents.traces.trace import Trace, TraceError, TraceImage, TraceMessage
@@ -35,6 +47,7 @@ __all__ = [
     "check_dataset",
     "dataset_info",
     "export_runs",
+    "export_trajectories",
     "from_sharegpt_row",
     "from_trl_row",
     "mix",

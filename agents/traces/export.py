@@ -150,19 +150,43 @@ def export_runs(
 
     Raises:
         TraceError: a folder is not an eval run, an episode does not replay, or ``out`` is not empty.
-        ValueError: an unknown format, or a ratio with the wrong number of parts.
+        ValueError: an unknown format, a score outside [0, 1], or a ratio with the wrong number of parts.
     """
-    if not 0.0 <= min_score <= 1.0:  # also refuses NaN
-        raise ValueError(f"--min-score must be in [0, 1] (scores are), got {min_score}; 1 keeps only correct episodes")
     runs = [Run.open(Path(f)) for f in folders]
     names = [r.name for r in runs]
     if len(set(names)) != len(names):
         raise TraceError(f"run folders must have distinct names (each is a trace source), got {names}")
-    groups = [[r for r in run.records if passes(r.get("score"), min_score)] for run in runs]
-    kept = {run.name: (len(g), len(run.records)) for run, g in zip(runs, groups, strict=True)}
-    report_mix = None
-    if ratio is not None:
-        groups, report_mix = mix(groups, ratio, seed=seed, names=names)
+    groups, kept, report_mix = _select(names, [run.records for run in runs], min_score, ratio, seed)
     traces = (t for run, group in zip(runs, groups, strict=True) for t in run.traces(group, data_dir))
-    written = write_dataset(traces, out, fmt)
-    return ExportReport(written, fmt, kept, min_score, report_mix)
+    return ExportReport(write_dataset(traces, out, fmt), fmt, kept, min_score, report_mix)
+
+
+def export_trajectories(
+    sources: Mapping[str, Sequence[Trajectory]], out: Path, fmt: str, *, min_score: float = CORRECT,
+    ratio: Sequence[int] | None = None, seed: int = 0,
+) -> ExportReport:
+    """:func:`export_runs` for in-memory episodes (a trainer's rollouts): source name -> trajectories.
+
+    Raises:
+        TraceError, ValueError: as :func:`export_runs`.
+    """
+    names = list(sources)
+    episodes = [[{"score": t.info.get("score"), "traj": t} for t in sources[n]] for n in names]
+    groups, kept, report_mix = _select(names, episodes, min_score, ratio, seed)
+    traces = (trace_from_trajectory(e["traj"], source=n) for n, g in zip(names, groups, strict=True) for e in g)
+    return ExportReport(write_dataset(traces, out, fmt), fmt, kept, min_score, report_mix)
+
+
+def _select(
+    names: Sequence[str], episodes: Sequence[Sequence[dict[str, Any]]], min_score: float,
+    ratio: Sequence[int] | None, seed: int,
+) -> tuple[list[list[dict[str, Any]]], dict[str, tuple[int, int]], MixReport | None]:
+    """Each source's episodes scoring at least ``min_score`` (by their ``"score"``), then mixed at ``ratio``."""
+    if not 0.0 <= min_score <= 1.0:  # also refuses NaN
+        raise ValueError(f"--min-score must be in [0, 1] (scores are), got {min_score}; 1 keeps only correct episodes")
+    groups = [[e for e in group if passes(e.get("score"), min_score)] for group in episodes]
+    kept = {n: (len(g), len(all_)) for n, g, all_ in zip(names, groups, episodes, strict=True)}
+    if ratio is None:
+        return groups, kept, None
+    mixed, report = mix(groups, ratio, seed=seed, names=names)
+    return mixed, kept, report

@@ -2,8 +2,8 @@
 
 DIRL's teaching set keeps only correct traces and mixes point-tool IRL traces with universal-teacher
 traces 1:3 (2k + 6k; notes: original_system.md section 2). :func:`mix` samples each source without
-replacement, seeded, as many episodes as the scarcest source allows at the asked ratio, and reports
-the mix it reached.
+replacement, seeded, as many episodes as the scarcest source allows at the asked ratio (the others
+rounded to the nearest count), and reports the mix it reached.
 """
 
 from __future__ import annotations
@@ -61,8 +61,7 @@ class MixReport:
     def format(self) -> str:
         asked = ":".join(map(str, self.ratio))
         reached = ":".join(map(str, self.taken))
-        unit = self.taken[0] / self.ratio[0] if self.ratio[0] else 0.0
-        exact = all(t == round(unit * r) for t, r in zip(self.taken, self.ratio, strict=True))
+        exact = all(t * self.ratio[0] == self.taken[0] * r for t, r in zip(self.taken, self.ratio, strict=True))
         lines = [f"mix asked {asked}, reached {reached} episodes" + ("" if exact else " (not exactly the ratio)")]
         for name, available, taken in zip(self.sources, self.available, self.taken, strict=True):
             lines.append(f"  {name}: {taken} of {available} kept episodes")
@@ -78,7 +77,8 @@ def mix(
     """Each group sampled to ``ratio`` (seeded, without replacement, original order kept).
 
     The scarcest group relative to its share sets the scale: ``k = min(len(group) / part)``; group
-    ``i`` keeps ``floor(k * ratio[i])`` episodes.
+    ``i`` keeps ``k * ratio[i]`` episodes rounded to the nearest count (the scarcest keeps them all),
+    the mix closest to the ratio that uses every episode of the source that runs short.
 
     Raises:
         ValueError: ``ratio`` and ``groups`` differ in length, or a part is not positive.
@@ -94,7 +94,7 @@ def mix(
     scale = min(len(g) / p for g, p in zip(groups, ratio, strict=True))
     picked: list[list[T]] = []
     for i, (group, part) in enumerate(zip(groups, ratio, strict=True)):
-        count = min(len(group), math.floor(scale * part + 1e-9))
+        count = min(len(group), math.floor(scale * part + 0.5))
         chosen = sorted(random.Random(f"{seed}:{i}").sample(range(len(group)), count))
         picked.append([group[j] for j in chosen])
     report = MixReport(names, tuple(int(p) for p in ratio), tuple(len(g) for g in groups),
