@@ -197,3 +197,27 @@ def test_bad_options_are_named(checkpoints: dict[str, Path]) -> None:
         HFAgent(model="./nowhere")
     with pytest.raises(ValueError, match=r"dtype must be one of \['auto', 'float32', 'bfloat16', 'float16'\]"):
         HFAgent(model=path, dtype="fp8")
+
+
+@pytest.mark.parametrize("family", sorted(tiny.FAMILIES))
+def test_a_real_tool_image_reaches_the_model_with_one_image_per_placeholder(
+    checkpoints: dict[str, Path], family: str
+) -> None:
+    env = gym.make(ENV_ID, tools=["vision_ops.crop"], tool_images=True, max_turns=3)
+    observation, info = env.reset(seed=0)
+    call = '<tool_call>{"name": "vision_ops.crop", "arguments": {"x1": 0.1, "y1": 0.1, "x2": 0.6, "y2": 0.5, ' \
+           '"image_index": 0}}</tool_call>'
+    replies, _, _, _, info = env.step(call)
+    assert len(replies[0]["content"]) == 2 and replies[0]["content"][1]["type"] == "image"  # the crop came back
+    turn = Turn("crop", [*observation, msg.assistant_message(call), *replies], info)
+    agent = HFAgent(model=str(checkpoints[family]), max_turn_tokens=4)
+    inputs, _ = agent._prepare([turn])
+    ids = inputs["input_ids"][0].tolist()
+    if family == "llava":  # 16 tokens per image (56 px / 14 px patches, 4 x 4)
+        assert ids.count(agent.model.config.image_token_index) == 2 * 16 and inputs["pixel_values"].shape[0] == 2
+    else:
+        grid = inputs["image_grid_thw"]
+        assert grid.shape[0] == 2 == ids.count(agent.tokenizer.convert_tokens_to_ids("<|vision_start|>"))
+        assert ids.count(agent.model.config.image_token_id) == int(grid.prod(dim=1).sum()) // 4
+    assert isinstance(agent.act([turn])[0], str)  # the model's forward checks image features == image tokens
+    assert agent.episodes["crop"].images.processed == 2
