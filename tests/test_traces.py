@@ -286,3 +286,34 @@ def test_in_memory_rollouts_are_filtered_and_mixed_like_runs(tmp_path):
     sources = [r["meta"]["source"] for r in read_rows(tmp_path / "sft")]
     assert sources == ["policy"] * policy + ["teacher"] * kept_teacher
     assert all(r["meta"]["score"] == 1.0 for r in read_rows(tmp_path / "sft"))
+
+
+def test_llamafactory_reads_the_sharegpt_rows_as_the_env_conversation(runs, exported):
+    """With LLaMA-Factory's own converter and qwen2_vl formatters (optional: not a dependency; skipped without it)."""
+    pytest.importorskip("llamafactory")
+    from types import SimpleNamespace
+
+    from llamafactory.data.converter import SharegptDatasetConverter
+    from llamafactory.data.formatter import FunctionFormatter, ToolFormatter
+
+    folder = exported["sharegpt"]
+    info = json.loads((folder / "dataset_info.json").read_text())["spacetools_traces"]
+    attr = SimpleNamespace(**info["columns"], **info["tags"], ranking=False, kto_tag=None, videos=None, audios=None,
+                           load_from="file")
+    convert = SharegptDatasetConverter(dataset_attr=attr, data_args=SimpleNamespace(media_dir=str(folder)))
+    function = FunctionFormatter(slots=["{{content}}<|im_end|>\n"], tool_format="qwen")
+    for row, record in zip(read_rows(folder), read_records(runs["policy"]), strict=True):
+        example = convert(row)
+        tools = ToolFormatter(tool_format="qwen").apply(content=example["_tools"])[0]
+        text = f"<|im_start|>system\n{example['_system']}{tools}<|im_end|>\n"
+        for m in example["_prompt"] + example["_response"]:
+            if m["role"] in ("user", "observation"):
+                body = m["content"] if m["role"] == "user" else f"<tool_response>\n{m['content']}\n</tool_response>"
+                text += f"<|im_start|>user\n{body}<|im_end|>\n<|im_start|>assistant\n"
+            elif m["role"] == "function":
+                text += "".join(function.apply(content=m["content"], thought_words=("<think>\n", "\n</think>\n\n"),
+                                               tool_call_words=("<tool_call>", "</tool_call>")))
+            else:
+                text += m["content"] + "<|im_end|>\n"
+        assert text.replace("<image>", "<|vision_start|><|image_pad|><|vision_end|>") == env_chatml(record)
+        assert all(Path(p).is_file() for p in example["_images"])
