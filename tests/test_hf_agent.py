@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import re
 from pathlib import Path
 
 import gymnasium as gym
@@ -22,6 +24,7 @@ from spacetools_env.rollout import Turn, agent_policy, rollout  # noqa: E402
 
 torch.set_num_threads(1)
 ENV_ID = "SpaceTools-Synth-RelativeDepth-v0"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -221,3 +224,14 @@ def test_a_real_tool_image_reaches_the_model_with_one_image_per_placeholder(
         assert ids.count(agent.model.config.image_token_id) == int(grid.prod(dim=1).sum()) // 4
     assert isinstance(agent.act([turn])[0], str)  # the model's forward checks image features == image tokens
     assert agent.episodes["crop"].images.processed == 2
+
+
+def test_example_plays_an_episode_on_the_tiny_model(
+    checkpoints: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = importlib.util.spec_from_file_location("hf_agent_episode", ROOT / "examples" / "hf_agent_episode.py")
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    example.main(["--model", str(checkpoints["qwen2_5_vl"]), "--max-turn-tokens", "6"])
+    assert re.search(r"score \d\.\d{3}, (answered|out of turns)", capsys.readouterr().out)
