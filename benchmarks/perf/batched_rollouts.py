@@ -4,12 +4,14 @@ Plays ``--per-family`` items of every built-in synthetic family through
 :class:`~spacetools_env.batch_rollout.BatchRollout` with one agent (the tool-program agent by
 default, so the figure is the env and tools' own overhead; pass ``--agent hf --agent-kwargs
 '{"model": PATH}'`` to time a model agent the same way). A first untimed pass generates every
-item (the process-wide item cache) and builds each driver's envs, so the timed passes measure
-rollouts, not scene generation. Batch sizes alternate within each repeat so machine noise hits
-them alike. Printed per batch size: median and worst episodes/s over ``--repeats``, and the split
-of the time into agent (``agent.act``), env (``reset``/``step`` without the tools), tools (the
-env's ``timing["tools_s"]``) and driver (the rest); then the ratio of the medians against the
-first batch size, and the worst ratio (worst of the larger size over the best of the first).
+item (the process-wide item cache, sized to hold them all), so the timed passes measure rollouts,
+not scene generation; each pass gets fresh envs, built before its clock starts, so every tool
+cache starts cold as in an eval (each item played once). Batch sizes alternate within each
+repeat so machine noise hits them alike. Printed per batch size: median and worst episodes/s
+over ``--repeats``, and the split of the time into agent (``agent.act``), env (``reset``/``step``
+without the tools), tools (the env's ``timing["tools_s"]``) and driver (the rest); then the
+ratio of the medians against the first batch size, and the worst ratio (worst of the larger
+size over the best of the first).
 
     python benchmarks/perf/batched_rollouts.py [--batch-sizes 1,8] [--per-family 16] [--repeats 5]
     python benchmarks/perf/batched_rollouts.py --short   # a sanity check in a few seconds
@@ -19,21 +21,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import gymnasium as gym
-
-from benchmarks.agents import load_agent
-from benchmarks.eval.suites import synth_ids
-from spacetools_env import unwrap
-from spacetools_env.batch_rollout import BatchRollout, WorkItem
+if TYPE_CHECKING:  # imported in the functions: the item cache's size is read when spacetools_env is
+    from spacetools_env.batch_rollout import BatchRollout, WorkItem
 
 
 def work_items(per_family: int) -> list[WorkItem]:
     """Items ``0..per_family-1`` of the test split of every synthetic family, seeded by position."""
+    from benchmarks.eval.suites import synth_ids
+    from spacetools_env.batch_rollout import WorkItem
+
     return [
         WorkItem(f"{env_id}/test/{i}", env_id, seed=i, options={"index": i, "split": "test"})
         for env_id in synth_ids()
@@ -43,6 +45,8 @@ def work_items(per_family: int) -> list[WorkItem]:
 
 def one_pass(driver: BatchRollout, work: Sequence[WorkItem]) -> dict[str, float]:
     """Play ``work`` once; wall seconds, summed agent, env (tools excluded) and tool seconds, failures."""
+    from spacetools_env import unwrap
+
     start = time.perf_counter()
     agent_s = env_s = tools_s = 0.0
     failed = 0
@@ -56,27 +60,40 @@ def one_pass(driver: BatchRollout, work: Sequence[WorkItem]) -> dict[str, float]
             "eps": len(work) / wall}
 
 
+def fresh_driver(agent: Any, batch_size: int, work: Sequence[WorkItem]) -> BatchRollout:
+    """A driver whose envs are built now (untimed) and new: every tool cache starts cold, as in an eval."""
+    import gymnasium as gym
+
+    from spacetools_env.batch_rollout import BatchRollout
+
+    counts: dict[str, int] = {}
+    for item in work:
+        counts[item.env_key] = counts.get(item.env_key, 0) + 1
+    stock = {key: [gym.make(key) for _ in range(min(batch_size, n))] for key, n in counts.items()}
+    return BatchRollout(agent, lambda key: stock[key].pop() if stock.get(key) else gym.make(key), batch_size)
+
+
 def measure(
     agent: str, agent_kwargs: dict[str, Any], batch_sizes: Sequence[int], per_family: int, repeats: int
 ) -> dict[int, list[dict[str, float]]]:
-    """``repeats`` timed passes per batch size (after one untimed warm-up pass each)."""
+    """``repeats`` timed passes per batch size, each on fresh envs, after one untimed pass that caches the items."""
+    from benchmarks.agents import load_agent
+
     work = work_items(per_family)
-    drivers = {
-        size: BatchRollout(load_agent(agent, **agent_kwargs), lambda key: gym.make(key), size) for size in batch_sizes
-    }
-    try:
-        for driver in drivers.values():
-            warm = one_pass(driver, work)
-            if warm["failed"]:
-                raise RuntimeError(f"{int(warm['failed'])} episodes failed in the warm-up pass; fix them first")
-        runs: dict[int, list[dict[str, float]]] = {size: [] for size in batch_sizes}
-        for _ in range(repeats):
-            for size, driver in drivers.items():
-                runs[size].append(one_pass(driver, work))
-        return runs
-    finally:
-        for driver in drivers.values():
-            driver.close()
+    agents = {size: load_agent(agent, **agent_kwargs) for size in batch_sizes}
+    runs: dict[int, list[dict[str, float]]] = {size: [] for size in batch_sizes}
+    for repeat in range(repeats + 1):
+        for size in batch_sizes:
+            driver = fresh_driver(agents[size], size, work)
+            try:
+                result = one_pass(driver, work)
+            finally:
+                driver.close()
+            if result["failed"]:
+                raise RuntimeError(f"{int(result['failed'])} episodes failed at batch size {size}; fix them first")
+            if repeat:  # pass 0 generated the items (and warmed the agent)
+                runs[size].append(result)
+    return runs
 
 
 def report(runs: dict[int, list[dict[str, float]]], episodes: int) -> str:
@@ -115,6 +132,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.batch_sizes.split(",")]
     per_family, repeats = (2, 2) if args.short else (args.per_family, args.repeats)
+    # Every item must stay cached, or the passes time scene rendering (read when spacetools_env is imported).
+    cached = max(int(os.environ.get("SPACETOOLS_CACHE_ITEMS", "0")), per_family * 9 + 16)
+    os.environ["SPACETOOLS_CACHE_ITEMS"] = str(cached)
     runs = measure(args.agent, json.loads(args.agent_kwargs), sizes, per_family, repeats)
     print(f"agent {args.agent} {args.agent_kwargs}")
     print(report(runs, len(work_items(per_family))))
