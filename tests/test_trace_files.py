@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from agents.traces import Trace, TraceError, check_dataset, read_dataset, to_sharegpt_row
+from agents.traces import Trace, TraceError, check_dataset, read_dataset, to_sharegpt_row, write_dataset
 from agents.traces.fields import Where
 from agents.traces.trace import TraceMessage
 from benchmarks.cli import main
@@ -168,3 +168,11 @@ def test_a_text_holding_the_image_token_is_refused_for_sharegpt():
 def test_where_names_file_and_row():
     assert str(Where("f.jsonl", 3).error("x", "a string", 5, "fix it")) == (
         "f.jsonl: row 3: field 'x': expected a string, got int 5; fix it")
+
+
+def test_a_trace_that_is_not_valid_utf8_is_refused_naming_the_episode(tmp_path):
+    bad = Trace("s", [], (TraceMessage("user", ("\ud800",)),), (), {"env_id": "E", "split": "test", "index": 1,
+                                                                    "source": "policy"})
+    with pytest.raises(TraceError, match=r"episode E/test/1 of source 'policy': a text holds a lone surrogate"):
+        write_dataset([bad], tmp_path / "out", "trl")
+    assert not (tmp_path / "out").exists() and not list(tmp_path.iterdir())  # no partial folder left

@@ -67,9 +67,9 @@ def _write(traces: Iterable[Trace], folder: Path, fmt: str) -> tuple[int, int]:
     rows = 0
     names: set[str] = set()
     convert = to_trl_row if fmt == "trl" else to_sharegpt_row
-    with (folder / ROWS_FILE).open("w", encoding="utf-8", newline="\n") as handle:
+    with (folder / ROWS_FILE).open("wb") as handle:
         for trace in traces:
-            handle.write(json.dumps(convert(trace), ensure_ascii=False) + "\n")
+            handle.write(_line(convert(trace), trace))
             rows += 1
             for image in trace.images:
                 if image.file_name not in names:
@@ -78,6 +78,17 @@ def _write(traces: Iterable[Trace], folder: Path, fmt: str) -> tuple[int, int]:
     if fmt == "sharegpt":
         (folder / INFO_FILE).write_text(json.dumps(dataset_info(ROWS_FILE), indent=2) + "\n", encoding="utf-8")
     return rows, len(names)
+
+
+def _line(row: dict[str, Any], trace: Trace) -> bytes:
+    try:
+        return (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate in an in-memory rollout's text (eval records cannot hold one)
+        meta = trace.meta
+        raise TraceError(
+            f"episode {meta.get('env_id')}/{meta.get('split')}/{meta.get('index')} of source {trace.source!r}: a text "
+            "holds a lone surrogate, which is not valid UTF-8; leave the episode out or replace the surrogate"
+        ) from None
 
 
 def trl_rows(folder: Path) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""One episode as SFT data, whatever the file format: :class:`Trace` and the two ways to build one.
+"""One episode as SFT data, whatever the file format: :class:`Trace`, built from env-shaped messages.
 
 A trace holds what the model saw and wrote, in order: the system message exactly as the env
 showed it, the tool schemas, the user turn (images and question), each assistant turn (the text
@@ -12,8 +12,10 @@ malformed block or an over-long action made the env answer ``Error: ...`` messag
 ``text`` is then what the model wrote before its first ``<tool_call>`` (the ``<think>``), and
 ``calls`` the calls in order; the Qwen2.5 template (and LLaMA-Factory's ``qwen`` tool format) puts
 them back as ``text + "\\n<tool_call>\\n{json}\\n</tool_call>"`` per call, which is the model's text
-when it wrote the protocol's layout. Every other assistant turn (answers, malformed turns) keeps
-its text verbatim and has no calls.
+when it wrote the protocol's layout (the scripted agents do, byte for byte); otherwise the call
+JSON comes back in ``json.dumps`` form and text between or after the blocks is not kept, as a
+template could not print it. Every other assistant turn (answers, malformed turns) keeps its text
+verbatim and has no calls.
 """
 
 from __future__ import annotations
