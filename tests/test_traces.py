@@ -317,3 +317,28 @@ def test_llamafactory_reads_the_sharegpt_rows_as_the_env_conversation(runs, expo
                 text += m["content"] + "<|im_end|>\n"
         assert text.replace("<image>", "<|vision_start|><|image_pad|><|vision_end|>") == env_chatml(record)
         assert all(Path(p).is_file() for p in example["_images"])
+
+
+def test_trl_collates_the_rows_into_the_env_conversation(runs, exported, tmp_path):
+    """TRL's own VLM SFT collator on a tiny Qwen2.5-VL checkpoint (optional extras: skipped without trl)."""
+    pytest.importorskip("trl")
+    datasets = pytest.importorskip("datasets")
+    import re
+
+    import torch
+    from transformers import AutoProcessor
+    from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
+
+    from agents.models.tiny import write_checkpoint
+    from agents.traces.dataset_dir import trl_rows
+
+    torch.set_num_threads(1)
+    processor = AutoProcessor.from_pretrained(write_checkpoint("qwen2_5_vl", tmp_path / "tiny"))
+    collate = DataCollatorForVisionLanguageModeling(processor)
+    dataset = datasets.Dataset.from_list(trl_rows(exported["trl"]), on_mixed_types="use_json")
+    dataset = dataset.cast_column("images", datasets.Sequence(datasets.Image()))
+    for example, record in zip(dataset, read_records(runs["policy"]), strict=True):
+        batch = collate([{"messages": example["messages"], "images": example["images"]}])
+        text = processor.tokenizer.decode(batch["input_ids"][0])
+        assert re.sub(r"(<\|image_pad\|>)+", "<|image_pad|>", text) == env_chatml(record)
+        assert batch["image_grid_thw"].shape[0] == len(example["images"])
