@@ -307,7 +307,8 @@ def _add_traces(sub: argparse._SubParsersAction) -> None:
         description="Export the episodes of `spacetools eval` runs (each RUN_DIR is one source) to TRL's "
         "conversational format or the released SFT set's ShareGPT layout (with LLaMA-Factory's "
         "dataset_info.json); images are rebuilt by replaying each episode in its env and written under "
-        "OUT/images/. Exit status 0 when traces were written, 1 when no episode passed the filters.",
+        "OUT/images/. Exit status 0 when traces were written, 2 on an error (no episode passed the filters, "
+        "an episode that does not replay, a non-empty --out).",
     )
     export.add_argument("runs", nargs="+", metavar="RUN_DIR", help="--out folders of `spacetools eval` runs")
     export.add_argument("--format", required=True, choices=["trl", "sharegpt"], help="trace format")

@@ -176,3 +176,19 @@ def test_a_trace_that_is_not_valid_utf8_is_refused_naming_the_episode(tmp_path):
     with pytest.raises(TraceError, match=r"episode E/test/1 of source 'policy': a text holds a lone surrogate"):
         write_dataset([bad], tmp_path / "out", "trl")
     assert not (tmp_path / "out").exists() and not list(tmp_path.iterdir())  # no partial folder left
+
+
+def test_nothing_passing_the_filter_is_an_error_not_an_empty_dataset(tmp_path):
+    import gymnasium as gym
+
+    from agents.traces import export_trajectories
+    from spacetools_env.rollout import rollout
+
+    env = gym.make("SpaceTools-Synth-RefLocation-v0", difficulty="easy")
+    wrong = [rollout(env, lambda messages, info: "<answer>[(0.0, 0.0)]</answer>", seed=s) for s in range(2)]
+    env.close()
+    assert all(t.score == 0.0 for t in wrong)
+    with pytest.raises(TraceError, match=re.escape("no episode scored >= 1 (guess: 2 episodes), so there is nothing "
+                                                   "to export; lower --min-score")):
+        export_trajectories({"guess": wrong}, tmp_path / "out", "trl")
+    assert not (tmp_path / "out").exists()

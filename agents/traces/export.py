@@ -186,6 +186,10 @@ def _select(
         raise ValueError(f"--min-score must be in [0, 1] (scores are), got {min_score}; 1 keeps only correct episodes")
     groups = [[e for e in group if passes(e.get("score"), min_score)] for group in episodes]
     kept = {n: (len(g), len(all_)) for n, g, all_ in zip(names, groups, episodes, strict=True)}
+    if not any(groups):
+        counts = ", ".join(f"{n}: {total} episodes" for n, (_, total) in kept.items())
+        raise TraceError(f"no episode scored >= {min_score:g} ({counts}), so there is nothing to export; "
+                         "lower --min-score (0 keeps every scored episode)")
     if ratio is None:
         return groups, kept, None
     mixed, report = mix(groups, ratio, seed=seed, names=names)
