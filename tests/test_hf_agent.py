@@ -17,7 +17,7 @@ pytest.importorskip("transformers")
 from agents.models import tiny  # noqa: E402
 from agents.models.decoding import TurnDecoder  # noqa: E402
 from agents.models.hf import GenerationSettings, HFAgent, manifest_entry  # noqa: E402
-from agents.models.render import template_messages  # noqa: E402
+from agents.models.render import fit_pixels, template_messages  # noqa: E402
 from benchmarks.cli import main as cli_main  # noqa: E402
 from spacetools_env import messages as msg  # noqa: E402
 from spacetools_env.rollout import Turn, agent_policy, rollout  # noqa: E402
@@ -78,6 +78,39 @@ def test_spacetools_eval_with_agent_kwargs(checkpoints: dict[str, Path], tmp_pat
     assert model["revision"] is None and len(model["weights_sha256"]) == 64
     assert model["chat_template"] == "shipped:qwen2_5_vl"
     assert model["generation"]["max_turn_tokens"] == 6 and model["generation"]["max_episode_tokens"] == 8192
+
+
+def test_sampled_eval_runs_repeat_and_other_weights_are_not_resumed_into(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tiny.write_checkpoint("llava", tmp_path / "ck", seed=0)
+    kwargs = json.dumps({"model": str(folder), "max_turn_tokens": 6, "do_sample": True, "seed": 3})
+
+    def run(out: Path) -> int:
+        return cli_main([
+            "eval", "--agent", "hf", "--agent-kwargs", kwargs, "--suite", ENV_ID, "--episodes", "2",
+            "--out", str(out), "--no-progress", "--env-kwargs", '{"max_turns": 2}',
+        ])
+
+    assert run(tmp_path / "a") == 0 and run(tmp_path / "b") == 0
+    actions = [
+        [json.loads(line)["trajectory"]["actions"] for line in (tmp_path / name / "results.jsonl").open()]
+        for name in ("a", "b")
+    ]
+    assert actions[0] == actions[1] and any(a for episode in actions[0] for a in episode)
+    tiny.write_checkpoint("llava", folder, seed=1)  # same folder, other weights
+    capsys.readouterr()
+    assert run(tmp_path / "a") != 0
+    assert "agent.model.weights_sha256" in capsys.readouterr().err
+
+
+def test_images_are_scaled_into_the_pixel_bounds() -> None:
+    image = np.zeros((480, 640, 3), dtype=np.uint8)
+    small = fit_pixels(image, 56 * 56, 100 * 100)
+    assert small.width * small.height <= 100 * 100 + 200 and abs(small.width / small.height - 4 / 3) < 0.02
+    large = fit_pixels(np.zeros((20, 30, 3), dtype=np.uint8), 56 * 56, 512 * 512)
+    assert large.width * large.height >= 56 * 56 - 100 and abs(large.width / large.height - 1.5) < 0.05
+    assert fit_pixels(image, 1, 640 * 480).size == (640, 480)
 
 
 def test_greedy_batch_equals_one_at_a_time(qwen: HFAgent) -> None:

@@ -30,7 +30,13 @@ def resolve_checkpoint(model: str, revision: str | None = None) -> tuple[Path, s
         raise ValueError(f"model {model!r} is not a checkpoint folder (no such directory) nor a hub id 'org/name'")
     from huggingface_hub import snapshot_download
 
-    snapshot = Path(snapshot_download(repo_id=model, revision=revision))
+    try:
+        snapshot = Path(snapshot_download(repo_id=model, revision=revision))
+    except Exception as exc:  # offline, unknown id or revision, gated repo: one error naming the fix
+        raise ValueError(
+            f"cannot get model {model!r} (revision {revision!r}) from the Hugging Face hub: {exc}. "
+            "Pass a local checkpoint folder, or check the id, the revision and the network"
+        ) from exc
     return snapshot, snapshot.name
 
 
