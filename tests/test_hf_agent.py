@@ -268,3 +268,23 @@ def test_example_plays_an_episode_on_the_tiny_model(
     spec.loader.exec_module(example)
     example.main(["--model", str(checkpoints["qwen2_5_vl"]), "--max-turn-tokens", "6"])
     assert re.search(r"score \d\.\d{3}, (answered|out of turns)", capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("family", ["qwen2_5_vl", "qwen3_vl"])
+def test_template_tools_block_is_the_envs_byte_for_byte(qwen: HFAgent, family: str) -> None:
+    from agents.models.templates import load_template
+
+    with_block = _first_turns(1)[0]
+    bare = _first_turns(1, tools_in_system_prompt=False)[0]
+    messages, _ = template_messages(bare.messages)
+    text = qwen.processor.apply_chat_template(
+        messages, chat_template=load_template(family), tools=bare.info["tools"], tokenize=False
+    )
+    assert text.startswith("<|im_start|>system\n" + with_block.messages[0]["content"][0]["text"] + "<|im_end|>\n")
+    call = {"type": "function", "function": {"name": "roborefer.detect_one", "arguments": {"obj_name": "mug"}}}
+    structured = [*messages, {"role": "assistant", "content": "", "tool_calls": [call]}]
+    text = qwen.processor.apply_chat_template(structured, chat_template=load_template(family), tokenize=False)
+    assert text.endswith(
+        '<|im_start|>assistant\n<tool_call>\n{"name": "roborefer.detect_one", "arguments": {"obj_name": "mug"}}\n'
+        "</tool_call><|im_end|>\n"
+    )

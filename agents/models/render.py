@@ -12,6 +12,8 @@ once per turn. The processor still runs every turn for the text (tokenizing and 
 placeholders); its image processor is swapped, for the call, for one that reads the cache
 (:class:`CachedImageProcessor`). This works for processors whose per-image outputs stack along the
 first dimension (the Qwen2-VL family's patches and grids, LLaVA's and other fixed-size pixel tensors).
+Not cached: the model's vision encoder and the text prefix run again at every turn (no key/value
+cache is kept between turns).
 """
 
 from __future__ import annotations
