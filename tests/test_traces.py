@@ -342,3 +342,23 @@ def test_trl_collates_the_rows_into_the_env_conversation(runs, exported, tmp_pat
         text = processor.tokenizer.decode(batch["input_ids"][0])
         assert re.sub(r"(<\|image_pad\|>)+", "<|image_pad|>", text) == env_chatml(record)
         assert batch["image_grid_thw"].shape[0] == len(example["images"])
+
+
+def test_a_run_of_a_module_env_id_suite_exports_in_a_fresh_process(tmp_path):
+    """The custom family of examples/: the export imports the module the run's suite names, as eval did."""
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo / "examples"), os.environ.get("PYTHONPATH", "")])}
+    suite = "register_custom_family:SpaceTools-Synth-ObjectCount-v0"
+    run = ["eval", "--agent", "blind-guess", "--suite", suite, "--episodes", "2", "--out", str(tmp_path / "r"),
+           "--no-progress"]
+    export = ["traces", "export", str(tmp_path / "r"), "--format", "trl", "--min-score", "0",
+              "--out", str(tmp_path / "sft")]
+    for command in (run, export):
+        done = subprocess.run([sys.executable, "-m", "benchmarks.cli", *command], cwd=repo, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    assert [r["meta"]["env_id"] for r in read_rows(tmp_path / "sft")] == ["SpaceTools-Synth-ObjectCount-v0"] * 2

@@ -23,6 +23,7 @@ from agents.traces.dataset_dir import Written, write_dataset
 from agents.traces.filters import CORRECT, MixReport, mix, passes
 from agents.traces.trace import Trace, TraceError, trace_from_messages
 from benchmarks.eval.store import ResultsCorruptError, read_results
+from benchmarks.eval.suites import import_env_module
 from benchmarks.leaderboard.replay import replay
 from benchmarks.leaderboard.rescore import make_kwargs_of, rebuild_env
 from spacetools_env import unwrap
@@ -101,7 +102,15 @@ class Run:
         return cls(folder, manifest, records)
 
     def traces(self, records: Sequence[Mapping[str, Any]], data_dir: str | None = None) -> Iterator[Trace]:
-        """``records`` (of this run) as traces, each env rebuilt once."""
+        """``records`` (of this run) as traces, each env rebuilt once.
+
+        A ``module:EnvId`` suite's modules are imported first, as ``spacetools eval`` imported them
+        (they register the ids): export runs you trust, as you would run their ``eval`` command.
+        """
+        spec = (self.manifest.get("suite") or {}).get("spec")
+        for entry in str(spec or "").split(","):
+            if ":" in entry:
+                import_env_module(entry.strip())
         kwargs = make_kwargs_of(self.manifest)
         envs: dict[str, gym.Env] = {}
         try:
