@@ -199,11 +199,12 @@ def _children(pid: int) -> set[int]:
     return found
 
 
-def test_kill_9_at_any_point_then_resume_records_each_episode_exactly_once(tmp_path):
+@pytest.mark.parametrize("play", [["--workers", "2"], ["--workers", "1", "--batch-size", "4"]], ids=["pool", "batch"])
+def test_kill_9_at_any_point_then_resume_records_each_episode_exactly_once(tmp_path, play):
     suite = "SpaceTools-Synth-RelativeDepth-v0,SpaceTools-Synth-Relation2D-v0,SpaceTools-Synth-Depth3D-v0"
     out = tmp_path / "run"
     command = [sys.executable, "-m", "benchmarks.cli", "eval", "--agent", "tool-program", "--suite", suite]
-    command += ["--episodes", "5", "--workers", "2", "--out", str(out), "--no-progress"]
+    command += ["--episodes", "5", *play, "--out", str(out), "--no-progress"]
     results = out / "results.jsonl"
     first = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     workers: set[int] = set()
