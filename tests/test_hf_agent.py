@@ -57,6 +57,7 @@ def test_plays_real_episodes_through_gym_make(checkpoints: dict[str, Path], fami
     assert traj.turns >= 1 and all(isinstance(a, str) for a in traj.actions)
     episode = agent.episodes["ep"]
     assert episode.images.processed == 1  # the one image, processed once over every turn
+    assert agent.cache_images is True  # checked against the uncached processor on the first batch
     assert all(0 < n <= 8 for n in episode.turn_tokens)
     agent.end_episode("ep")
     assert "ep" not in agent.episodes

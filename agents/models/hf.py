@@ -169,6 +169,8 @@ class HFAgent:
         self.stop_ids = _stop_ids(self.tokenizer, self.model.generation_config)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.stop_ids[0]
         self.episodes: dict[str, _Episode] = {}
+        self.cache_images: bool | None = None
+        """Whether images come from the per-episode cache (None: not checked yet; see :meth:`_inputs`)."""
         self.timing = {"render_s": 0.0, "processor_s": 0.0, "generate_s": 0.0}
         """Seconds spent so far: chat template rendering, the processor (images from the cache), generate."""
 
@@ -227,15 +229,34 @@ class HFAgent:
         return inputs, limits
 
     def _inputs(self, texts: list[str], images: list[Any], caches: list[ImageCache]) -> Any:
-        real = self.processor.image_processor if hasattr(self.processor, "image_processor") else None
-        if images and real is not None:
-            self.processor.image_processor = CachedImageProcessor(real, caches)
+        """The processor's output, its image processor reading the episodes' caches (see :mod:`render`).
+
+        The first batch with images is also processed without the cache; a processor whose outputs
+        differ (one whose per-image outputs do not stack along the first dimension) runs uncached
+        from then on, with a warning, rather than feed the model wrong inputs.
+        """
+        real = getattr(self.processor, "image_processor", None)
+        if not images or real is None or self.cache_images is False:
+            return self._process(texts, images).to(self.device)
+        self.processor.image_processor = CachedImageProcessor(real, caches)
         try:
-            inputs = self.processor(text=texts, images=images or None, padding=True, return_tensors="pt")
+            inputs = self._process(texts, images)
         finally:
-            if images and real is not None:
-                self.processor.image_processor = real
+            self.processor.image_processor = real
+        if self.cache_images is None:
+            plain = self._process(texts, images)
+            self.cache_images = _same_inputs(inputs, plain)
+            if not self.cache_images:
+                warnings.warn(
+                    f"{type(real).__name__}: per-image outputs do not stack into the batch's; images are "
+                    "processed at every turn for this model (no per-episode cache)",
+                    stacklevel=2,
+                )
+                inputs = plain
         return inputs.to(self.device)
+
+    def _process(self, texts: list[str], images: list[Any]) -> Any:
+        return self.processor(text=texts, images=images or None, padding=True, return_tensors="pt")
 
     def _episode(self, episode_id: str) -> _Episode:
         episode = self.episodes.get(episode_id)
@@ -387,6 +408,21 @@ def _stop_ids(tokenizer: Any, generation_config: Any) -> list[int]:
     configured = getattr(generation_config, "eos_token_id", None)
     ids += configured if isinstance(configured, list) else [configured]
     return sorted({int(i) for i in ids if i is not None})
+
+
+def _same_inputs(first: Mapping[str, Any], second: Mapping[str, Any]) -> bool:
+    import torch
+
+    if set(first) != set(second):
+        return False
+    for key, value in first.items():
+        other = second[key]
+        if isinstance(value, torch.Tensor):
+            if not isinstance(other, torch.Tensor) or value.shape != other.shape or not torch.equal(value, other):
+                return False
+        elif value != other:
+            return False
+    return True
 
 
 def _cut_after_answer(text: str) -> str:
