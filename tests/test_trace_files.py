@@ -13,7 +13,7 @@ from PIL import Image
 
 from agents.traces import Trace, TraceError, check_dataset, read_dataset, to_sharegpt_row, write_dataset
 from agents.traces.fields import Where
-from agents.traces.trace import TraceMessage
+from agents.traces.trace import TraceMessage, assistant_text
 from benchmarks.cli import main
 from spacetools_env.prompts import tools_block
 from tests.fixtures_traces import export_policy, make_runs, read_rows
@@ -139,7 +139,10 @@ def test_the_released_set_layouts_read_back(tmp_path, layout):
     assert fmt == "sharegpt" and trace.source == "spacetools_sft.json"
     assert trace.system == "You are an expert." + tools_block(trace.tools)
     call = trace.messages[1]
-    assert call.text == "<think>\nFind the cup.\n</think>" and call.calls[0].name == "roborefer.detect_one"
+    assert call.text == "<think>\nFind the cup.\n</think>\n" and call.calls[0].name == "roborefer.detect_one"
+    # as LLaMA-Factory prints it: the thought with its blank line, then the call
+    assert assistant_text(call) == ('<think>\nFind the cup.\n</think>\n\n<tool_call>\n{"name": "roborefer.detect_one", '
+                                    '"arguments": {"obj_name": "cup", "image_index": 0}}\n</tool_call>')
     assert call.calls[0].arguments == {"obj_name": "cup", "image_index": 0}
     assert trace.messages[2].name == "roborefer.detect_one" and trace.images[0].suffix == ".jpg"
     assert check_dataset(tmp_path / "spacetools_sft.json").rows == 1

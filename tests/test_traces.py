@@ -362,3 +362,17 @@ def test_a_run_of_a_module_env_id_suite_exports_in_a_fresh_process(tmp_path):
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
     assert [r["meta"]["env_id"] for r in read_rows(tmp_path / "sft")] == ["SpaceTools-Synth-ObjectCount-v0"] * 2
+
+
+@pytest.mark.parametrize("text", [
+    '<think>a</think>\n<tool_call>\n{"name": "t.x", "arguments": {"u": 0.5}}\n</tool_call>',
+    '<think>a</think>\n\n<tool_call>\n{"name": "t.x", "arguments": {"u": 0.5}}\n</tool_call>',
+    '<tool_call>\n{"name": "t.x", "arguments": {}}\n</tool_call>\n<tool_call>\n{"name": "t.y", "arguments": {}}\n'
+    '</tool_call>',
+])
+def test_a_structured_turn_in_the_protocol_layout_renders_back_exactly(text):
+    from agents.traces.trace import structure_turns
+
+    tools = [TraceMessage("tool", ("ok",), name="t.x")] * text.count("<tool_call>")
+    (turn, *_) = structure_turns([TraceMessage("assistant", (text,)), *tools])
+    assert turn.calls and assistant_text(turn) == text

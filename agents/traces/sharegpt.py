@@ -255,11 +255,13 @@ def _function_call(value: str, where: Where, field: str) -> tuple[str, tuple[Too
     """(text before the calls, calls) of a ``function_call`` value: bare JSON, or text then ``<tool_call>`` blocks."""
     blocks = list(_BLOCK.finditer(value))
     if blocks:
-        text, bodies = value[: blocks[0].start()].rstrip("\n"), [b.group(1) for b in blocks]
-    else:  # bare JSON, maybe after a <think>...</think> (LLaMA-Factory's thought_words)
+        text, bodies = value[: blocks[0].start()], [b.group(1) for b in blocks]
+    else:  # bare JSON, maybe after a <think>...</think> (LLaMA-Factory's thought_words: "\n</think>\n\n")
         end = value.rfind("</think>")
         cut = end + len("</think>") if end >= 0 else 0
+        cut += len(value[cut:]) - len(value[cut:].lstrip("\n"))  # LLaMA-Factory prints the think with its newlines
         text, bodies = value[:cut], [value[cut:]]
+    text = text[:-1] if text.endswith("\n") else text  # the template prints one newline before the calls
     calls: list[ToolCallRequest] = []
     for body in bodies:
         try:

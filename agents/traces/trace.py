@@ -9,7 +9,8 @@ and every image as encoded bytes. The exporters (:mod:`agents.traces.trl_format`
 A turn is structured when the env's parser finds tool calls in it and no answer, no parse
 problem, and the env answered exactly one tool message per call (a turn past the call cap, a
 malformed block or an over-long action made the env answer ``Error: ...`` messages). Its
-``text`` is then what the model wrote before its first ``<tool_call>`` (the ``<think>``), and
+``text`` is then what the model wrote before its first ``<tool_call>`` (the ``<think>``) less the
+newline the template prints before each call, and
 ``calls`` the calls in order; the Qwen2.5 template (and LLaMA-Factory's ``qwen`` tool format) puts
 them back as ``text + "\\n<tool_call>\\n{json}\\n</tool_call>"`` per call, which is the model's text
 when it wrote the protocol's layout (the scripted agents do, byte for byte); otherwise the call
@@ -171,9 +172,14 @@ def structure_turns(messages: Sequence[TraceMessage]) -> tuple[TraceMessage, ...
             following += 1
         parsed = parse_action(message.text)
         if parsed.answer is None and not parsed.errors and parsed.calls and len(parsed.calls) == following:
-            before = message.text[: message.text.find("<tool_call>")].rstrip("\n")
+            before = _drop_newline(message.text[: message.text.find("<tool_call>")])
             out[i] = TraceMessage("assistant", (before,) if before else (), calls=parsed.calls)
     return tuple(out)
+
+
+def _drop_newline(text: str) -> str:
+    """``text`` without the one newline the template prints before each ``<tool_call>`` (others are the model's)."""
+    return text[:-1] if text.endswith("\n") else text
 
 
 def call_json(call: ToolCallRequest) -> str:
