@@ -16,8 +16,9 @@ pytest.importorskip("transformers")
 
 from agents.models import tiny  # noqa: E402
 from agents.models.decoding import TurnDecoder  # noqa: E402
-from agents.models.hf import GenerationSettings, HFAgent, manifest_entry  # noqa: E402
+from agents.models.hf import HFAgent  # noqa: E402
 from agents.models.render import fit_pixels, template_messages  # noqa: E402
+from agents.models.settings import GenerationSettings, manifest_entry  # noqa: E402
 from benchmarks.cli import main as cli_main  # noqa: E402
 from spacetools_env import messages as msg  # noqa: E402
 from spacetools_env.rollout import Turn, agent_policy, rollout  # noqa: E402

@@ -22,7 +22,7 @@ class TurnDecoder:
     """Per-row stopping and seeded sampling for one batched ``generate`` call.
 
     Args:
-        settings: The agent's :class:`~agents.models.hf.GenerationSettings`.
+        settings: The agent's :class:`~agents.models.settings.GenerationSettings`.
         prompt_length: Length of the (left-padded) prompt rows.
         limits: New tokens allowed per row.
         generators: Each row's episode generator (used when sampling).
