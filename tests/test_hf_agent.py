@@ -80,6 +80,7 @@ def test_spacetools_eval_with_agent_kwargs(checkpoints: dict[str, Path], tmp_pat
     assert model["revision"] is None and len(model["weights_sha256"]) == 64
     assert model["chat_template"] == "shipped:qwen2_5_vl"
     assert model["generation"]["max_turn_tokens"] == 6 and model["generation"]["max_episode_tokens"] == 8192
+    assert HFAgent(**kwargs).describe() == model  # the built agent says the same as the manifest
 
 
 def test_sampled_eval_runs_repeat_and_other_weights_are_not_resumed_into(
