@@ -195,3 +195,39 @@ def test_nothing_passing_the_filter_is_an_error_not_an_empty_dataset(tmp_path):
                                                    "to export; lower --min-score")):
         export_trajectories({"guess": wrong}, tmp_path / "out", "trl")
     assert not (tmp_path / "out").exists()
+
+
+def _paths(value: Any, path: tuple = ()):
+    yield path
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in children:
+        yield from _paths(child, (*path, key))
+
+
+@pytest.mark.parametrize("fmt", ["trl", "sharegpt"])
+def test_every_field_of_a_row_broken_is_a_trace_error_never_a_raw_exception(exported, tmp_path, fmt):
+    """Each field of a real row replaced by null, a number, a string, a list, an object, or deleted."""
+    row = read_rows(exported[fmt])[0]
+    folder = tmp_path / "broken"
+    shutil.copytree(exported[fmt], folder)
+    raw = []
+    for path in list(_paths(row))[1:]:
+        for new in (None, 7, "x", [], {}, "delete"):
+            if new == "delete" and isinstance(path[-1], int):
+                continue
+            broken = json.loads(json.dumps(row))
+            parent = broken
+            for key in path[:-1]:
+                parent = parent[key]
+            if new == "delete":
+                del parent[path[-1]]
+            else:
+                parent[path[-1]] = new
+            (folder / "traces.jsonl").write_text(json.dumps(broken) + "\n")
+            try:
+                read_dataset(folder)
+            except TraceError:
+                pass
+            except Exception as exc:  # what this test exists to catch
+                raw.append(f"{path} = {new!r}: {type(exc).__name__}: {exc}")
+    assert raw == []

@@ -45,3 +45,13 @@ def get(row: dict[str, Any], key: str, where: Where, field: str, fix: str) -> An
     if key not in row:
         raise TraceError(f"{where.file}: row {where.row}: field {field!r} is missing; {fix}")
     return row[key]
+
+
+def meta_of(row: dict[str, Any], where: Where, fix: str, default: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A row's ``meta`` object (``default`` when absent), its ``score`` a number or null."""
+    value = row.get("meta")
+    meta = need(dict(default or {}) if value is None else value, dict, where, "meta", "an object", fix)
+    score = meta.get("score")
+    if score is not None and (isinstance(score, bool) or not isinstance(score, int | float)):
+        raise where.error("meta.score", "a number or null", score, fix)
+    return meta

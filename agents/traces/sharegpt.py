@@ -49,7 +49,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from agents.traces.fields import ImageLoader, Where, get, need
+from agents.traces.fields import ImageLoader, Where, get, meta_of, need
 from agents.traces.trace import Part, Trace, TraceError, TraceImage, TraceMessage, assistant_text, trace_meta
 from agents.traces.trl_format import image_path
 from spacetools_env.parsing import ToolCallRequest, parse_action
@@ -172,7 +172,7 @@ def from_sharegpt_row(
     messages = reader.read(turns, tags, key)
     if next(reader.paths, None) is not None:
         raise where.error(columns["images"], f"one path per {IMAGE_TOKEN} placeholder", paths, _FIX)
-    meta = need(row.get("meta") or {"source": where.file.rsplit("/", 1)[-1]}, dict, where, "meta", "an object", _FIX)
+    meta = meta_of(row, where, _FIX, default={"source": where.file.rsplit("/", 1)[-1]})
     full_system = system + tools_block(tools) if tools else system
     return Trace(full_system, tools, tuple(messages), tuple(reader.images), trace_meta(meta))
 
@@ -206,7 +206,8 @@ class _TurnReader:
         for t, turn in enumerate(turns):
             field = f"{key}[{t}]"
             need(turn, dict, self.where, field, "a turn object", _FIX)
-            role = roles.get(get(turn, tags["role_tag"], self.where, f"{field}.{tags['role_tag']}", _FIX))
+            tag = get(turn, tags["role_tag"], self.where, f"{field}.{tags['role_tag']}", _FIX)
+            role = roles.get(tag) if isinstance(tag, str) else None
             allowed = ("user", "observation") if t % 2 == 0 else ("assistant", "function")
             if role not in allowed:
                 expected = " or ".join(repr(tags[f"{kind}_tag"]) for kind in allowed)

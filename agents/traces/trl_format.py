@@ -51,7 +51,7 @@ import contextlib
 import json
 from typing import Any
 
-from agents.traces.fields import ImageLoader, Where, get, need
+from agents.traces.fields import ImageLoader, Where, get, meta_of, need
 from agents.traces.trace import Part, Trace, TraceImage, TraceMessage, trace_meta
 from spacetools_env.parsing import ToolCallRequest
 
@@ -146,7 +146,7 @@ def from_trl_row(row: Any, where: Where, load: ImageLoader) -> Trace:
         out.append(TraceMessage(role, tuple(parts), calls=calls, name=name))
     if next(paths, None) is not None:
         raise where.error("images", "one path per image placeholder", row.get("images"), _FIX)
-    meta = need(row.get("meta", {}), dict, where, "meta", "an object", _FIX)
+    meta = meta_of(row, where, _FIX)
     return Trace(system, tools, tuple(out), tuple(images), trace_meta(meta))
 
 
