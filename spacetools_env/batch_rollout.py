@@ -1,6 +1,6 @@
 """Batched rollouts: N episodes in lockstep in one process, one batched agent call per turn.
 
-:class:`BatchRollout` is the one driver the eval runner and trainer rollouts share. It keeps up
+:class:`BatchRollout` is the one driver for the eval runner and for trainer rollouts. It keeps up
 to ``batch_size`` episodes running; each round it asks the agent once for an action for every
 running episode (``agent.act(turns)``, one :class:`~spacetools_env.rollout.Turn` each), then
 steps each episode's env with its action. An episode that ends is handed back at once (with the
