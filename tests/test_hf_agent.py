@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import gymnasium as gym
@@ -291,3 +294,15 @@ def test_template_tools_block_is_the_envs_byte_for_byte(qwen: HFAgent, family: s
         '<|im_start|>assistant\n<tool_call>\n{"name": "roborefer.detect_one", "arguments": {"obj_name": "mug"}}\n'
         "</tool_call><|im_end|>\n"
     )
+
+
+def test_a_hub_id_not_in_the_cache_offline_is_a_clean_error(tmp_path: Path) -> None:
+    code = (
+        "from agents.models.checkpoint import resolve_checkpoint\n"
+        "try:\n    resolve_checkpoint('someone/no-such-model')\n"
+        "except ValueError as exc:\n    print(exc)\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path), "HF_HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60, cwd=ROOT)
+    assert out.stdout.startswith("cannot get model 'someone/no-such-model' (revision None) from the Hugging Face hub")
+    assert "Pass a local checkpoint folder" in out.stdout
