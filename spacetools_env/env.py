@@ -227,7 +227,7 @@ class SpaceToolsEnv(gym.Env[list, Any]):
 
         The consumer records each result (storing its variables) before the next round is resolved.
         """
-        for group in rounds(calls):
+        for group in rounds(calls, images=len(self.images)):
             resolved = [self._resolve(call) for call in group]
             sent = [ToolCall(c.name, a) for c, a in zip(group, resolved, strict=True) if not isinstance(a, ToolResult)]
             answers = self.client.call_many(sent) if sent else []

@@ -216,6 +216,18 @@ def test_variable_references_are_found_in_nested_values_only():
     assert [len(r) for r in rounds([C("a", {"x": "$v"}), C("b", {}), C("c", {"s": "cost $5"})])] == [2, 1]
 
 
+def test_a_call_on_an_image_returned_earlier_in_the_turn_opens_a_round():
+    from spacetools_env.parsing import ToolCallRequest as C
+
+    turn = [C("vision_ops.crop", {"image_index": 0}), C("vision_ops.zoom", {"image_index": 1}),
+            C("roborefer.detect_one", {"image_index": 0}), C("vision_ops.zoom", {"image_index": True})]
+    # image 1 does not exist when the turn begins (one question image): the zoom waits for the crop
+    assert [[c.name for c in r] for r in rounds(turn, images=1)] == [
+        ["vision_ops.crop"], ["vision_ops.zoom", "roborefer.detect_one", "vision_ops.zoom"]
+    ]
+    assert [len(r) for r in rounds(turn, images=2)] == [4]  # a tool image of an earlier turn is there already
+
+
 def test_a_tool_client_without_call_many_is_refused_at_make():
     class OldClient:
         specs = ()
