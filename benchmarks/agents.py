@@ -13,6 +13,7 @@ AGENTS = {
     "blind-guess": "agents.blind_guess:BlindGuessAgent",
     "random": "agents.random_agent:RandomAgent",
     "hf": "agents.models.hf:HFAgent",
+    "openai": "agents.models.openai_compat:OpenAIAgent",
 }
 
 
