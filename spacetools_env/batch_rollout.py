@@ -81,6 +81,8 @@ class EpisodeResult:
             valid until the driver's iterator is advanced (it then plays another episode).
         timing: ``env_s`` (reset and steps), ``agent_s`` (its share of each batched act call:
             the call's seconds over the turns in it), ``wall_s`` (reset to end).
+        usage: What the agent spent on it, for an agent with ``episode_usage(episode_id)`` (an API
+            agent's requests and tokens), read just before ``end_episode``; empty otherwise.
     """
 
     work: WorkItem
@@ -88,6 +90,7 @@ class EpisodeResult:
     error: BaseException | None
     env: Any
     timing: dict[str, float] = field(default_factory=dict)
+    usage: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -207,12 +210,19 @@ class BatchRollout:
         """End each episode with the agent, then hand each back; its env is reused once the consumer moves on."""
         pending: list[tuple[_Running, EpisodeResult]] = []
         for r, error in ended:
+            usage: dict[str, int] = {}
+            report = getattr(self.agent, "episode_usage", None)
+            try:
+                usage = dict(report(r.work.episode_id)) if report is not None else {}
+            except Exception as exc:
+                error = error or exc
             try:
                 self.agent.end_episode(r.work.episode_id)
             except Exception as exc:
                 error = error or exc
             timing = {"env_s": r.env_s, "agent_s": r.agent_s, "wall_s": time.perf_counter() - r.started}
-            pending.append((r, EpisodeResult(r.work, r.traj if error is None else None, error, r.env, timing)))
+            result = EpisodeResult(r.work, r.traj if error is None else None, error, r.env, timing, usage)
+            pending.append((r, result))
         try:
             while pending:
                 yield pending[0][1]

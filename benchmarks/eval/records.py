@@ -31,10 +31,13 @@ def episode_record(
     seed: int,
     eval_key: str | None,
     synthetic: bool,
-    timing: Mapping[str, float],
+    timing: Mapping[str, float | int],
     unparsable: bool = False,
 ) -> dict[str, Any]:
     """The record of one episode; ``timing`` holds ``env_s``, ``tools_s``, ``agent_s`` and ``wall_s``.
+
+    For an agent that reports usage (the ``openai`` agent) it also holds integer counts
+    ``agent_requests``, ``agent_retries``, ``agent_prompt_tokens`` and ``agent_completion_tokens``.
 
     ``unparsable``: the official evaluation cannot parse the answer and drops the sample
     (:meth:`~spacetools_env.task.TaskFamily.is_unparsable`); ``score`` is 0 all the same.
@@ -47,7 +50,8 @@ def episode_record(
         "seed": seed,
         "eval_key": eval_key,
         "source": "synthetic" if synthetic else "benchmark",
-        "timing": {k: round(float(v), 6) for k, v in timing.items()},
+        "timing": {k: v if isinstance(v, int) and not isinstance(v, bool) else round(float(v), 6)
+                   for k, v in timing.items()},
         **episode_fields(traj, unparsable=unparsable),
     }
 

@@ -109,11 +109,13 @@ class EpisodePlayer:
     def _record(self, key: EpisodeKey, result: EpisodeResult) -> dict[str, Any]:
         traj = cast(Trajectory, result.trajectory)
         raw = unwrap(result.env)
-        timing = {
+        timing: dict[str, float | int] = {
             "env_s": result.timing["env_s"],
             "tools_s": float(raw.timing.get("tools_s", 0.0)),
             "agent_s": result.timing["agent_s"],
             "wall_s": result.timing["wall_s"],
+            # an API agent's requests, retries and tokens (not seconds, but cost like them: outside the score)
+            **{f"agent_{name}": int(count) for name, count in result.usage.items()},
         }
         return episode_record(
             key,
