@@ -1,0 +1,58 @@
+"""TRL reward functions over the extra keys :class:`~agents.trl.rollout.SpaceToolsRollout` returns.
+
+TRL calls each reward function with the completions and every extra key of the rollout as keyword
+lists (one value per completion), plus ``log_metric``. :func:`env_reward` is the env's own reward (the
+sum of its step rewards: the scorer's score, the shaped term and the penalties with the env's weights),
+so GRPO optimizes what eval reports; :func:`score_reward` is the task score alone. Both log, under stable
+prefixes, each reward component's mean (``reward/<component>``), the env reward and score, and the tool
+statistics (``tools/calls_per_episode``, ``tools/errors_per_episode``, ``tools/failure_rate``), so
+tool-use collapse shows in TRL's logs; TRL itself logs each function as ``rewards/<name>/mean``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+
+def env_reward(
+    completions: Sequence[Any], env_reward: Sequence[float], log_metric: Callable[[str, float], None] | None = None,
+    **kwargs: Any,
+) -> list[float]:
+    """The env's episode reward of each completion (the rollout's ``env_reward``)."""
+    _log(log_metric, env_reward, kwargs)
+    return [float(r) for r in env_reward]
+
+
+def score_reward(
+    completions: Sequence[Any], score: Sequence[float], log_metric: Callable[[str, float], None] | None = None,
+    **kwargs: Any,
+) -> list[float]:
+    """The task's score of each completion (0 when unanswered)."""
+    return [float(s) for s in score]
+
+
+def episode_metrics(
+    env_reward: Sequence[float], reward_components: Sequence[Mapping[str, float]], tool_calls: Sequence[int],
+    tool_errors: Sequence[int], turns: Sequence[int], answered: Sequence[bool], score: Sequence[float],
+) -> dict[str, float]:
+    """The batch means TRL's logs get (``reward/``, ``tools/``, ``rollout/`` prefixes)."""
+    n = max(1, len(env_reward))
+    metrics = {"reward/env": sum(env_reward) / n, "reward/score": sum(score) / n}
+    for name in sorted({key for c in reward_components for key in c}):
+        metrics[f"reward/{name}"] = sum(float(c.get(name, 0.0)) for c in reward_components) / n
+    calls, errors = sum(tool_calls), sum(tool_errors)
+    metrics["tools/calls_per_episode"] = calls / n
+    metrics["tools/errors_per_episode"] = errors / n
+    metrics["tools/failure_rate"] = errors / calls if calls else 0.0
+    metrics["rollout/turns"] = sum(turns) / n
+    metrics["rollout/answered"] = sum(bool(a) for a in answered) / n
+    return metrics
+
+
+def _log(log_metric: Callable[[str, float], None] | None, rewards: Sequence[float], extra: Mapping[str, Any]) -> None:
+    keys = ("reward_components", "tool_calls", "tool_errors", "turns", "answered", "score")
+    if log_metric is None or any(key not in extra for key in keys):
+        return
+    for name, value in episode_metrics(rewards, *(extra[key] for key in keys)).items():
+        log_metric(name, value)
