@@ -1,0 +1,343 @@
+"""The ``openai`` agent against a real OpenAI-compatible server, and its HTTP client's retries and timeouts.
+
+The episode tests start ``transformers serve`` (a real server process, ``transformers[serving]``) on
+127.0.0.1 serving a tiny random-weight Qwen2.5-VL checkpoint from :mod:`agents.models.tiny`, and play
+real episodes through ``gym.make`` and through ``spacetools eval --agent openai``. Only the retry,
+backoff, timeout and concurrency tests of :mod:`agents.models.openai_http` use a stub HTTP server
+(a thread on 127.0.0.1 answering what each test scripts), since a real server cannot be told to fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import gymnasium as gym
+import pytest
+
+import spacetools_env  # noqa: F401  (registers the envs)
+from agents.models.openai_compat import OpenAIAgent, manifest_entry
+from agents.models.openai_http import ChatEndpoint, EndpointError, RetryPolicy
+from agents.models.openai_messages import DataUrls, action_from_reply, kept_reply, request_messages
+from benchmarks.agents import describe_agent
+from benchmarks.cli import main
+from benchmarks.leaderboard import validate_submission
+from benchmarks.leaderboard.actions import called_tools
+from spacetools_env.rollout import Turn, agent_policy, rollout
+from tool_backends.names import openai_tools, to_function_name
+
+ENV_ID = "SpaceTools-Synth-RelativeDepth-v0"
+READY_TIMEOUT_S = 90.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    pytest.importorskip("torch")
+    from agents.models.tiny import write_checkpoint
+
+    return write_checkpoint("qwen2_5_vl", tmp_path_factory.mktemp("tiny") / "qwen2_5_vl")
+
+
+@pytest.fixture(scope="module")
+def server(checkpoint, tmp_path_factory) -> Iterator[str]:
+    """``transformers serve CHECKPOINT`` on a free 127.0.0.1 port; yields its base URL; always terminated."""
+    pytest.importorskip("fastapi")
+    pytest.importorskip("uvicorn")
+    import httpx2
+
+    port = _free_port()
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    command = [sys.executable, "-m", "transformers.cli.transformers", "serve", str(checkpoint), "--host", "127.0.0.1",
+               "--port", str(port), "--device", "cpu", "--log-level", "warning"]
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"transformers serve exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                if httpx2.get(f"http://127.0.0.1:{port}/health", timeout=1.0).status_code == 200:
+                    break
+            except httpx2.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"transformers serve not ready after {READY_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _agent(server: str, checkpoint: Path, **kwargs) -> OpenAIAgent:
+    return OpenAIAgent(base_url=server, model=str(checkpoint), max_tokens=12, **kwargs)
+
+
+# ---------------------------------------------------------------------- a real server
+def test_gym_make_episodes_play_through_a_real_server_deterministically(server, checkpoint):
+    env = gym.make(ENV_ID, max_turns=2)
+    agent = _agent(server, checkpoint)
+    played = []
+    for seed in (0, 1):
+        traj = rollout(env, agent_policy(agent, f"ep{seed}"), seed=seed)
+        usage = agent.episode_usage(f"ep{seed}")
+        assert traj.terminated or traj.truncated
+        assert all(isinstance(a, str) for a in traj.actions)
+        assert usage["requests"] == traj.turns and usage["retries"] == 0
+        assert usage["prompt_tokens"] > 0 and 0 < usage["completion_tokens"] <= 12 * traj.turns
+        played.append(traj.actions)
+        agent.end_episode(f"ep{seed}")
+    again = rollout(env, agent_policy(agent, "ep0"), seed=0)  # greedy: the same text again
+    assert again.actions == played[0]
+    agent.close()
+
+
+def test_the_question_image_reaches_the_model_as_a_data_url(server, checkpoint):
+    observation, _ = gym.make(ENV_ID).reset(seed=0)
+    messages = request_messages(observation, DataUrls())
+    assert messages[0] == {"role": "system", "content": observation[0]["content"][0]["text"]}  # tools block as is
+    assert messages[1]["content"][0]["image_url"]["url"].startswith("data:image/png;base64,")
+    endpoint = ChatEndpoint(server)
+    text_only = [messages[0], {"role": "user", "content": messages[1]["content"][1:]}]
+    with_image, without = endpoint.complete_many(
+        [{"model": str(checkpoint), "messages": m, "max_tokens": 1} for m in (messages, text_only)], ["a", "b"]
+    )
+    assert with_image.body["usage"]["prompt_tokens"] > without.body["usage"]["prompt_tokens"]  # image tokens
+    endpoint.close()
+
+
+def test_native_tool_calls_become_the_envs_dict_action_and_replay_to_a_real_server(server, checkpoint):
+    env = gym.make(ENV_ID, max_turns=3)
+    observation, info = env.reset(seed=0)
+    reply = {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "call_7", "type": "function", "function": {
+            "name": to_function_name("roborefer.detect_one"), "arguments": '{"obj_name": "mug", "image_index": 0}'}},
+    ]}
+    action = action_from_reply(reply, "native")
+    assert action["tool_calls"][0]["function"]["name"] == "roborefer__detect_one"
+    step_obs, _, _, _, step_info = env.step(action)
+    assert [r["name"] for r in step_info["tool_results"]] == ["roborefer.detect_one"]
+    conversation = [*observation, {"role": "assistant", "content": [{"type": "text", "text": ""}]}, *step_obs]
+    messages = request_messages(conversation, DataUrls(), "native", [kept_reply(reply, 0)])
+    assert messages[2]["tool_calls"][0]["id"] == "call_7"
+    assert messages[3] == {"role": "tool", "tool_call_id": "call_7", "content": step_obs[0]["content"][0]["text"]}
+    endpoint = ChatEndpoint(server)
+    body = {"model": str(checkpoint), "messages": messages, "tools": openai_tools(info["tools"]), "max_tokens": 4}
+    assert endpoint.complete(body, "native").body["choices"][0]["message"]["role"] == "assistant"
+    endpoint.close()
+
+
+def test_native_protocol_plays_an_episode_with_a_tools_payload(server, checkpoint):
+    env = gym.make(ENV_ID, max_turns=2)
+    agent = _agent(server, checkpoint, protocol="native")
+    traj = rollout(env, agent_policy(agent, "n0"), seed=0)
+    assert agent.episode_usage("n0")["requests"] == traj.turns
+    body = agent._body(Turn("n0", traj.messages[:2], traj.info), agent.episodes["n0"], 0)
+    assert [t["function"]["name"] for t in body["tools"]] == [to_function_name(t["function"]["name"])
+                                                             for t in traj.info["tools"]]
+    agent.close()
+
+
+def test_spacetools_eval_agent_openai_records_usage_validates_and_never_records_the_key(
+    server, checkpoint, tmp_path, monkeypatch
+):
+    secret = "sk-test-0123456789-do-not-record"
+    monkeypatch.setenv("SPACETOOLS_TEST_API_KEY", secret)
+    kwargs = {"base_url": server, "model": str(checkpoint), "max_tokens": 12, "api_key_env": "SPACETOOLS_TEST_API_KEY"}
+    out = tmp_path / "run"
+    code = main(["eval", "--agent", "openai", "--agent-kwargs", json.dumps(kwargs), "--suite", ENV_ID,
+                 "--episodes", "2", "--batch-size", "2", "--env-kwargs", '{"max_turns": 2}', "--out", str(out),
+                 "--no-progress"])
+    assert code == 0
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert len(records) == 2
+    for record in records:
+        timing = record["timing"]
+        assert timing["agent_requests"] == record["turns"] and timing["agent_retries"] == 0
+        assert timing["agent_prompt_tokens"] > 0 and isinstance(timing["agent_completion_tokens"], int)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["agent"]["model"] == describe_agent("openai", kwargs) == OpenAIAgent(**kwargs).describe()
+    assert manifest["agent"]["model"]["api_key_env"] == "SPACETOOLS_TEST_API_KEY"
+    for path in out.iterdir():
+        assert secret not in path.read_text(), path
+    meta = {"model": "tiny", "agent": "openai", "tools": called_tools(out), "contact": "team@example.org"}
+    (out / "submission.json").write_text(json.dumps(meta))
+    report = validate_submission(out)
+    assert report.ok, report.reasons()
+
+
+# ---------------------------------------------------------------------- options
+def test_an_api_key_option_is_refused_naming_the_environment_variable():
+    with pytest.raises(ValueError, match=r"takes no api_key option .* name it with api_key_env"):
+        manifest_entry(base_url="http://127.0.0.1:1/v1", model="m", api_key="sk-1")
+
+
+def test_bad_options_are_named_before_any_request():
+    with pytest.raises(ValueError, match='needs "base_url" and "model"'):
+        manifest_entry(model="m")
+    with pytest.raises(ValueError, match=r"base_url must be an http:// or https:// URL .* got 'localhost:8000'"):
+        manifest_entry(base_url="localhost:8000", model="m")
+    with pytest.raises(ValueError, match=r"unknown openai agent option\(s\) \['temprature'\]"):
+        manifest_entry(base_url="http://127.0.0.1:1/v1", model="m", temprature=0.5)
+    with pytest.raises(ValueError, match="protocol must be one of \\['text', 'native'\\], got 'json'"):
+        manifest_entry(base_url="http://127.0.0.1:1/v1", model="m", protocol="json")
+    with pytest.raises(ValueError, match="max_concurrency must be a positive integer, got 0"):
+        manifest_entry(base_url="http://127.0.0.1:1/v1", model="m", max_concurrency=0)
+
+
+def test_the_manifest_drops_credentials_in_the_url():
+    entry = manifest_entry(base_url="https://user:pw@api.example.org/v1", model="m")
+    assert entry["base_url"] == "https://api.example.org/v1"
+
+
+# ---------------------------------------------------------------------- retries, timeouts, concurrency (stub)
+class _Stub:
+    """A scripted HTTP server on 127.0.0.1: each POST takes the next (status, headers, delay) of ``script``."""
+
+    def __init__(self, script: list[tuple[int, dict[str, str], float]]) -> None:
+        self.script, self.posts, self.in_flight, self.most = list(script), 0, 0, 0
+        self.lock = threading.Lock()
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with stub.lock:
+                    stub.posts += 1
+                    status, headers, delay = stub.script.pop(0) if stub.script else (200, {}, 0.0)
+                    stub.in_flight += 1
+                    stub.most = max(stub.most, stub.in_flight)
+                time.sleep(delay)
+                with stub.lock:
+                    stub.in_flight -= 1
+                answer = {"choices": [{"message": {"role": "assistant", "content": body.get("tag", "ok")}}],
+                          "usage": {"prompt_tokens": 3, "completion_tokens": 2}} if status == 200 else {"error": "no"}
+                data = json.dumps(answer).encode()
+                try:
+                    self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:  # the client gave up (a timeout test)
+                    pass
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def stub():
+    made: list[_Stub] = []
+
+    def make(*script: tuple[int, dict[str, str], float]) -> _Stub:
+        made.append(_Stub(list(script)))
+        return made[-1]
+
+    yield make
+    for s in made:
+        s.close()
+
+
+def _endpoint(url: str, waits: list[float], **kwargs) -> ChatEndpoint:
+    retry = RetryPolicy(max_retries=kwargs.pop("max_retries", 3), backoff_s=0.01, max_backoff_s=0.05)
+    return ChatEndpoint(url, retry=retry, seed=5, sleep=waits.append, **kwargs)
+
+
+def test_429_and_5xx_are_retried_with_seeded_backoff_and_counted_in_usage(stub):
+    server = stub((503, {}, 0.0), (429, {"Retry-After": "0.03"}, 0.0))
+    waits: list[float] = []
+    completion = _endpoint(server.url, waits).complete({"tag": "x"}, "ep:0")
+    assert completion.attempts == 3 and server.posts == 3
+    policy = RetryPolicy(max_retries=3, backoff_s=0.01, max_backoff_s=0.05)
+    assert waits == [policy.delay(5, "ep:0", 0), policy.delay(5, "ep:0", 1, retry_after=0.03)]
+    assert waits[1] >= 0.03  # at least the server's Retry-After
+
+
+def test_the_backoff_is_deterministic_capped_and_differs_between_requests():
+    policy = RetryPolicy(max_retries=8, backoff_s=1.0, max_backoff_s=5.0, jitter=0.5)
+    assert policy.delay(0, "a:0", 3) == policy.delay(0, "a:0", 3)
+    assert policy.delay(0, "a:0", 3) != policy.delay(0, "b:0", 3)
+    assert all(2.5 <= policy.delay(0, "a:0", k) <= 5.0 for k in range(3, 8))  # capped at max_backoff_s
+    assert policy.delay(0, "a:0", 0, retry_after=60.0) == 5.0  # a long Retry-After is capped too
+
+
+def test_a_400_is_not_retried_and_names_the_status(stub):
+    server = stub((400, {}, 0.0))
+    with pytest.raises(EndpointError, match=r"answered HTTP 400: '\{\"error\": \"no\"\}' \(not retried\)"):
+        _endpoint(server.url, []).complete({}, "k")
+    assert server.posts == 1
+
+
+def test_a_401_names_the_api_key_variable(stub):
+    server = stub((401, {}, 0.0))
+    with pytest.raises(EndpointError, match="Check the API key: it is read from the environment variable"):
+        _endpoint(server.url, []).complete({}, "k")
+
+
+def test_a_persistent_500_fails_after_max_retries_naming_what_is_retried(stub):
+    server = stub(*[(500, {}, 0.0)] * 5)
+    with pytest.raises(EndpointError, match=r"failed after 3 attempt\(s\): HTTP 500: .* Retried: HTTP 408/409/429/5xx, "
+                                            r"timeouts and connection errors, up to max_retries=2"):
+        _endpoint(server.url, [], max_retries=2).complete({}, "k")
+    assert server.posts == 3
+
+
+def test_a_slow_answer_times_out_and_is_retried(stub):
+    server = stub((200, {}, 1.0), (200, {}, 1.0))
+    with pytest.raises(EndpointError, match=r"failed after 2 attempt\(s\): ReadTimeout"):
+        _endpoint(server.url, [], max_retries=1, timeout_s=0.2).complete({}, "k")
+
+
+def test_a_refused_connection_is_retried():
+    waits: list[float] = []
+    with pytest.raises(EndpointError, match=r"failed after 3 attempt\(s\): ConnectError"):
+        _endpoint(f"http://127.0.0.1:{_free_port()}/v1", waits, max_retries=2).complete({}, "k")
+    assert len(waits) == 2
+
+
+def test_a_batch_is_sent_concurrently_at_most_max_concurrency_in_flight_results_in_order(stub):
+    server = stub(*[(200, {}, 0.15)] * 6)
+    endpoint = _endpoint(server.url, [], max_concurrency=2)
+    started = time.perf_counter()
+    completions = endpoint.complete_many([{"tag": f"t{k}"} for k in range(6)], [f"e{k}:0" for k in range(6)])
+    elapsed = time.perf_counter() - started
+    assert [c.body["choices"][0]["message"]["content"] for c in completions] == [f"t{k}" for k in range(6)]
+    assert server.most == 2 and elapsed < 6 * 0.15
+
+
+def test_the_agent_counts_retries_per_episode(stub):
+    server = stub((502, {}, 0.0))
+    agent = OpenAIAgent(base_url=server.url, model="m", backoff_s=0.0, max_backoff_s=0.0)
+    observation, info = gym.make(ENV_ID).reset(seed=0)
+    assert agent.act([Turn("e", observation, info)]) == ["ok"]
+    assert agent.episode_usage("e") == {"requests": 1, "retries": 1, "prompt_tokens": 3, "completion_tokens": 2}
