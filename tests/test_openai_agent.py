@@ -341,3 +341,40 @@ def test_the_agent_counts_retries_per_episode(stub):
     observation, info = gym.make(ENV_ID).reset(seed=0)
     assert agent.act([Turn("e", observation, info)]) == ["ok"]
     assert agent.episode_usage("e") == {"requests": 1, "retries": 1, "prompt_tokens": 3, "completion_tokens": 2}
+
+
+def _eval(out: Path, kwargs: dict, *extra: str) -> int:
+    return main(["eval", "--agent", "openai", "--agent-kwargs", json.dumps(kwargs), "--suite", ENV_ID, "--episodes",
+                 "2", "--env-kwargs", '{"max_turns": 2}', "--out", str(out), "--no-progress", *extra])
+
+
+def test_records_at_batch_size_2_equal_one_at_a_time_but_for_timing(server, checkpoint, tmp_path):
+    kwargs = {"base_url": server, "model": str(checkpoint), "max_tokens": 12}
+    runs = []
+    for size in ("1", "2"):
+        assert _eval(tmp_path / size, kwargs, "--batch-size", size) == 0
+        lines = (tmp_path / size / "results.jsonl").read_text().splitlines()
+        runs.append(sorted(json.dumps({k: v for k, v in json.loads(x).items() if k != "timing"}) for x in lines))
+    assert runs[0] == runs[1]
+
+
+def test_an_unreachable_endpoint_fails_the_episodes_naming_it_and_a_resume_retries_them(tmp_path, capsys):
+    url = f"http://127.0.0.1:{_free_port()}/v1"
+    kwargs = {"base_url": url, "model": "m", "max_retries": 1, "backoff_s": 0.0}
+    assert _eval(tmp_path / "run", kwargs, "--batch-size", "2") == 1
+    printed = capsys.readouterr()
+    assert f"POST {url}/chat/completions failed after 2 attempt(s): ConnectError" in printed.out + printed.err
+    assert (tmp_path / "run" / "results.jsonl").read_text() == ""
+
+
+def test_the_example_evaluates_the_endpoint_and_sums_its_usage(server, checkpoint, tmp_path):
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "openai_endpoint_eval.py"
+    spec = importlib.util.spec_from_file_location("openai_endpoint_eval", path)
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    totals = example.main(["--base-url", server, "--model", str(checkpoint), "--out", str(tmp_path / "run"),
+                           "--episodes", "1", "--max-tokens", "8"])
+    assert totals["agent_requests"] >= 1 and totals["agent_prompt_tokens"] > 0
