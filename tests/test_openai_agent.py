@@ -378,3 +378,27 @@ def test_the_example_evaluates_the_endpoint_and_sums_its_usage(server, checkpoin
     totals = example.main(["--base-url", server, "--model", str(checkpoint), "--out", str(tmp_path / "run"),
                            "--episodes", "1", "--max-tokens", "8"])
     assert totals["agent_requests"] >= 1 and totals["agent_prompt_tokens"] > 0
+
+
+def test_a_lone_surrogate_from_the_endpoint_becomes_u_fffd_in_the_action():
+    assert action_from_reply({"content": "a\ud800b <answer>(A)</answer> after"}) == "a\ufffdb <answer>(A)</answer>"
+    action = action_from_reply({"tool_calls": [{"id": "x", "function": {"name": "vlm__detect_one\udc00",
+                                                                       "arguments": '{"obj_name": "\ud83d"}'}}]},
+                               "native")
+    function = action["tool_calls"][0]["function"]
+    assert function == {"name": "vlm__detect_one\ufffd", "arguments": '{"obj_name": "\ufffd"}'}
+    json.dumps(action, ensure_ascii=False).encode("utf-8")  # a record can hold it
+
+
+def test_seed_null_sends_no_seed_field():
+    agent = OpenAIAgent(base_url="http://127.0.0.1:1/v1", model="m", seed=None)
+    observation, info = gym.make(ENV_ID).reset(seed=0)
+    assert "seed" not in agent._body(Turn("e", observation, info), _new_episode(), 0)
+    assert "seed" in OpenAIAgent(base_url="http://127.0.0.1:1/v1", model="m")._body(
+        Turn("e", observation, info), _new_episode(), 0)
+
+
+def _new_episode():
+    from agents.models.openai_compat import _Episode
+
+    return _Episode()

@@ -55,7 +55,8 @@ class RequestSettings:
         temperature: Sampling temperature (0: greedy).
         top_p: Nucleus mass, or None to leave the server's default.
         max_tokens: New tokens per turn at most, or None for the server's default.
-        seed: Base of each request's ``seed`` (and of the retry jitter).
+        seed: Base of each request's ``seed`` (and of the retry jitter); None sends no ``seed`` (for an
+            endpoint that refuses the field) and seeds the jitter with 0.
         stop: Stop strings sent as is (the server drops them from the text), or None.
         extra_body: More request fields, sent as is (e.g. vLLM's ``top_k``, ``chat_template_kwargs``).
     """
@@ -64,7 +65,7 @@ class RequestSettings:
     temperature: float = 0.0
     top_p: float | None = None
     max_tokens: int | None = None
-    seed: int = 0
+    seed: int | None = 0
     stop: tuple[str, ...] | None = None
     extra_body: dict[str, Any] = field(default_factory=dict)
 
@@ -77,8 +78,8 @@ class RequestSettings:
             raise ValueError(f"top_p must be in (0, 1] or null, got {self.top_p!r}")
         if self.max_tokens is not None and (not isinstance(self.max_tokens, int) or self.max_tokens < 1):
             raise ValueError(f"max_tokens must be a positive integer or null, got {self.max_tokens!r}")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if self.seed is not None and (not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0):
+            raise ValueError(f"seed must be a non-negative integer or null, got {self.seed!r}")
         if not isinstance(self.extra_body, dict):
             raise ValueError(f"extra_body must be a JSON object, got {type(self.extra_body).__name__}")
         reserved = sorted({"model", "messages", "tools", "seed"} & set(self.extra_body))
@@ -137,7 +138,7 @@ class OpenAIAgent:
             connect_timeout_s=connect_timeout_s,
             max_concurrency=max_concurrency,
             retry=RetryPolicy(max_retries=max_retries, backoff_s=backoff_s, max_backoff_s=max_backoff_s),
-            seed=self.settings.seed,
+            seed=self.settings.seed or 0,
         )
         self.episodes: dict[str, _Episode] = {}
 
@@ -188,8 +189,9 @@ class OpenAIAgent:
             "model": self.model,
             "messages": request_messages(turn.messages, episode.images, s.protocol, episode.replies),
             "temperature": s.temperature,
-            "seed": _request_seed(s.seed, turn.episode_id, number),
         }
+        if s.seed is not None:
+            body["seed"] = _request_seed(s.seed, turn.episode_id, number)
         if s.protocol == "native" and turn.info.get("tools"):
             body["tools"] = openai_tools(turn.info["tools"])
         if s.top_p is not None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,7 @@ PROTOCOLS = ("text", "native")
 ANSWER_END = "</answer>"
 _ERROR_SOURCE = "invalid_action"
 """The name of the env's tool messages that report a parse problem of the action (not one call's result)."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -91,18 +93,24 @@ def request_messages(
 
 
 def action_from_reply(reply: Mapping[str, Any], protocol: str = "text") -> Any:
-    """The env action of a completion's message: its text (cut after ``</answer>``), or a tool-call dict."""
-    content = _cut_after_answer(reply.get("content") or "")
+    """The env action of a completion's message: its text (cut after ``</answer>``), or a tool-call dict.
+
+    A lone surrogate the endpoint's JSON smuggled in (``"\\ud800"``) becomes U+FFFD, so the action, and
+    the record holding it, is valid UTF-8. Call ids are left out (they differ from run to run).
+    """
+    content = _cut_after_answer(_valid(str(reply.get("content") or "")))
     calls = reply.get("tool_calls") or []
-    if protocol != "native" or not calls or ANSWER_END in content:
+    if protocol != "native" or not isinstance(calls, list) or not calls or ANSWER_END in content:
         return content
-    return {
-        "content": content,
-        "tool_calls": [
-            {"type": "function", "function": {"name": str(f.get("name", "")), "arguments": f.get("arguments", "")}}
-            for f in (c.get("function") or {} for c in calls if isinstance(c, Mapping))
-        ],
-    }
+    tool_calls = []
+    for call in calls:
+        function = call.get("function") if isinstance(call, Mapping) else None
+        function = function if isinstance(function, Mapping) else {}
+        arguments = function.get("arguments", "")
+        arguments = _valid(arguments) if isinstance(arguments, str) else arguments
+        tool_calls.append({"type": "function", "function": {"name": _valid(str(function.get("name", ""))),
+                                                            "arguments": arguments}})
+    return {"content": content, "tool_calls": tool_calls}
 
 
 def kept_reply(reply: Mapping[str, Any], turn: int) -> dict[str, Any]:
@@ -195,6 +203,10 @@ def _dotted(call: Mapping[str, Any]) -> str:
         return from_function_name(name)
     except ValueError:
         return name
+
+
+def _valid(text: str) -> str:
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _cut_after_answer(text: str) -> str:
