@@ -402,3 +402,33 @@ def _new_episode():
     from agents.models.openai_compat import _Episode
 
     return _Episode()
+
+
+def test_native_replay_answers_every_call_once_errors_included_and_sends_tool_images(server, checkpoint):
+    from tool_backends import DEFAULT_TOOLS, IMAGE_TOOLS
+
+    env = gym.make(ENV_ID, tools=[*DEFAULT_TOOLS, *IMAGE_TOOLS], tool_images=True, max_turns=3)
+    observation, info = env.reset(seed=0)
+    crop = '{"x1": 0.0, "y1": 0.0, "x2": 0.5, "y2": 0.5, "image_index": 0}'
+    reply = {"role": "assistant", "content": "", "tool_calls": [
+        {"id": "a", "type": "function", "function": {"name": "vision_ops__crop", "arguments": crop}},
+        {"id": "b", "type": "function", "function": {"name": "vision_ops__crop", "arguments": "{not json"}},
+    ]}
+    step_obs, *_ = env.step(action_from_reply(reply, "native"))
+    assert [m["name"] for m in step_obs] == ["invalid_action", "vision_ops.crop"]
+    conversation = [*observation, {"role": "assistant", "content": [{"type": "text", "text": ""}]}, *step_obs]
+    messages = request_messages(conversation, DataUrls(), "native", [kept_reply(reply, 0)])
+    tool_turns = [m for m in messages if m["role"] == "tool"]
+    assert [m["tool_call_id"] for m in tool_turns] == ["a", "b"]
+    assert tool_turns[0]["content"].startswith("Cropped the region (0.000, 0.000)-(0.500, 0.500) of image 0")
+    assert messages[2]["tool_calls"][1]["function"]["arguments"] == "{}"  # bad JSON replayed as an empty object
+    assert tool_turns[1]["content"].startswith("Error: tool call 2")
+    assert [p["type"] for p in messages[-1]["content"]] == ["image_url"] and messages[-1]["role"] == "user"
+    text = request_messages(conversation, DataUrls())  # the text protocol: one user turn, image inside the tags
+    assert [p["type"] for p in text[-1]["content"]] == ["text", "image_url", "text"]
+    assert text[-1]["content"][0]["text"].startswith("<tool_response>\nError: tool call 2")
+    endpoint = ChatEndpoint(server)
+    bodies = [{"model": str(checkpoint), "messages": messages, "tools": openai_tools(info["tools"]), "max_tokens": 2},
+              {"model": str(checkpoint), "messages": text, "max_tokens": 2}]
+    assert all(c.body["usage"]["prompt_tokens"] > 0 for c in endpoint.complete_many(bodies, ["n", "t"]))
+    endpoint.close()

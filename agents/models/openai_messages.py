@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -114,18 +115,34 @@ def action_from_reply(reply: Mapping[str, Any], protocol: str = "text") -> Any:
 
 
 def kept_reply(reply: Mapping[str, Any], turn: int) -> dict[str, Any]:
-    """The assistant message as it is replayed at later turns: content and calls, each call with an id."""
-    kept: dict[str, Any] = {"role": "assistant", "content": reply.get("content") or ""}
+    """The assistant message as it is replayed at later turns: content and calls, each call with an id.
+
+    A call's ``arguments`` are replayed as a JSON object's text: servers parse them to render the
+    template (``transformers serve`` and vLLM answer 400 otherwise), so arguments that are not a JSON
+    object are replayed as ``{}``; the env's ``Error:`` answer to that call says what was wrong.
+    """
+    kept: dict[str, Any] = {"role": "assistant", "content": _valid(str(reply.get("content") or ""))}
     calls = [c for c in reply.get("tool_calls") or [] if isinstance(c, Mapping)]
     if calls:
-        kept["tool_calls"] = [
-            {
-                "id": str(c.get("id") or f"call_{turn}_{k}"), "type": "function",
-                "function": dict(c.get("function") or {}),
-            }
-            for k, c in enumerate(calls)
-        ]
+        kept["tool_calls"] = []
+        for k, call in enumerate(calls):
+            found = call.get("function")
+            function: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+            kept["tool_calls"].append({
+                "id": str(call.get("id") or f"call_{turn}_{k}"), "type": "function",
+                "function": {"name": _valid(str(function.get("name", ""))),
+                             "arguments": _object_text(function.get("arguments"))},
+            })
     return kept
+
+
+def _object_text(arguments: Any) -> str:
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except ValueError:
+            return "{}"
+    return json.dumps(arguments, ensure_ascii=False) if isinstance(arguments, dict) else "{}"
 
 
 # ---------------------------------------------------------------------- helpers
