@@ -147,11 +147,9 @@ def test_a_refused_connection_is_retried():
 def test_a_batch_is_sent_concurrently_at_most_max_concurrency_in_flight_results_in_order(stub):
     server = stub(*[(200, {}, 0.15)] * 6)
     endpoint = _endpoint(server.url, [], max_concurrency=2)
-    started = time.perf_counter()
     completions = endpoint.complete_many([{"tag": f"t{k}"} for k in range(6)], [f"e{k}:0" for k in range(6)])
-    elapsed = time.perf_counter() - started
     assert [c.body["choices"][0]["message"]["content"] for c in completions] == [f"t{k}" for k in range(6)]
-    assert server.most == 2 and elapsed < 6 * 0.15
+    assert server.most == 2  # concurrent, and never more than the cap
 
 
 def test_the_agent_counts_retries_per_episode(stub):
