@@ -296,3 +296,30 @@ def test_native_replay_answers_every_call_once_errors_included_and_sends_tool_im
               {"model": str(checkpoint), "messages": text, "max_tokens": 2}]
     assert all(c.body["usage"]["prompt_tokens"] > 0 for c in endpoint.complete_many(bodies, ["n", "t"]))
     endpoint.close()
+
+
+def test_batch_rollout_reads_each_episodes_usage_before_end_episode():
+    from spacetools_env.batch_rollout import BatchRollout, WorkItem
+
+    class Counting:
+        """Answers at once; reports one request per turn, as an API agent would."""
+
+        def __init__(self) -> None:
+            self.requests: dict[str, int] = {}
+
+        def act(self, turns):
+            for turn in turns:
+                self.requests[turn.episode_id] = self.requests.get(turn.episode_id, 0) + 1
+            return ["<answer>(A)</answer>"] * len(turns)
+
+        def episode_usage(self, episode_id):
+            return {"requests": self.requests[episode_id]}
+
+        def end_episode(self, episode_id):
+            self.requests.pop(episode_id)
+
+    agent = Counting()
+    driver = BatchRollout(agent, lambda key: gym.make(key), batch_size=2)
+    results = list(driver.play(WorkItem(f"e{k}", ENV_ID, seed=k) for k in range(3)))
+    driver.close()
+    assert [r.usage for r in results] == [{"requests": 1}] * 3 and agent.requests == {}
