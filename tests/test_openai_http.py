@@ -158,3 +158,21 @@ def test_the_agent_counts_retries_per_episode(stub):
     observation, info = gym.make(ENV_ID).reset(seed=0)
     assert agent.act([Turn("e", observation, info)]) == ["ok"]
     assert agent.episode_usage("e") == {"requests": 1, "retries": 1, "prompt_tokens": 3, "completion_tokens": 2}
+
+
+def test_a_2xx_that_is_not_a_chat_completion_is_not_retried(stub):
+    server = stub((201, {}, 0.0))
+    with pytest.raises(EndpointError, match=r"answered 2xx with a body that is not a chat completion .* ends in /v1"):
+        _endpoint(server.url, []).complete({}, "k")
+    assert server.posts == 1
+
+
+def test_an_episode_id_reused_without_end_episode_starts_a_fresh_episode(stub):
+    from spacetools_env.rollout import agent_policy, rollout
+
+    server = stub()
+    agent = OpenAIAgent(base_url=server.url, model="m")
+    env = gym.make(ENV_ID, max_turns=2)
+    for seed in (0, 1):  # rollout() never calls end_episode; the id "0" is the same both times
+        traj = rollout(env, agent_policy(agent), seed=seed)
+        assert agent.episode_usage("0")["requests"] == traj.turns == 2

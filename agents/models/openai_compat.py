@@ -153,6 +153,9 @@ class OpenAIAgent:
         bodies, keys = [], []
         for turn in turns:
             episode = self.episodes.setdefault(turn.episode_id, _Episode())
+            if episode.replies and not any(m["role"] == "assistant" for m in turn.messages):
+                # a new episode under an id never ended (rollout() with agent_policy does not call end_episode)
+                episode = self.episodes[turn.episode_id] = _Episode()
             number = len(episode.replies)
             bodies.append(self._body(turn, episode, number))
             keys.append(f"{turn.episode_id}:{number}")

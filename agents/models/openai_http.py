@@ -201,9 +201,11 @@ def _completion_json(url: str, text: str) -> dict[str, Any]:
     except ValueError:
         body = None
     choices = body.get("choices") if isinstance(body, dict) else None
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+    first = choices[0] if isinstance(choices, list) and choices else None
+    if not isinstance(first, dict) or not isinstance(first.get("message"), dict):
         raise EndpointError(
-            f"POST {url} answered 2xx with a body that is not a chat completion (no choices): {_snippet(text)}. "
+            f"POST {url} answered 2xx with a body that is not a chat completion (no choices[0].message object): "
+            f"{_snippet(text)}. "
             "Check that base_url is the API root of an OpenAI-compatible server (it usually ends in /v1)"
         )
     return body
