@@ -172,6 +172,8 @@ def test_spacetools_eval_agent_openai_records_usage_validates_and_never_records_
         timing = record["timing"]
         assert timing["agent_requests"] == record["turns"] and timing["agent_retries"] == 0
         assert timing["agent_prompt_tokens"] > 0 and isinstance(timing["agent_completion_tokens"], int)
+    summary = json.loads((out / "summary.json").read_text())  # this run's usage, summed
+    assert summary["timing"]["agent_prompt_tokens"] == sum(r["timing"]["agent_prompt_tokens"] for r in records)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["agent"]["model"] == describe_agent("openai", kwargs) == OpenAIAgent(**kwargs).describe()
     assert manifest["agent"]["model"]["api_key_env"] == "SPACETOOLS_TEST_API_KEY"

@@ -215,8 +215,9 @@ def _play_all(
             else:
                 results.append(played.line)
                 new.append(played.brief)
-                for name in timing:
-                    timing[name] += played.brief["timing"].get(name, 0.0)
+                for name, value in played.brief["timing"].items():
+                    if name in timing or isinstance(value, int):  # seconds, and an API agent's integer usage
+                        timing[name] = timing.get(name, 0) + value
                 if played.brief.get("score") is not None:
                     total += float(played.brief["score"])
                     scores.append(float(played.brief["score"]))

@@ -28,7 +28,8 @@ class Summary:
         stats: The aggregation (:func:`benchmarks.eval.aggregate.summarize`) over the recorded episodes:
             strict scores (an unparsable answer counts 0), and per benchmark the official aggregate
             (unparsable answers dropped, as the published scripts do) with the dropped count.
-        timing: Seconds summed over this run's episodes (env, tools, agent, wall) and the run's wall time.
+        timing: Seconds summed over this run's episodes (env, tools, agent, wall) and the run's wall time;
+            for an agent that reports usage, also its summed ``agent_requests``, ``agent_prompt_tokens`` ...
     """
 
     suite: str
