@@ -389,3 +389,17 @@ def test_two_grpo_steps_through_the_environment_factory_run_real_tool_calls(qwen
             assert math.isfinite(entry[key]), key
     assert sum(entry["tools/calls_per_episode"] for entry in logs) > 0  # real tool calls ran through the env
     assert any(entry["reward_std"] > 0 for entry in logs)
+
+
+# ---------------------------------------------------------------------------------------------- the example
+@pytest.mark.parametrize("path", ["rollout", "factory"])
+def test_the_grpo_example_trains_through_each_path(path: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("grpo_tiny", Path(__file__).parents[1] / "examples" / "grpo_tiny.py")
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    logs = example.main(["--path", path, "--steps", "2", "--max-completion-length", "64"])
+    assert len(logs) == 2 and all(math.isfinite(entry["loss"]) for entry in logs)
+    assert "step 2: loss" in capsys.readouterr().out

@@ -93,15 +93,20 @@ class SpaceToolsRollout:
             work.append(WorkItem(f"{step}:{number}", row["env_id"], seed=row["seed"], options=options))
         by_id: dict[str, tuple[Trajectory, EpisodeTokens]] = {}
         results: dict[str, EpisodeResult] = {}
-        for result in driver.play(work):
-            if result.trajectory is None:
-                policy.episodes.pop(result.work.episode_id, None)
-                raise RuntimeError(
-                    f"episode {result.work.env_key} (reset seed {result.work.seed}, {dict(result.work.options or {})}) "
-                    f"failed: {type(result.error).__name__}: {result.error}"
-                ) from result.error
-            by_id[result.work.episode_id] = (result.trajectory, policy.take(result.work.episode_id))
-            results[result.work.episode_id] = result
+        training = policy.model.training
+        policy.model.eval()  # sample with dropout off, as a vLLM generation server would
+        try:
+            for result in driver.play(work):
+                if result.trajectory is None:
+                    policy.episodes.clear()
+                    raise RuntimeError(
+                        f"episode {result.work.env_key} (reset seed {result.work.seed}, "
+                        f"{dict(result.work.options or {})}) failed: {type(result.error).__name__}: {result.error}"
+                    ) from result.error
+                by_id[result.work.episode_id] = (result.trajectory, policy.take(result.work.episode_id))
+                results[result.work.episode_id] = result
+        finally:
+            policy.model.train(training)
         played = [by_id[item.episode_id] for item in work]
         for number, (prompt, (_, tokens)) in enumerate(zip(prompts, played, strict=True)):
             _check_prompt(policy, prompt, tokens, number)
