@@ -191,6 +191,13 @@ def test_an_api_key_option_is_refused_naming_the_environment_variable():
         manifest_entry(base_url="http://127.0.0.1:1/v1", model="m", api_key="sk-1")
 
 
+def test_the_cli_refuses_an_api_key_option_before_writing_anything(tmp_path, capsys):
+    kwargs = {"base_url": "http://127.0.0.1:1/v1", "model": "m", "api_key": "sk-never-written"}
+    assert _eval(tmp_path / "run", kwargs) == 2
+    assert "takes no api_key option" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_bad_options_are_named_before_any_request():
     with pytest.raises(ValueError, match='needs "base_url" and "model"'):
         manifest_entry(model="m")
