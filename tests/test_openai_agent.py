@@ -332,3 +332,28 @@ def test_batch_rollout_reads_each_episodes_usage_before_end_episode():
     results = list(driver.play(WorkItem(f"e{k}", ENV_ID, seed=k) for k in range(3)))
     driver.close()
     assert [r.usage for r in results] == [{"requests": 1}] * 3 and agent.requests == {}
+
+
+def test_the_text_protocol_renders_as_the_hf_agent_renders_the_conversation(checkpoint):
+    from transformers import AutoTokenizer
+
+    from agents.models.render import template_messages
+    from agents.models.templates import load_template
+    from tool_backends import DEFAULT_TOOLS, IMAGE_TOOLS
+
+    env = gym.make(ENV_ID, tools=[*DEFAULT_TOOLS, *IMAGE_TOOLS], tool_images=True, max_turns=3)
+    conversation, _ = env.reset(seed=0)
+    action = ('<tool_call>{"name": "vision_ops.crop", "arguments": {"x1": 0, "y1": 0, "x2": 0.5, "y2": 0.5, '
+              '"image_index": 0}}</tool_call><tool_call>{"name": "roborefer.detect_one", "arguments": {}}</tool_call>')
+    observation, *_ = env.step(action)
+    conversation = [*conversation, {"role": "assistant", "content": [{"type": "text", "text": action}]}, *observation]
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    template = load_template("qwen2_5_vl")
+
+    def render(messages):
+        return tokenizer.apply_chat_template(messages, chat_template=template, tokenize=False,
+                                             add_generation_prompt=True)
+
+    sent = render(request_messages(conversation, DataUrls()))
+    assert sent == render(template_messages(conversation)[0])  # byte for byte, the prompt the hf agent gives
+    assert sent.count("<tool_response>") == 2 and sent.count("<|image_pad|>") == 2  # question image + the crop
