@@ -188,7 +188,7 @@ def factory_rows(
 def submit_answers(
     completions: Sequence[Any], environments: Sequence[SpaceToolsEnvironment] | None = None,
     log_metric: Callable[[str, float], None] | None = None, **kwargs: Any,
-) -> list[float]:
+) -> list[float | None]:
     """TRL reward function of the factory path: each completion's final text to its environment (see above).
 
     Returns:

@@ -29,6 +29,7 @@ images to the training forward pass, so image tokens inside the completion would
 
 from __future__ import annotations
 
+import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -107,9 +108,18 @@ class TokenPolicy:
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_id
         self.image_token_id = getattr(getattr(model, "config", None), "image_token_id", None)
         self.episodes: dict[str, EpisodeTokens] = {}
+        self.timing = {"policy_s": 0.0}
+        """Seconds in :meth:`act` so far: rendering, tokenizing and generating (or scoring forced turns)."""
 
     # ------------------------------------------------------------------ the agent protocol
     def act(self, turns: Sequence[Turn]) -> list[str]:
+        start = time.perf_counter()
+        try:
+            return self._act(turns)
+        finally:
+            self.timing["policy_s"] += time.perf_counter() - start
+
+    def _act(self, turns: Sequence[Turn]) -> list[str]:
         episodes = [self._observe(turn) for turn in turns]
         limits = [self._limit(e) for e in episodes]
         texts = [""] * len(turns)  # a spent budget: the empty action, nothing generated

@@ -18,7 +18,7 @@ from typing import Any
 def env_reward(
     completions: Sequence[Any], env_reward: Sequence[float], log_metric: Callable[[str, float], None] | None = None,
     **kwargs: Any,
-) -> list[float]:
+) -> list[float | None]:
     """The env's episode reward of each completion (the rollout's ``env_reward``)."""
     _log(log_metric, env_reward, kwargs)
     return [float(r) for r in env_reward]
@@ -27,7 +27,7 @@ def env_reward(
 def score_reward(
     completions: Sequence[Any], score: Sequence[float], log_metric: Callable[[str, float], None] | None = None,
     **kwargs: Any,
-) -> list[float]:
+) -> list[float | None]:
     """The task's score of each completion (0 when unanswered)."""
     return [float(s) for s in score]
 

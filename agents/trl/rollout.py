@@ -25,6 +25,7 @@ so a run is reproducible and the generations of a group differ. The episode budg
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,6 +83,9 @@ class SpaceToolsRollout:
         self._policy: TokenPolicy | None = None
         self.last_results: list[EpisodeResult] = []
         """The episodes of the latest call, in the prompts' order (trajectories and all)."""
+        self.timing = {"policy_s": 0.0, "env_s": 0.0, "tools_s": 0.0, "rollout_s": 0.0}
+        """Seconds over all calls: the model's turns (``TokenPolicy.act``), the envs without their tools
+        (reset and steps), the tools, and whole calls (the rest is the driver and the checks)."""
 
     def __call__(self, prompts: Sequence[Any], trainer: Any) -> dict[str, list[Any]]:
         policy, driver = self._policy_for(trainer)
@@ -93,6 +97,7 @@ class SpaceToolsRollout:
             work.append(WorkItem(f"{step}:{number}", row["env_id"], seed=row["seed"], options=options))
         by_id: dict[str, tuple[Trajectory, EpisodeTokens]] = {}
         results: dict[str, EpisodeResult] = {}
+        started, policy_before = time.perf_counter(), policy.timing["policy_s"]
         training = policy.model.training
         policy.model.eval()  # sample with dropout off, as a vLLM generation server would
         try:
@@ -105,12 +110,17 @@ class SpaceToolsRollout:
                     ) from result.error
                 by_id[result.work.episode_id] = (result.trajectory, policy.take(result.work.episode_id))
                 results[result.work.episode_id] = result
+                tools_s = float(getattr(result.env.unwrapped, "timing", {}).get("tools_s", 0.0))
+                self.timing["tools_s"] += tools_s
+                self.timing["env_s"] += result.timing.get("env_s", 0.0) - tools_s
         finally:
             policy.model.train(training)
         played = [by_id[item.episode_id] for item in work]
         for number, (prompt, (_, tokens)) in enumerate(zip(prompts, played, strict=True)):
             _check_prompt(policy, prompt, tokens, number)
         self.last_results = [results[item.episode_id] for item in work]
+        self.timing["policy_s"] += policy.timing["policy_s"] - policy_before
+        self.timing["rollout_s"] += time.perf_counter() - started
         return _outputs(played)
 
     def close(self) -> None:
