@@ -169,9 +169,16 @@ def test_a_row_whose_images_are_not_the_env_s_is_refused(qwen25: Path, tmp_path:
 
 
 # ---------------------------------------------------------------------------------------------- conformance
-@pytest.mark.parametrize("env_id", [DEPTH, RELATION])
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory: pytest.TempPathFactory, qwen25: Path) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("families")
+    return {"qwen2_5_vl": qwen25, **{f: write_checkpoint(f, folder / f) for f in ("qwen3_vl", "llava")}}
+
+
+@pytest.mark.parametrize(("env_id", "family"), [(DEPTH, "qwen2_5_vl"), (RELATION, "qwen2_5_vl"), (DEPTH, "qwen3_vl"),
+                                                 (DEPTH, "llava")])
 def test_scripted_turns_score_the_same_through_env_step_and_the_rollout_func(
-    env_id: str, qwen25: Path, tmp_path: Path
+    env_id: str, family: str, checkpoints: dict[str, Path], tmp_path: Path
 ) -> None:
     rows = episode_rows(env_id, 3)
     expected = []
@@ -182,7 +189,7 @@ def test_scripted_turns_score_the_same_through_env_step_and_the_rollout_func(
                        options={"split": row["split"], "index": row["index"]})
         expected.append(traj)
     func = SpaceToolsRollout(teacher=ToolProgramAgent(), max_turn_tokens=2048)
-    trainer = _trainer(qwen25, rows, func, tmp_path, max_steps=1, max_completion_length=8192)
+    trainer = _trainer(checkpoints[family], rows, func, tmp_path, max_steps=1, max_completion_length=8192)
     out = func(_prompts(rows), trainer)
     for k, traj in enumerate(expected):
         played = func.last_results[k].trajectory
@@ -194,6 +201,47 @@ def test_scripted_turns_score_the_same_through_env_step_and_the_rollout_func(
         assert out["tool_calls"][k] == traj.info["tool_stats"]["calls"] > 0
     assert sum(out["score"]) > 0
     func.close()
+
+
+class _Spray:
+    """Writes ten well-formed calls in one turn, then answers."""
+
+    name = "spray"
+
+    def act(self, turns: Sequence[Turn]) -> list[Any]:
+        call = '<tool_call>\n{"name": "depth_estimator.estimate_depth", "arguments": {"image_index": 0}}\n</tool_call>'
+        return ["\n".join([call] * 10) if len(t.messages) == 2 else "<answer>(A)</answer>" for t in turns]
+
+    def end_episode(self, episode_id: str) -> None:
+        pass
+
+
+def test_the_rollout_func_keeps_the_paper_protocol_caps(qwen25: Path, tmp_path: Path) -> None:
+    rows = episode_rows(DEPTH, 1)
+    func = SpaceToolsRollout(teacher=_Spray(), max_turn_tokens=2048)
+    trainer = _trainer(qwen25, rows, func, tmp_path, max_steps=1, max_completion_length=4096)
+    out = func(_prompts(rows), trainer)
+    assert out["tool_calls"] == [8]  # 8 calls per turn, as env.step allows
+    played = func.last_results[0].trajectory
+    assert played is not None
+    feedback = [m["content"][0]["text"] for m in played.messages if m["role"] == "tool"]
+    assert feedback[0] == "Error: at most 8 tool calls run per turn; calls 9..10 were not run."
+    env_text = trainer.processing_class.tokenizer.decode(
+        [t for t, m in zip(out["completion_ids"][0], out["env_mask"][0], strict=True) if m == 0]
+    )
+    assert f"<tool_response>\n{feedback[0]}\n</tool_response>" in env_text  # the model is trained after seeing it
+    func.close()
+
+
+def test_rollouts_are_reproducible_and_the_completions_of_a_group_differ(qwen25: Path, tmp_path: Path) -> None:
+    rows = episode_rows(DEPTH, 1) * 4  # one group, as TRL repeats a row num_generations times
+    first, second = SpaceToolsRollout(max_turn_tokens=16), SpaceToolsRollout(max_turn_tokens=16, batch_size=1)
+    trainer = _trainer(qwen25, rows, first, tmp_path, max_steps=1, max_completion_length=96)
+    a, b = first(_prompts(rows), trainer), second(_prompts(rows), trainer)
+    assert a["completion_ids"] == b["completion_ids"]  # same seed, step and position: same tokens, any batch size
+    assert len({tuple(ids) for ids in a["completion_ids"]}) == 4
+    first.close()
+    second.close()
 
 
 # ---------------------------------------------------------------------------------------------- GRPO

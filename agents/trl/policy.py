@@ -107,6 +107,8 @@ class TokenPolicy:
         self.eos_text = self.tokenizer.convert_ids_to_tokens(self.eos_id)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_id
         self.image_token_id = getattr(getattr(model, "config", None), "image_token_id", None)
+        self.token_types = False
+        """Whether the processor gives ``mm_token_type_ids`` (Qwen-VL: 1 on image tokens), rebuilt per batch."""
         self.episodes: dict[str, EpisodeTokens] = {}
         self.timing = {"policy_s": 0.0}
         """Seconds in :meth:`act` so far: rendering, tokenizing and generating (or scoring forced turns)."""
@@ -208,6 +210,8 @@ class TokenPolicy:
         text, arrays = self._render(turn.messages, generation_prompt=True)
         images = [to_pil(a) for a in arrays]
         inputs = self.processor(text=[text], images=images or None, return_tensors="pt")
+        # Per-token fields are rebuilt for each batch from the ids; only per-image ones are kept.
+        self.token_types = self.token_types or "mm_token_type_ids" in inputs
         features = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask", "mm_token_type_ids",
                                                                    "token_type_ids")}
         seed = np.random.SeedSequence([self.settings.seed, zlib.crc32(turn.episode_id.encode("utf-8"))])
@@ -286,7 +290,7 @@ class TokenPolicy:
         batch: dict[str, torch.Tensor] = {"input_ids": input_ids, "attention_mask": mask}
         for key in episodes[0].features:
             batch[key] = torch.cat([e.features[key] for e in episodes], dim=0)
-        if self.image_token_id is not None and episodes[0].features:
+        if self.token_types and self.image_token_id is not None:
             batch["mm_token_type_ids"] = (input_ids == self.image_token_id).long()
         device = getattr(self.model, "device", "cpu")
         return {k: v.to(device) for k, v in batch.items()}
