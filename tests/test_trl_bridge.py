@@ -19,6 +19,7 @@ import pytest
 import spacetools_env  # noqa: F401  (registers the ids)
 from agents.tool_program import ToolProgramAgent
 from spacetools_env.rollout import Turn, agent_policy, rollout
+from tool_backends.backends import DEFAULT_TOOLS, IMAGE_TOOLS
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("trl")
@@ -44,6 +45,11 @@ from agents.trl import (  # noqa: E402
 from agents.trl.environment import add_response_parser  # noqa: E402
 
 DEPTH = "SpaceTools-Synth-RelativeDepth-v0"
+IMAGE_TOOLS_ON = {"tools": [*DEFAULT_TOOLS, *IMAGE_TOOLS], "tool_images": True}
+CROP = (
+    '<tool_call>\n{"name": "vision_ops.crop", "arguments": {"x1": 0.1, "y1": 0.1, "x2": 0.6, "y2": 0.6, '
+    '"image_index": 0}}\n</tool_call>'
+)
 RELATION = "SpaceTools-Synth-Relation2D-v0"
 
 
@@ -244,6 +250,31 @@ def test_rollouts_are_reproducible_and_the_completions_of_a_group_differ(qwen25:
     second.close()
 
 
+class _Crop:
+    name = "crop"
+
+    def act(self, turns: Sequence[Turn]) -> list[Any]:
+        return [CROP for _ in turns]
+
+    def end_episode(self, episode_id: str) -> None:
+        pass
+
+
+def test_a_tool_image_in_the_rollout_func_path_is_refused_naming_the_fix(qwen25: Path, tmp_path: Path) -> None:
+    rows = episode_rows(DEPTH, 1, env_kwargs=IMAGE_TOOLS_ON)
+    func = SpaceToolsRollout(teacher=_Crop(), env_kwargs=IMAGE_TOOLS_ON, max_turn_tokens=256)
+    trainer = _trainer(qwen25, rows, func, tmp_path, max_steps=1, max_completion_length=1024)
+    with pytest.raises(RuntimeError) as error:
+        func(_prompts(rows), trainer)
+    assert str(error.value) == (
+        f"episode {DEPTH} (reset seed 0, {{'split': 'test', 'index': 0}}) failed: ValueError: an env returned a tool "
+        "image: the rollout_func path trains on the dataset's images only, so tool images cannot reach the training "
+        "forward pass; make the env with tool_images=False (the default), or train through the environment_factory "
+        "path"
+    )
+    func.close()
+
+
 # ---------------------------------------------------------------------------------------------- GRPO
 def test_two_grpo_steps_through_the_rollout_func_move_the_weights(qwen25: Path, tmp_path: Path) -> None:
     func = SpaceToolsRollout(teacher=_EvenTeacher(), max_turn_tokens=64)
@@ -314,6 +345,14 @@ def test_environment_reset_is_deterministic_from_the_row_and_a_call_runs_the_too
     assert text == second.depth_estimator__estimate_depth(image_index=0)
     assert "Error:" in first.vision_ops__index_at(data="$nothing", u=0.5, v=0.5)
     assert first.get_reward() == pytest.approx(-first.info["reward_weights"]["tool_error"])  # the env's penalty
+
+
+def test_a_tool_image_reaches_trl_as_a_content_list() -> None:
+    environment = environment_class(DEPTH, **IMAGE_TOOLS_ON)()
+    environment.reset(**factory_rows(DEPTH, 1, env_kwargs=IMAGE_TOOLS_ON)[0])
+    parts = environment.vision_ops__crop(x1=0.1, y1=0.1, x2=0.6, y2=0.6, image_index=0)
+    assert isinstance(parts, list) and [p["type"] for p in parts] == ["image", "text"]
+    assert parts[0]["image"].size == (320, 240)
 
 
 def test_a_row_of_another_env_is_refused_by_the_environment() -> None:
