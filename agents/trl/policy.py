@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,20 +89,29 @@ class TokenPolicy:
     Args:
         model: The model being trained (``trainer.model``); generation runs under ``inference_mode``.
         processor: Its processor (``trainer.processing_class``), with a chat template.
-        chat_template: The template text to render with (the processor's when None).
         settings: Per-turn and per-episode token caps, sampling, seed.
         teacher: An agent whose non-None actions are forced (see the module docstring).
+        template_kwargs: Extra chat-template variables (TRL's ``chat_template_kwargs``).
+
+    Raises:
+        ValueError: the processor has no chat template.
     """
 
     name = "trl-policy"
 
     def __init__(
-        self, model: Any, processor: Any, settings: GenerationSettings, chat_template: str | None = None,
-        teacher: Any = None,
+        self, model: Any, processor: Any, settings: GenerationSettings, teacher: Any = None,
+        template_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
         self.model, self.processor, self.settings, self.teacher = model, processor, settings, teacher
         self.tokenizer = processor.tokenizer
-        self.chat_template = chat_template or processor.chat_template
+        self.chat_template = processor.chat_template  # the one TRL renders the rows with
+        if not self.chat_template:
+            raise ValueError(
+                f"{type(processor).__name__} has no chat template; set processor.chat_template (the shipped ones: "
+                "agents.models.templates.load_template('qwen2_5_vl'), 'qwen3_vl' or 'llava')"
+            )
+        self.template_kwargs = dict(template_kwargs or {})
         self.eos_id = int(self.tokenizer.eos_token_id)
         self.eos_text = self.tokenizer.convert_ids_to_tokens(self.eos_id)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_id
@@ -162,14 +171,16 @@ class TokenPolicy:
                      for p in parts]
             messages.append({"role": message["role"], "content": parts})
         return str(self.processor.apply_chat_template(
-            messages, chat_template=self.chat_template, tokenize=False, add_generation_prompt=True
+            messages, chat_template=self.chat_template, tokenize=False, add_generation_prompt=True,
+            **self.template_kwargs,
         ))
 
     # ------------------------------------------------------------------ tokens in
     def _render(self, messages: Sequence[dict[str, Any]], generation_prompt: bool) -> tuple[str, list[Any]]:
         rendered, arrays = template_messages(messages)
         text = self.processor.apply_chat_template(
-            rendered, chat_template=self.chat_template, tokenize=False, add_generation_prompt=generation_prompt
+            rendered, chat_template=self.chat_template, tokenize=False, add_generation_prompt=generation_prompt,
+            **self.template_kwargs,
         )
         return text, arrays
 

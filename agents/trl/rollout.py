@@ -48,14 +48,17 @@ class RolloutConfig:
         batch_size: Episodes generated together (``BatchRollout``'s batch).
         max_turn_tokens: New tokens per turn at most (the paper: 8,192; the episode budget binds first).
         seed: Base seed of the per-completion generators.
-        chat_template: Template text (None: the processor's own).
+
+    The chat template is the processor's own, because TRL renders the rows with it for the training
+    forward pass: to train a Qwen2.5-VL checkpoint whose stock template drops tool turns, set
+    ``processor.chat_template = agents.models.templates.load_template("qwen2_5_vl")`` first (the
+    tiny kit's checkpoints already carry the shipped templates).
     """
 
     env_kwargs: Mapping[str, Any] = field(default_factory=dict)
     batch_size: int = 8
     max_turn_tokens: int = 8192
     seed: int = 0
-    chat_template: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "max_turn_tokens"):
@@ -141,8 +144,8 @@ class SpaceToolsRollout:
         )
         model = trainer.accelerator.unwrap_model(trainer.model)
         if self._policy is None or self._driver is None or self._policy.model is not model:
-            self._policy = TokenPolicy(model, trainer.processing_class, settings, self.config.chat_template,
-                                       teacher=self.teacher)
+            self._policy = TokenPolicy(model, trainer.processing_class, settings, teacher=self.teacher,
+                                       template_kwargs=getattr(trainer, "chat_template_kwargs", None))
             self._driver = BatchRollout(self._policy, self._make_env, batch_size=self.config.batch_size)
         self._policy.settings = settings
         return self._policy, self._driver
