@@ -74,8 +74,8 @@ class SpaceToolsEnvironment:
                 "environment_factory with an 'environment' column to mix env ids"
             )
         options = {key: row[key] for key in ("split", "index") if row.get(key) is not None}
-        seed = row.get("seed")
-        observation, self._info = self._env.reset(seed=None if seed is None else int(str(seed)), options=options)
+        seed: Any = row.get("seed")
+        observation, self._info = self._env.reset(seed=None if seed is None else int(seed), options=options)
         self._reward, self._components, self._done = 0.0, {}, False
         user = observation[-1]
         return [_part(p) for p in user["content"]]
@@ -219,7 +219,7 @@ def add_response_parser(processor: Any) -> Any:
 
     TRL recognises only its own copies of chat templates (``add_response_schema``); the shipped Qwen2.5-VL and
     Qwen3-VL templates (:mod:`agents.models.templates`) write calls as Qwen's ``<tool_call>`` JSON, which TRL's
-    Qwen3 parser reads.
+    Qwen3 parser reads (both families train through this path; TRL's own Qwen2.5-VL template cannot call tools).
     """
     from trl import chat_template_utils as ctu
 

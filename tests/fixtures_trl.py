@@ -1,0 +1,19 @@
+"""Helpers of the TRL bridge tests: tiny checkpoints of the kit, and the env ids they play."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+from agents.models.tiny import write_checkpoint
+
+DEPTH = "SpaceTools-Synth-RelativeDepth-v0"
+RELATION = "SpaceTools-Synth-Relation2D-v0"
+
+
+def tiny_checkpoints(factory: pytest.TempPathFactory, families: Iterable[str]) -> dict[str, Path]:
+    """Family -> a freshly written tiny checkpoint folder of the kit (``agents.models.tiny``)."""
+    folder = factory.mktemp("tiny")
+    return {family: write_checkpoint(family, folder / family) for family in families}
