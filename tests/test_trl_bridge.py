@@ -35,9 +35,11 @@ from trl.data_utils import prepare_multimodal_messages  # noqa: E402
 
 from agents.trl import (  # noqa: E402
     SpaceToolsRollout,
+    component_reward,
     env_reward,
     episode_rows,
     parse_prompt,
+    score_reward,
 )
 from tests.fixtures_trl import DEPTH, RELATION, tiny_checkpoints  # noqa: E402
 
@@ -62,7 +64,10 @@ def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return tiny_checkpoints(tmp_path_factory, FAMILIES)
 
 
-def _trainer(path: Path, rows: list[dict[str, Any]], rollout_func: Any, out: Path, **args: Any) -> GRPOTrainer:
+def _trainer(
+    path: Path, rows: list[dict[str, Any]], rollout_func: Any, out: Path, reward_funcs: Sequence[Any] = (env_reward,),
+    **args: Any,
+) -> GRPOTrainer:
     model = AutoModelForImageTextToText.from_pretrained(path)
     processor = AutoProcessor.from_pretrained(path)
     options = {
@@ -71,7 +76,7 @@ def _trainer(path: Path, rows: list[dict[str, Any]], rollout_func: Any, out: Pat
         "max_steps": 2, "seed": 0, **args,
     }
     config = GRPOConfig(**options)
-    return GRPOTrainer(model=model, processing_class=processor, reward_funcs=[env_reward], args=config,
+    return GRPOTrainer(model=model, processing_class=processor, reward_funcs=list(reward_funcs), args=config,
                        train_dataset=Dataset.from_list(rows), rollout_func=rollout_func)
 
 
@@ -273,8 +278,10 @@ def test_a_tool_image_in_the_rollout_func_path_is_refused_naming_the_fix(
 
 # ---------------------------------------------------------------------------------------------- GRPO
 def test_two_grpo_steps_through_the_rollout_func_move_the_weights(checkpoints: dict[str, Path], tmp_path: Path) -> None:
-    func = SpaceToolsRollout(teacher=_EvenTeacher(), max_turn_tokens=64)
-    trainer = _trainer(checkpoints["qwen2_5_vl"], episode_rows(DEPTH, 4), func, tmp_path, max_completion_length=384)
+    func = SpaceToolsRollout(teacher=_EvenTeacher(), max_turn_tokens=200)  # room for the tool program's turns
+    rewards = [env_reward, score_reward, component_reward("shaped")]
+    trainer = _trainer(checkpoints["qwen2_5_vl"], episode_rows(DEPTH, 4), func, tmp_path, rewards,
+                       max_completion_length=640, reward_weights=[1.0, 0.0, 0.0])
     before = {name: p.detach().clone() for name, p in trainer.model.named_parameters()}
     trainer.train()
     moved = [name for name, p in trainer.model.named_parameters() if not torch.equal(before[name], p)]
@@ -287,6 +294,11 @@ def test_two_grpo_steps_through_the_rollout_func_move_the_weights(checkpoints: d
             assert math.isfinite(entry[key]), key
     assert all(entry["tools/calls_per_episode"] > 0 for entry in logs)  # real tool calls ran
     assert any(entry["reward_std"] > 0 for entry in logs)
+    for entry in logs:  # TRL's own columns agree with ours: half of each group follows the tool program
+        assert entry["rewards/env_reward/mean"] == pytest.approx(entry["reward/env"], abs=1e-6)
+        assert entry["rewards/score_reward/mean"] == pytest.approx(entry["reward/score"], abs=1e-6)
+        assert entry["rewards/component_shaped/mean"] == pytest.approx(entry["reward/shaped"], abs=1e-6)
+        assert entry["reward/score"] >= 0.5
     func.close()
 
 

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from agents.trl.environment import SpaceToolsEnvironment, environment_class, factory_rows, submit_answers
-from agents.trl.rewards import env_reward, episode_metrics, score_reward
+from agents.trl.rewards import component_reward, env_reward, episode_metrics, score_reward
 from agents.trl.rollout import RolloutConfig, SpaceToolsRollout
 from agents.trl.rows import episode_row, episode_rows, parse_prompt
 
@@ -19,6 +19,7 @@ __all__ = [
     "RolloutConfig",
     "SpaceToolsEnvironment",
     "SpaceToolsRollout",
+    "component_reward",
     "env_reward",
     "environment_class",
     "episode_metrics",

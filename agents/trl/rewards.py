@@ -3,7 +3,8 @@
 TRL calls each reward function with the completions and every extra key of the rollout as keyword
 lists (one value per completion), plus ``log_metric``. :func:`env_reward` is the env's own reward (the
 sum of its step rewards: the scorer's score, the shaped term and the penalties with the env's weights),
-so GRPO optimizes what eval reports; :func:`score_reward` is the task score alone. Both log, under stable
+so GRPO optimizes what eval reports; :func:`score_reward` is the task score alone;
+:func:`component_reward` one component. The first two log, under stable
 prefixes, each reward component's mean (``reward/<component>``), the env reward and score, and the tool
 statistics (``tools/calls_per_episode``, ``tools/errors_per_episode``, ``tools/failure_rate``), so
 tool-use collapse shows in TRL's logs; TRL itself logs each function as ``rewards/<name>/mean``.
@@ -29,7 +30,25 @@ def score_reward(
     **kwargs: Any,
 ) -> list[float | None]:
     """The task's score of each completion (0 when unanswered)."""
+    _log(log_metric, kwargs.get("env_reward", score), {**kwargs, "score": score})
     return [float(s) for s in score]
+
+
+def component_reward(name: str) -> Callable[..., list[float | None]]:
+    """A reward function of one reward component summed over the episode (``score``, ``shaped``, ...).
+
+    TRL logs it as ``rewards/component_<name>/mean``; weigh components with ``GRPOConfig.reward_weights``.
+
+    >>> component_reward("shaped")([None, None], reward_components=[{"shaped": 0.5}, {}])
+    [0.5, 0.0]
+    """
+
+    def reward(completions: Sequence[Any], reward_components: Sequence[Mapping[str, float]],
+               **kwargs: Any) -> list[float | None]:
+        return [float(c.get(name, 0.0)) for c in reward_components]
+
+    reward.__name__ = reward.__qualname__ = f"component_{name}"
+    return reward
 
 
 def episode_metrics(

@@ -20,7 +20,9 @@ functions (:mod:`agents.trl.rewards`): ``env_reward`` (the sum of the env's step
 Sampling follows the trainer's ``temperature``, ``top_p`` and ``top_k``; every completion of a batch
 has its own generator, seeded from ``seed``, the trainer's global step and its position in the batch,
 so a run is reproducible and the generations of a group differ. The episode budget is the trainer's
-``max_completion_length`` (model and tool tokens, as verl's ``max_response_length``).
+``max_completion_length`` (model and tool tokens, as verl's ``max_response_length``). Generation is
+``transformers``' ``generate`` on the trainer's own model (TRL's ``use_vllm`` is not used by this
+rollout), in batches of ``RolloutConfig.batch_size`` episodes.
 """
 
 from __future__ import annotations
