@@ -24,7 +24,7 @@ What differs from the paper's protocol here (the ``rollout_func`` path keeps it 
   the env's parser, so a malformed call is TRL's failure (``tools/failure_frequency``), never an ``Error:``
   message nor an ``invalid_action`` penalty; there are no 8-turn or 8-calls-per-turn limits (TRL's
   ``max_tool_calling_iterations`` and ``max_completion_length`` bound a rollout; the env allows
-  ``max_calls`` calls per episode).
+  ``MAX_CALLS`` = 1,024 calls per episode, its ``max_turns``, which ``env_kwargs`` may set).
 - Tools are announced by the template's ``tools=`` rendering under function names (``__`` for the dot), not
   by the env's Qwen2.5 tools block, and the system prompt is the env's without that block.
 - Each tool call is one env step, so ``turn`` counts calls.
