@@ -18,11 +18,13 @@ functions (:mod:`agents.trl.rewards`): ``env_reward`` (the sum of the env's step
 ``tool_errors``, ``turns``, ``answered``.
 
 Sampling follows the trainer's ``temperature``, ``top_p`` and ``top_k``; every completion of a batch
-has its own generator, seeded from ``seed``, the trainer's global step and its position in the batch,
-so a run is reproducible and the generations of a group differ. The episode budget is the trainer's
-``max_completion_length`` (model and tool tokens, as verl's ``max_response_length``). Generation is
-``transformers``' ``generate`` on the trainer's own model (TRL's ``use_vllm`` is not used by this
-rollout), in batches of ``RolloutConfig.batch_size`` episodes.
+has its own generator, seeded from ``seed``, the trainer's global step and its episode id
+``<global step>.<call>:<position in the batch>`` (the call counts this object's calls, so an eval
+rollout at the same step samples afresh), so a run is reproducible and the generations of a group
+differ. The episode budget is the trainer's ``max_completion_length`` (model and tool tokens, as
+verl's ``max_response_length``). Generation is ``transformers``' ``generate`` on the trainer's own
+model (TRL's ``use_vllm`` is not used by this rollout), in batches of ``RolloutConfig.batch_size``
+episodes.
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ class SpaceToolsRollout:
         self.config = config if config is not None else RolloutConfig(**options)
         self.teacher = teacher
         self._driver: BatchRollout | None = None
+        self._calls = 0
         self._policy: TokenPolicy | None = None
         self.last_results: list[EpisodeResult] = []
         """The episodes of the latest call, in the prompts' order (trajectories and all)."""
@@ -94,12 +97,12 @@ class SpaceToolsRollout:
 
     def __call__(self, prompts: Sequence[Any], trainer: Any) -> dict[str, list[Any]]:
         policy, driver = self._policy_for(trainer)
-        step = int(trainer.state.global_step)
+        step, self._calls = int(trainer.state.global_step), self._calls + 1
         work = []
         for number, prompt in enumerate(prompts):
             row = parse_prompt(prompt, number)
             options = {"split": row["split"], "index": row["index"]}
-            work.append(WorkItem(f"{step}:{number}", row["env_id"], seed=row["seed"], options=options))
+            work.append(WorkItem(f"{step}.{self._calls}:{number}", row["env_id"], seed=row["seed"], options=options))
         by_id: dict[str, tuple[Trajectory, EpisodeTokens]] = {}
         results: dict[str, EpisodeResult] = {}
         started, policy_before = time.perf_counter(), policy.timing["policy_s"]
