@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ from agents.trl import (  # noqa: E402
     parse_prompt,
     score_reward,
 )
-from tests.fixtures_trl import DEPTH, RELATION, tiny_checkpoints  # noqa: E402
+from tests.fixtures_trl import DEPTH, RELATION, one_torch_thread, tiny_checkpoints  # noqa: E402, F401
 
 IMAGE_TOOLS_ON = {"tools": [*DEFAULT_TOOLS, *IMAGE_TOOLS], "tool_images": True}
 CROP = (
@@ -49,14 +49,6 @@ CROP = (
     '"image_index": 0}}\n</tool_call>'
 )
 FAMILIES = ("qwen2_5_vl", "qwen3_vl", "llava")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,18 +38,10 @@ from trl.chat_template_utils import parse_response  # noqa: E402
 
 from agents.trl import environment_class, factory_rows, submit_answers  # noqa: E402
 from agents.trl.environment import add_response_parser  # noqa: E402
-from tests.fixtures_trl import DEPTH, RELATION, tiny_checkpoints  # noqa: E402
+from tests.fixtures_trl import DEPTH, RELATION, one_torch_thread, tiny_checkpoints  # noqa: E402, F401
 
 IMAGE_TOOLS_ON = {"tools": [*DEFAULT_TOOLS, *IMAGE_TOOLS], "tool_images": True}
 FAMILIES = ("qwen3_vl", "qwen2_5_vl")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
