@@ -266,7 +266,9 @@ class SpaceToolsEnv(gym.Env[list, Any]):
             images = result.images
             self.images.extend(images)
         text = msg.truncate_middle(result.text, self.config.max_response_chars)
-        record = {"name": call.name, "arguments": call.arguments, "ok": result.ok, "text": text, "data": result.data}
+        # fault goes to the record (info, trajectories, eval records), never into the message the model reads
+        record = {"name": call.name, "arguments": call.arguments, "ok": result.ok, "text": text, "data": result.data,
+                  "fault": result.fault}
         return msg.tool_message(call.name, text, images), record
 
     def _info(self, components: dict[str, float], results: list[dict[str, Any]]) -> dict[str, Any]:

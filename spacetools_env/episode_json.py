@@ -21,11 +21,16 @@ from spacetools_env.rollout import Trajectory
 
 MAX_INLINE = 64
 """Arrays up to this many elements are kept as lists (8 corners x 2, a point); larger ones are stubbed."""
-RECORD_SCHEMA = 2
+RECORD_SCHEMA = 3
 """Version of an episode record (a ``results.jsonl`` line, a :class:`RecordTrajectory` line).
 
-History: 1, the first; 2, ``unparsable`` added (what the official evaluation drops).
+History: 1, the first; 2, ``unparsable`` added (what the official evaluation drops); 3, each tool
+call carries ``fault`` (False or a kind of :data:`tool_backends.result.FAULT_KINDS`). Records of
+schema 2 differ only by that key, so readers take a call without it as unflagged
+(:func:`call_fault`) and a run folder of schema 2 records still resumes.
 """
+READABLE_SCHEMAS = (2, 3)
+"""Record schemas that today's readers (aggregation, resume, leaderboard validation) accept."""
 TASK_KEYS = ("family", "version", "env_id", "item_id", "split", "index")
 """``info["task"]`` keys that records hold as fields of their own; the rest of the task goes to ``meta``."""
 
@@ -85,6 +90,7 @@ def messages_json(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def tool_calls_json(turn_results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One turn's call records as JSON: name, arguments, ok, the text the model read, data and ``fault``."""
     return [
         {
             "name": r["name"],
@@ -92,9 +98,20 @@ def tool_calls_json(turn_results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "ok": bool(r["ok"]),
             "text": r["text"],
             "data": jsonable(r.get("data")),
+            "fault": call_fault(r),
         }
         for r in turn_results
     ]
+
+
+def call_fault(call: Mapping[str, Any]) -> str | bool:
+    """A call record's ``fault``: its kind, or False (also for a schema-2 record, which has no such key).
+
+    A record is data from elsewhere (a resumed file, a submission), so anything but a non-empty
+    string counts as False rather than raising.
+    """
+    fault = call.get("fault", False)
+    return fault if isinstance(fault, str) and fault else False
 
 
 def reward_json(traj: Trajectory) -> dict[str, Any]:

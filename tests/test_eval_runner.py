@@ -108,7 +108,8 @@ def test_run_writes_one_full_record_per_episode(small_run):
     image = r["trajectory"]["messages"][1]["content"][0]
     assert image == {"type": "image", "ref": "question:0", "index": 0, "shape": [480, 640, 3]}
     call = r["trajectory"]["tool_calls"][0][0]
-    assert set(call) == {"name", "arguments", "ok", "text", "data"} and call["data"]["points"]
+    assert set(call) == {"name", "arguments", "ok", "text", "data", "fault"} and call["data"]["points"]
+    assert call["fault"] is False  # exact oracle tools: no call is faulted
 
 
 def test_manifest_records_versions_envs_prompts_and_seeds(small_run):

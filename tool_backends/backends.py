@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tool_backends.client import LocalToolClient
+from tool_backends.faults import FaultInjectingClient
 from tool_backends.oracle import oracle_toolsets
 from tool_backends.toolset import Toolset
 
@@ -49,21 +50,25 @@ def register_backend(name: str, factory: BackendFactory) -> None:
 
 def make_client(
     backend: str = "oracle", tools: Sequence[str] | None = None, **options: Any
-) -> LocalToolClient:
+) -> LocalToolClient | FaultInjectingClient:
     """An in-process client for ``backend`` exposing ``tools``.
 
     Args:
         backend: Registered backend name (see :data:`BACKENDS`).
         tools: Tool names to expose, in this order; None exposes :data:`DEFAULT_TOOLS`.
-        **options: Passed to the backend's factory, e.g. ``noise={"roborefer": ToolNoise(...)}``.
+        **options: Passed to the backend's factory, e.g. ``noise={"roborefer": ToolNoise(...)}``,
+            except ``faults``: fault injection for any backend (:class:`~tool_backends.faults.ToolFaults`
+            or its dict form), which wraps the client in a :class:`~tool_backends.faults.FaultInjectingClient`.
 
     Raises:
-        ValueError: unknown backend (the message lists the available ones) or unknown tool name.
+        ValueError: unknown backend (the message lists the available ones), unknown tool name, bad faults.
     """
     factory = BACKENDS.get(backend)
     if factory is None:
         raise ValueError(f"Unknown tool backend '{backend}'; available: {sorted(BACKENDS)}")
-    return LocalToolClient(factory(**options), include=DEFAULT_TOOLS if tools is None else tuple(tools))
+    faults = options.pop("faults", None)
+    client = LocalToolClient(factory(**options), include=DEFAULT_TOOLS if tools is None else tuple(tools))
+    return client if faults is None else FaultInjectingClient(client, faults)
 
 
 __all__ = ["BACKENDS", "DEFAULT_TOOLS", "IMAGE_TOOLS", "PHASE1_TOOLS", "make_client", "register_backend"]

@@ -15,6 +15,14 @@ tool's ordinary output text (never a generic error):
   a factor in [0.65, 0.85] or [1.2, 1.5];
 - segmentation (SAM 2): returns the neighbouring segment that shares the longest border with the
   intended one (typically the supporting surface), with a plausible IoU score.
+
+A failure that changes the output flags the call's result (``ToolResult.fault``): ``"failure"``
+for an empty detection, ``"wrong"`` for another referent, a scaled depth map or another segment
+(a failure drawn where it changes nothing, e.g. on a query that matches no referent, is no fault).
+The jitter, depth noise and erosion below never flag a call: they perturb every call by a set
+amount and keep the object, so a flag would mark every call and tell nothing about recovery
+(:mod:`tool_backends.faults`). Injected faults (errors, timeouts, latency) for any backend are
+separate, on their own random stream: :class:`~tool_backends.faults.FaultInjectingClient`.
 """
 
 from __future__ import annotations

@@ -46,6 +46,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
+from tool_backends.faults import recovery_summary
+
 Record = Mapping[str, Any]
 Rule = Callable[[Sequence[Record]], dict[str, float]]
 
@@ -268,6 +270,8 @@ def summarize(records: Sequence[Record]) -> dict[str, Any]:
 
     ``families`` has one row per synthetic family and one per benchmark env id. Scores are strict
     (an unparsable answer counts 0) everywhere but a benchmark's ``official_metrics_pct``.
+    ``recovery`` (:func:`tool_backends.faults.recovery_summary`: faulted episodes, recovered,
+    ``recovery_rate``) is there only when some call faulted, so runs with exact tools read as before.
     """
     rows = strict(records)
     families = _group(rows, _family_row)
@@ -292,6 +296,7 @@ def summarize(records: Sequence[Record]) -> dict[str, Any]:
         "benchmarks": dict(sorted(benchmarks.items())),
         "by_question_type": _group(rows, _question_type),
         "tools": tool_statistics(records),
+        **({"recovery": figure} if (figure := recovery_summary(records)) is not None else {}),
     }
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from benchmarks.eval.suites import EpisodeKey
 from spacetools_env.episode_json import RECORD_SCHEMA, episode_fields
 from spacetools_env.rollout import Trajectory
+from tool_backends.faults import recovery
 
 SCHEMA = RECORD_SCHEMA
 
@@ -57,8 +58,15 @@ def episode_record(
 
 
 def brief(record: dict[str, Any]) -> dict[str, Any]:
-    """The record without its trajectory: all that aggregation reads."""
-    return {k: v for k, v in record.items() if k != "trajectory"}
+    """The record without its trajectory: all that aggregation reads.
+
+    The trajectory's per-call faults are kept as the episode's ``recovery``
+    (:func:`tool_backends.faults.recovery`), derived here rather than stored in the record, so a
+    record cannot claim a recovery its calls do not show.
+    """
+    out = {k: v for k, v in record.items() if k != "trajectory"}
+    out["recovery"] = recovery(record).to_dict()
+    return out
 
 
 class UnwritableRecordError(ValueError):

@@ -27,7 +27,8 @@ class Summary:
             left a record that cannot be written; none is in ``results.jsonl``, so the next run retries them.
         stats: The aggregation (:func:`benchmarks.eval.aggregate.summarize`) over the recorded episodes:
             strict scores (an unparsable answer counts 0), and per benchmark the official aggregate
-            (unparsable answers dropped, as the published scripts do) with the dropped count.
+            (unparsable answers dropped, as the published scripts do) with the dropped count; with
+            faulted tool calls, ``recovery`` (faulted episodes, recovered, ``recovery_rate``).
         timing: Seconds summed over this run's episodes (env, tools, agent, wall) and the run's wall time;
             for an agent that reports usage, also its summed ``agent_requests``, ``agent_prompt_tokens`` ...
     """
@@ -97,6 +98,17 @@ class Summary:
                     f"  {name:<48}{t['calls']:>7} calls {_num(t['calls_per_episode'], 2):>7}/ep "
                     f"errors {_num(t['error_rate'])}"
                 )
+        recovery = s.get("recovery")
+        if recovery:
+            kinds = ", ".join(f"{k} {v['recovered']}/{v['episodes']}" for k, v in recovery["by_kind"].items())
+            lines += [
+                "",
+                f"faults: {recovery['faulted_episodes']} episodes with a faulted call "
+                f"({recovery['faulted_calls']} calls), "
+                f"recovered {recovery['recovered']} (rate {_num(recovery['recovery_rate'])}: called a tool again and "
+                f"answered correctly), called again {_num(recovery['called_again_rate'])}, correct "
+                f"{_num(recovery['correct_rate'])}; by kind (recovered/episodes): {kinds}",
+            ]
         if self.failed:
             lines += ["", f"{len(self.failed)} episodes failed (re-run the same command to retry them):"]
             lines += [f"  {e}: {m}" for e, m in self.failed[:10]]

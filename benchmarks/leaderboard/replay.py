@@ -3,7 +3,8 @@
 Records keep no pixels (see :mod:`benchmarks.eval.records`), so the viewer rebuilds them: the env is
 made as the manifest says, reset with the episode's seed and item, and stepped with the recorded
 actions. Envs are deterministic (same seed, same episode), so the replay yields the images, masks
-and tool texts of the original run; every tool text and ``ok`` flag is compared with the record.
+and tool texts of the original run; every tool text, ``ok`` flag and (schema 3) ``fault`` flag is
+compared with the record.
 The site viewer reports a difference on the page instead of hiding it; ``leaderboard validate
 --replay`` replays every episode this way and rejects one that differs.
 """
@@ -32,6 +33,8 @@ class ToolCall:
     data: Mapping[str, Any] | None
     images: list[int] = field(default_factory=list)
     """Indices (in :attr:`Replay.images`) of the images this call returned."""
+    fault: str | bool = False
+    """The call's fault kind, or False (compared with the record's where it has one: schema 3)."""
 
 
 @dataclass
@@ -101,7 +104,7 @@ def replay(env: gym.Env, record: Mapping[str, Any]) -> Replay:
             result = results[len(calls)]
             calls.append(
                 ToolCall(result["name"], result["arguments"], bool(result["ok"]), result["text"], result.get("data"),
-                         list(range(produced, produced + n_images)))
+                         list(range(produced, produced + n_images)), result.get("fault", False))
             )
             produced += n_images
         differences += _compare(t, calls, recorded[t] if t < len(recorded) else [])
@@ -135,6 +138,8 @@ def _compare(turn: int, calls: list[ToolCall], recorded: list[Mapping[str, Any]]
         elif call.ok != rec.get("ok"):
             outcome = "succeeded" if call.ok else "failed"
             out.append(f"{where}: the call {outcome}, the record says ok={rec.get('ok')!r}")
+        elif "fault" in rec and call.fault != rec["fault"]:  # the recovery figure rests on these flags
+            out.append(f"{where}: the replayed call's fault is {call.fault!r}, the record says {rec['fault']!r}")
     return out
 
 

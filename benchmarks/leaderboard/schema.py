@@ -12,8 +12,9 @@ import json
 import re
 from typing import Any
 
-from benchmarks.eval.records import SCHEMA
 from benchmarks.leaderboard.limits import Limits
+from spacetools_env.episode_json import READABLE_SCHEMAS
+from tool_backends.result import FAULT_KINDS
 
 _NUMBER = (int, float)
 _OPT_STR = (str, type(None))
@@ -57,9 +58,10 @@ def record_problems(record: Any, limits: Limits | None = None) -> list[str]:
     """
     if not isinstance(record, dict):
         return [f"a record must be a JSON object, got {type(record).__name__}"]
-    if record.get("schema") != SCHEMA:  # another schema has other fields: its version is the one problem
+    if record.get("schema") not in READABLE_SCHEMAS:  # another schema has other fields: its version is the one problem
         shown = repr(record.get("schema"))[:40]
-        return [f"schema is {shown}; this validator reads schema {SCHEMA} (re-run spacetools eval with this version)"]
+        return [f"schema is {shown}; this validator reads schemas {list(READABLE_SCHEMAS)} (re-run spacetools eval "
+                "with this version)"]
     problems = _fields(record, FIELDS, "")
     if problems:
         return problems
@@ -153,6 +155,11 @@ def _trajectory_problems(record: dict[str, Any]) -> list[str]:
         problems.append("trajectory.tool_calls must be a list of lists (one per turn)")
     elif not all(isinstance(call, dict) for turn in traj["tool_calls"] for call in turn):
         problems.append("trajectory.tool_calls[turn] must hold one object per call ({name, arguments, ok, text, data})")
+    else:
+        bad = [call["fault"] for turn in traj["tool_calls"] for call in turn
+               if "fault" in call and call["fault"] is not False and call["fault"] not in FAULT_KINDS]
+        if bad:
+            problems.append(f"a tool call's fault is {repr(bad[0])[:40]}; it is false or one of {list(FAULT_KINDS)}")
     by_tool = record["tools"].get("by_tool") if isinstance(record.get("tools"), dict) else None
     if by_tool is not None and not (
         isinstance(by_tool, dict)

@@ -33,7 +33,7 @@ configured), so calls cost microseconds after the first.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -57,6 +57,7 @@ class _DepthAnswer:
     stats: tuple[float, float, float] | None
     cloud: np.ndarray | None = None
     cloud_stats: tuple[float, float, float] | None = None
+    fault: str | bool = False
 
 
 def _stats(values: np.ndarray) -> tuple[float, float, float] | None:
@@ -129,6 +130,7 @@ class DepthOracle(OracleToolset):
             variables={"depth_map": answer.depth, "focal_length_px": answer.focal},
             data={"width": width, "height": height, "focal_length_px": answer.focal,
                   "depth_stats": answer.stats},
+            fault=answer.fault,
         )
 
     @tool_method
@@ -163,6 +165,7 @@ class DepthOracle(OracleToolset):
             variables={"depth_map": answer.depth, "point_cloud": cloud, "focal_length_px": answer.focal},
             data={"width": width, "height": height, "focal_length_px": answer.focal,
                   "num_points": len(cloud), "depth_stats": answer.cloud_stats},
+            fault=answer.fault,
         )
 
     # ------------------------------------------------------------------ helpers
@@ -172,8 +175,8 @@ class DepthOracle(OracleToolset):
         if noise.is_exact:
             return self._cache.get(truth, ("depth", with_cloud, self.pixel_offset),
                                    lambda: self._compute(truth.depth, truth.focal_length_px, with_cloud, principal))
-        depth, focal = _noisy_depth(truth, noise, ctx.rng)
-        return self._compute(depth, focal, with_cloud, principal)
+        depth, focal, failed = _noisy_depth(truth, noise, ctx.rng)
+        return replace(self._compute(depth, focal, with_cloud, principal), fault="wrong" if failed else False)
 
     def _compute(self, depth: np.ndarray, focal: float, with_cloud: bool,
                  principal_point: tuple[float, float] | None = None) -> _DepthAnswer:
@@ -185,14 +188,16 @@ class DepthOracle(OracleToolset):
         return _DepthAnswer(answer.depth, answer.focal, answer.stats, read_only(cloud), _stats(cloud[:, 2]))
 
 
-def _noisy_depth(truth: GroundTruth, noise: ToolNoise, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+def _noisy_depth(truth: GroundTruth, noise: ToolNoise, rng: np.random.Generator) -> tuple[np.ndarray, float, bool]:
+    """Depth and focal length as the noisy tool answers, and whether a failure (a scale) was drawn."""
     depth = np.asarray(truth.depth, dtype=np.float32)
     focal = float(truth.focal_length_px)
-    if noise.fails(rng):
+    failed = noise.fails(rng)
+    if failed:
         low, high = _FAILURE_SCALES[int(rng.integers(len(_FAILURE_SCALES)))]
         scale = float(rng.uniform(low, high))
         depth, focal = depth * np.float32(scale), focal * scale
-    return noise.perturb_depth(depth, rng), focal
+    return noise.perturb_depth(depth, rng), focal, failed
 
 
 __all__ = ["MAX_POINT_DEPTH_M", "DepthOracle", "point_cloud"]

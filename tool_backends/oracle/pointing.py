@@ -136,7 +136,7 @@ class _PointingOracle(OracleToolset):
         if one:
             found = found[:1]
         noise = self.noise("detect_one" if one else "detect_all")
-        found = _fail(found, truth.referents, noise, ctx.rng, one=one)
+        exact, found = found, _fail(found, truth.referents, noise, ctx.rng, one=one)
         points = _format_points([noise.jitter(r.point, ctx.rng) for r in found])
         text = f"Detected {len(points)} instance(s) of '{obj_name}': {points}"
         variables = {}
@@ -145,7 +145,19 @@ class _PointingOracle(OracleToolset):
             variables[name] = points
             text += f" Use ${name} to reference them."
         return ToolResult(ok=True, text=text, variables=variables,
-                          data={"points": points, "referents": [r.name for r in found]})
+                          data={"points": points, "referents": [r.name for r in found]},
+                          fault=pointing_fault(exact, found))
+
+
+def pointing_fault(exact: list[Referent], found: list[Referent]) -> str | bool:
+    """The fault of a detection that found ``found`` where the exact tool finds ``exact``.
+
+    ``"failure"`` when it lost every referent, ``"wrong"`` when it names another one, False when
+    it found the same referents (a failure drawn on a query that matches nothing changes nothing).
+    """
+    if len(found) == len(exact) and all(f is e for f, e in zip(found, exact, strict=True)):
+        return False
+    return "failure" if not found else "wrong"
 
 
 def _fail(
@@ -243,4 +255,4 @@ class VlmOracle(_PointingOracle):
         return self._detect(ctx, obj_name, image_index, one=False)
 
 
-__all__ = ["ReferentIndex", "RoboreferOracle", "VlmOracle", "singular"]
+__all__ = ["ReferentIndex", "RoboreferOracle", "VlmOracle", "pointing_fault", "singular"]

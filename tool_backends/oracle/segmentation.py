@@ -70,14 +70,14 @@ class SegmentationOracle(OracleToolset):
             raise ToolError(
                 f"Coordinates ({x}, {y}) must be in range [0, 1] ({_FRAME})"
             )
-        mask, score, label = self._segment(ctx, truth, [(x, y)], "segment_from_point")
+        mask, score, label, fault = self._segment(ctx, truth, [(x, y)], "segment_from_point")
         height, width = mask.shape
         text = (
             f"Segmented object at normalized coords ({x:.3f}, {y:.3f}) with IoU score: {score:.3f}."
             f" Use $segmentation_mask (boolean array, {height}x{width}) to reference it."
         )
         return ToolResult(ok=True, text=text, variables={"segmentation_mask": mask},
-                          data={"label": label, "iou_score": score, "mask": mask})
+                          data={"label": label, "iou_score": score, "mask": mask}, fault=fault)
 
     @tool_method
     def segment_from_points(
@@ -103,19 +103,20 @@ class SegmentationOracle(OracleToolset):
                 raise ToolError(
                     f"Point {i} ({x}, {y}) must be in range [0, 1] ({_FRAME})"
                 )
-        mask, score, label = self._segment(ctx, truth, points, "segment_from_points")
+        mask, score, label, fault = self._segment(ctx, truth, points, "segment_from_points")
         height, width = mask.shape
         text = (
             f"Segmented object using {len(points)} normalized points with best IoU score: {score:.3f}."
             f" Use $segmentation_mask (boolean array, {height}x{width}) to reference it."
         )
         return ToolResult(ok=True, text=text, variables={"segmentation_mask": mask},
-                          data={"label": label, "iou_score": score, "mask": mask})
+                          data={"label": label, "iou_score": score, "mask": mask}, fault=fault)
 
     # ------------------------------------------------------------------ helpers
     def _segment(
         self, ctx: CallContext, truth: GroundTruth, points: Sequence[tuple[float, float]], method: str
-    ) -> tuple[np.ndarray, float, int]:
+    ) -> tuple[np.ndarray, float, int, str | bool]:
+        """Mask, IoU score, label and fault (``"wrong"`` when a failure picked another segment)."""
         segmentation = truth.segmentation
         height, width = segmentation.shape
         pixels = [pixel_index(x, y, width, height) for x, y in points]
@@ -124,14 +125,14 @@ class SegmentationOracle(OracleToolset):
         winners = set(values[counts == counts.max()].tolist())
         label = next(lab for lab in labels if lab in winners)
         noise = self.noise(method)
-        score = 1.0
+        score, exact = 1.0, label
         if noise.fails(ctx.rng):
             label = _neighbour_label(segmentation, self._mask(truth, label), label)
             score = float(ctx.rng.uniform(*_FAILURE_SCORES))
         mask = self._mask(truth, label)
         if noise.mask_erode_px:
             mask = read_only(noise.erode(mask))
-        return mask, score, label
+        return mask, score, label, "wrong" if label != exact else False
 
     def _mask(self, truth: GroundTruth, label: int) -> np.ndarray:
         return self._cache.get(truth, ("mask", label), lambda: read_only(truth.segmentation == label))
