@@ -263,3 +263,22 @@ def test_eval_records_carry_faults_the_summary_has_recovery_and_old_records_stil
     bad = {**lines[0], "trajectory": {**lines[0]["trajectory"]}}
     bad["trajectory"]["tool_calls"] = [[{**c, "fault": "gremlins"} for c in t] for t in bad["trajectory"]["tool_calls"]]
     assert any("fault is 'gremlins'" in p for p in record_problems(bad))
+
+
+def test_leaderboard_replay_rejects_a_record_whose_fault_flags_were_changed():
+    from benchmarks.leaderboard.replay import replay
+
+    env = gym.make(REF, tool_options=FAILING)
+    # as the eval runner plays: reset with the seed and the item index, so a replay draws the same faults
+    where = {"index": 0, "split": "test"}
+    played = (rollout(env, agent_policy(ToolProgramAgent(), str(s)), seed=s, options=where) for s in SEEDS)
+    seed, traj = next((s, t) for s, t in zip(SEEDS, played, strict=False) if recovery(t).faulted)
+    record = {"key": {"env_id": REF, "split": "test", "index": 0}, "seed": seed, "score": traj.score,
+              "trajectory": trajectory_json(traj)}
+    assert replay(env, record).differences == []
+    hidden = json.loads(json.dumps(record))
+    for turn in hidden["trajectory"]["tool_calls"]:
+        for call in turn:
+            call["fault"] = False  # a submission hiding its faults
+    assert any("fault is" in d for d in replay(env, hidden).differences)
+    env.close()

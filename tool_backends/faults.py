@@ -28,7 +28,11 @@ same faults, bit for bit. ``gym.make(id, tool_options={"faults": {"roborefer": {
 in a later turn than the first faulted call (so after the policy read its output), the policy
 calls a tool again (the same or another) and the episode still ends correct (score >=
 :data:`CORRECT_SCORE`). An episode correct without another call (it ignored a fault that did not
-matter) is counted ``correct`` but not ``recovered``.
+matter) is counted ``correct`` but not ``recovered``. The rule cannot tell a reaction from a plan
+that calls more tools anyway (pointing in turn 1, depth in turn 2): a multi-turn program whose
+fault did not change its answer counts as recovered, so compare rates of agents on the same
+faulted episodes (same seeds), and read ``by_kind`` (an ignored ``"wrong"`` depth scale often
+leaves a relative-depth answer right).
 """
 
 from __future__ import annotations
