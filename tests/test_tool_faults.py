@@ -195,6 +195,15 @@ def test_fault_settings_are_validated_with_the_fix_in_the_message():
         gym.make(REF, tool_options={"faults": {"robo": {"rate": 0.1}}})
 
 
+def test_added_latency_slows_every_call_without_faulting_it():
+    client = FaultInjectingClient(make_client(), {"vision_ops": {"latency_s": 0.02}})
+    client.open_episode(EpisodeContext(images=(np.zeros((4, 4, 3), np.uint8),)))
+    call = ToolCall("vision_ops.index_at", {"data": np.ones((4, 4)), "u": 0.0, "v": 0.0})
+    results = client.call_many([call, call])
+    assert all(r.ok and r.fault is False and r.elapsed_s >= 0.02 for r in results)
+    assert results[0].text == "Pixel value at (0.000, 0.000) is 1.0"
+
+
 def test_injected_crash_raises_an_infrastructure_error():
     client = FaultInjectingClient(make_client(), {"vision_ops": {"rate": 1.0, "kinds": "crash"}})
     client.open_episode(EpisodeContext(images=(np.zeros((4, 4, 3), np.uint8),)))
@@ -246,6 +255,8 @@ def test_eval_records_carry_faults_the_summary_has_recovery_and_old_records_stil
     assert figure["faulted_episodes"] == faulted > 0 and figure["recovered"] == 0
     assert "faults: " in summary.format() and "recovered 0" in summary.format()
     assert json.loads(config.summary_path.read_text())["stats"]["recovery"] == figure
+    manifest = json.loads(config.manifest_path.read_text())  # the fault settings are part of the run's record
+    assert manifest["envs"][0]["make_kwargs"]["tool_options"] == FAILING
 
     # a folder written before schema 3: calls without fault; it resumes and is validated as before
     old = []

@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -208,29 +208,34 @@ class FaultInjectingClient:
         return self.call_many([ToolCall(name, arguments)])[0]
 
     def call_many(self, calls: Sequence[ToolCall]) -> list[ToolResult]:
-        injected = [self._draw(name, arguments) for name, arguments in calls]
-        forwarded = [c for c, r in zip(calls, injected, strict=True) if r is None]
+        drawn = [self._draw(name, arguments) for name, arguments in calls]
+        forwarded = [c for c, (r, _) in zip(calls, drawn, strict=True) if r is None]
         answers = iter(self.inner.call_many(forwarded) if forwarded else [])
-        return [r if r is not None else next(answers) for r in injected]
+        out = []
+        for result, delay in drawn:
+            result = next(answers) if result is None else result
+            # the added latency is part of the call's time (the env sums it into timing["tools_s"])
+            out.append(replace(result, elapsed_s=result.elapsed_s + delay) if delay else result)
+        return out
 
     def close(self) -> None:
         self.inner.close()
 
-    def _draw(self, name: str, arguments: Mapping[str, Any]) -> ToolResult | None:
-        """The injected result of this call, or None to let the tool answer (after any latency)."""
+    def _draw(self, name: str, arguments: Mapping[str, Any]) -> tuple[ToolResult | None, float]:
+        """The injected result of this call (None: the tool answers) and the latency slept for it."""
         self._calls += 1
         spec = self.faults.spec_for(name)
         if spec is None:
-            return None
+            return None, 0.0
         if spec.latency_s:
             time.sleep(spec.latency_s)
         if spec.rate == 0:
-            return None
+            return None, spec.latency_s
         rng = np.random.default_rng([self._episode_seed, self._calls, FAULT_STREAM, self.faults.seed])
         if rng.random() >= spec.rate:
-            return None
+            return None, spec.latency_s
         kind = spec.kinds[int(rng.integers(len(spec.kinds)))] if len(spec.kinds) > 1 else spec.kinds[0]
-        return injected_result(name, arguments, kind, spec)
+        return injected_result(name, arguments, kind, spec), spec.latency_s
 
 
 def injected_result(name: str, arguments: Mapping[str, Any], kind: str, spec: FaultSpec) -> ToolResult:
