@@ -21,7 +21,8 @@ episode's tokens do not depend on the other episodes of its batch.
 A ``teacher`` (any batched agent, e.g. the tool-program agent) may take turns over: where it returns
 text, that text's tokens are forced instead of sampled and scored by the model (their log-probabilities
 from a forward pass); where it returns None, the model samples. Conformance tests check the bridge
-with scripted turns this way, and GRPO groups can mix expert and sampled completions.
+with scripted turns this way, and GRPO groups can mix expert and sampled completions
+(:class:`EveryKth`: the teacher on every ``k``-th completion of a batch).
 
 Tool images (``tool_images=True`` envs) are refused: TRL's ``rollout_func`` path feeds only the dataset's
 images to the training forward pass, so image tokens inside the completion would not match.
@@ -310,3 +311,39 @@ class TokenPolicy:
 def to_pil(image: Any) -> Image.Image:
     """An env image (an ``HxWx3`` array) as the RGB PIL image the processor and the dataset both get."""
     return image if isinstance(image, Image.Image) else Image.fromarray(np.ascontiguousarray(image)).convert("RGB")
+
+
+class EveryKth:
+    """A teacher for :class:`TokenPolicy` that plays every ``k``-th completion of a batch; the model samples the rest.
+
+    The position is the rollout's episode id ``<step>.<call>:<position>``; TRL puts the ``num_generations``
+    completions of a prompt next to each other, so with ``k`` up to ``num_generations`` every group mixes
+    teacher and sampled completions (the group's rewards differ as soon as the teacher's score better).
+
+    Args:
+        agent: The batched agent whose actions are forced (e.g. :class:`agents.tool_program.ToolProgramAgent`).
+        k: Every ``k``-th position, starting at 0 (``k`` >= 1; 1: every completion).
+
+    >>> EveryKth(None, 2).ours("3.1:4"), EveryKth(None, 2).ours("3.1:5")
+    (True, False)
+    """
+
+    name = "every-kth"
+
+    def __init__(self, agent: Any, k: int) -> None:
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"EveryKth.k must be a positive integer, got {k!r}")
+        self.agent, self.k = agent, k
+
+    def ours(self, episode_id: str) -> bool:
+        """Whether the teacher plays the episode ``episode_id`` (``<step>.<call>:<position>``)."""
+        return int(episode_id.rsplit(":", 1)[1]) % self.k == 0
+
+    def act(self, turns: Sequence[Turn]) -> list[Any]:
+        mine = [t for t in turns if self.ours(t.episode_id)]
+        actions = iter(self.agent.act(mine) if mine else [])
+        return [next(actions) if self.ours(t.episode_id) else None for t in turns]
+
+    def end_episode(self, episode_id: str) -> None:
+        if self.ours(episode_id):
+            self.agent.end_episode(episode_id)

@@ -15,14 +15,15 @@ feedback, 8 turns). It returns ``prompt_ids``, ``completion_ids``, ``logprobs`` 
 sampled tokens, 0 on the env's tool turns), and per episode the extra keys TRL passes to the reward
 functions (:mod:`agents.trl.rewards`): ``env_reward`` (the sum of the env's step rewards),
 ``score``, ``reward_components`` (each component summed over the episode), ``tool_calls``,
-``tool_errors``, ``turns``, ``answered``.
+``tool_errors``, ``tools_by_name`` (calls and errors per tool), ``turns``, ``answered``.
 
 Sampling follows the trainer's ``temperature``, ``top_p`` and ``top_k``; every completion of a batch
 has its own generator, seeded from ``seed``, the trainer's global step and its episode id
-``<global step>.<call>:<position in the batch>`` (the call counts this object's calls, so an eval
-rollout at the same step samples afresh), so a run is reproducible and the generations of a group
-differ. The episode budget is the trainer's ``max_completion_length`` (model and tool tokens, as
-verl's ``max_response_length``). Generation is ``transformers``' ``generate`` on the trainer's own
+``<global step>.<call>:<position in the batch>`` (the call counts this object's calls at that global
+step, so an eval rollout at the same step samples afresh, while a run resumed from a checkpoint at
+step N samples what the uninterrupted run sampled at step N), so a run is reproducible and the
+generations of a group differ. The episode budget is the trainer's ``max_completion_length`` (model
+and tool tokens, as verl's ``max_response_length``). Generation is ``transformers``' ``generate`` on the trainer's own
 model (TRL's ``use_vllm`` is not used by this rollout), in batches of ``RolloutConfig.batch_size``
 episodes.
 """
@@ -87,7 +88,8 @@ class SpaceToolsRollout:
         self.config = config if config is not None else RolloutConfig(**options)
         self.teacher = teacher
         self._driver: BatchRollout | None = None
-        self._calls = 0
+        self._calls: tuple[int, int] = (-1, 0)
+        """(global step, calls at that step): the ids restart at each step, so a resumed run replays them."""
         self._policy: TokenPolicy | None = None
         self.last_results: list[EpisodeResult] = []
         """The episodes of the latest call, in the prompts' order (trajectories and all)."""
@@ -97,12 +99,13 @@ class SpaceToolsRollout:
 
     def __call__(self, prompts: Sequence[Any], trainer: Any) -> dict[str, list[Any]]:
         policy, driver = self._policy_for(trainer)
-        step, self._calls = int(trainer.state.global_step), self._calls + 1
+        step = int(trainer.state.global_step)
+        self._calls = (step, self._calls[1] + 1 if self._calls[0] == step else 1)
         work = []
         for number, prompt in enumerate(prompts):
             row = parse_prompt(prompt, number)
             options = {"split": row["split"], "index": row["index"]}
-            work.append(WorkItem(f"{step}.{self._calls}:{number}", row["env_id"], seed=row["seed"], options=options))
+            work.append(WorkItem(f"{step}.{self._calls[1]}:{number}", row["env_id"], seed=row["seed"], options=options))
         by_id: dict[str, tuple[Trajectory, EpisodeTokens]] = {}
         results: dict[str, EpisodeResult] = {}
         started, policy_before = time.perf_counter(), policy.timing["policy_s"]
@@ -164,7 +167,7 @@ class SpaceToolsRollout:
 def _outputs(played: Sequence[tuple[Trajectory, EpisodeTokens]]) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {key: [] for key in (
         "prompt_ids", "completion_ids", "logprobs", "env_mask", "env_reward", "score", "reward_components",
-        "tool_calls", "tool_errors", "turns", "answered",
+        "tool_calls", "tool_errors", "tools_by_name", "turns", "answered",
     )}
     for traj, tokens in played:
         components: dict[str, float] = {}
@@ -174,8 +177,10 @@ def _outputs(played: Sequence[tuple[Trajectory, EpisodeTokens]]) -> dict[str, li
         stats = traj.info.get("tool_stats", {})
         values = (
             tokens.prompt_ids, tokens.completion_ids, tokens.logprobs, tokens.env_mask, traj.total_reward,
-            traj.score, components, int(stats.get("calls", 0)), int(stats.get("errors", 0)), traj.turns,
-            traj.terminated,
+            traj.score, components, int(stats.get("calls", 0)), int(stats.get("errors", 0)),
+            {name: {"calls": int(s.get("calls", 0)), "errors": int(s.get("errors", 0))}
+             for name, s in stats.get("by_tool", {}).items()},
+            traj.turns, traj.terminated,
         )
         for key, value in zip(out, values, strict=True):
             out[key].append(value)
