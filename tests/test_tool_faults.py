@@ -217,7 +217,8 @@ def test_scripted_agent_does_not_recover_and_a_retrying_agent_does(scripted):
     before, after = recovery_summary(scripted), recovery_summary(retried)
     assert before is not None and after is not None
     assert before["faulted_episodes"] >= 3 and before["recovered"] == 0 and before["recovery_rate"] == 0.0
-    assert before["called_again_rate"] == 0.0
+    assert before["called_again_rate"] == before["retried_rate"] == 0.0
+    assert after["retried_rate"] >= after["recovery_rate"]  # every recovery here is a retry of detect_one
     assert after["recovered"] >= 2 and after["recovery_rate"] > 0.3
     for traj in retried:
         stats = recovery(traj)
@@ -235,6 +236,9 @@ def test_recovery_reads_trajectories_records_and_briefs_alike(scripted):
     assert recovery(Trajectory(tool_results=turns, info={"score": 1.0})).recovered
     same_turn = [[{"fault": "error"}, {"fault": False}]]  # a call of the same turn is no reaction
     assert not recovery(Trajectory(tool_results=same_turn, info={"score": 1.0})).called_again
+    plan = [[{"name": "a", "fault": "wrong"}], [{"name": "b", "fault": False}]]  # the next step, not a retry
+    stats = recovery(Trajectory(tool_results=plan, info={"score": 1.0}))
+    assert stats.recovered and stats.called_again and not stats.retried
     assert not recovery(Trajectory(tool_results=[[{"name": "x"}]], info={"score": 1.0})).faulted  # schema 2
     with pytest.raises(ValueError, match="recovery\\(\\) takes a Trajectory"):
         recovery({"score": 1.0, "trajectory": {}})

@@ -31,8 +31,8 @@ calls a tool again (the same or another) and the episode still ends correct (sco
 matter) is counted ``correct`` but not ``recovered``. The rule cannot tell a reaction from a plan
 that calls more tools anyway (pointing in turn 1, depth in turn 2): a multi-turn program whose
 fault did not change its answer counts as recovered, so compare rates of agents on the same
-faulted episodes (same seeds), and read ``by_kind`` (an ignored ``"wrong"`` depth scale often
-leaves a relative-depth answer right).
+faulted episodes (same seeds), and read ``retried`` (a later call of the faulted tool itself)
+and ``by_kind`` (an ignored ``"wrong"`` depth scale often leaves a relative-depth answer right).
 """
 
 from __future__ import annotations
@@ -271,6 +271,8 @@ class RecoveryStats:
         kinds: The fault kinds seen, in order of first appearance.
         first_fault: ``(turn, call)`` (0-based) of the first faulted call; None without faults.
         called_again: A tool call was made in a turn after the first faulted call's turn.
+        retried: Of those later calls, one went to the first faulted call's own tool: a sharper
+            sign of a reaction than ``called_again`` (a plan's next step also calls again).
         correct: The episode's score reached :data:`CORRECT_SCORE`.
     """
 
@@ -279,6 +281,7 @@ class RecoveryStats:
     first_fault: tuple[int, int] | None = None
     called_again: bool = False
     correct: bool = False
+    retried: bool = False
 
     @property
     def faulted(self) -> bool:
@@ -295,6 +298,7 @@ class RecoveryStats:
             "kinds": list(self.kinds),
             "first_fault": None if self.first_fault is None else list(self.first_fault),
             "called_again": self.called_again,
+            "retried": self.retried,
             "correct": self.correct,
             "recovered": self.recovered,
         }
@@ -324,19 +328,22 @@ def recovery(episode: Any, correct_score: float = CORRECT_SCORE) -> RecoveryStat
             "recovery() takes a Trajectory or an episode record with trajectory.tool_calls, "
             f"got {type(episode).__name__}"
         )
-    faulted, kinds, first = 0, [], None
-    called_again = False
+    faulted, kinds, first, faulted_tool = 0, [], None, None
+    called_again = retried = False
     for t, turn in enumerate(turns):
-        if first is not None and t > first[0] and turn:
+        calls = [c for c in turn if isinstance(c, Mapping)] if isinstance(turn, list) else []
+        if first is not None and t > first[0] and calls:
             called_again = True
-        for i, call in enumerate(turn if isinstance(turn, list) else []):
-            kind = call.get("fault", False) if isinstance(call, Mapping) else False
+            retried = retried or any(c.get("name") == faulted_tool for c in calls)
+        for i, call in enumerate(calls):
+            kind = call.get("fault", False)
             if isinstance(kind, str) and kind:  # a schema-2 record has no fault: unflagged
                 faulted += 1
                 kinds.append(kind)
-                first = (t, i) if first is None else first
+                if first is None:
+                    first, faulted_tool = (t, i), call.get("name")
     correct = isinstance(score, int | float) and not isinstance(score, bool) and float(score) >= correct_score
-    return RecoveryStats(faulted, tuple(dict.fromkeys(kinds)), first, called_again, correct)
+    return RecoveryStats(faulted, tuple(dict.fromkeys(kinds)), first, called_again, correct, retried)
 
 
 def _from_dict(data: Mapping[str, Any]) -> RecoveryStats:
@@ -347,6 +354,7 @@ def _from_dict(data: Mapping[str, Any]) -> RecoveryStats:
         None if first is None else (int(first[0]), int(first[1])),
         bool(data.get("called_again")),
         bool(data.get("correct")),
+        bool(data.get("retried")),
     )
 
 
@@ -355,7 +363,7 @@ def recovery_summary(episodes: Iterable[Any], correct_score: float = CORRECT_SCO
 
     Returns:
         ``episodes`` (judged), ``faulted_episodes``, ``recovered``, ``recovery_rate`` (recovered / faulted episodes),
-        ``called_again_rate`` and ``correct_rate`` among faulted episodes, ``faulted_calls``,
+        ``called_again_rate``, ``retried_rate`` and ``correct_rate`` among faulted episodes, ``faulted_calls``,
         and ``by_kind``: per fault kind, the faulted episodes that saw it and how many of them recovered.
     """
     # A bare aggregation row (no trajectory, no precomputed recovery) holds no calls to judge.
@@ -378,6 +386,7 @@ def recovery_summary(episodes: Iterable[Any], correct_score: float = CORRECT_SCO
         "recovered": sum(1 for s in faulted if s.recovered),
         "recovery_rate": sum(1 for s in faulted if s.recovered) / n,
         "called_again_rate": sum(1 for s in faulted if s.called_again) / n,
+        "retried_rate": sum(1 for s in faulted if s.retried) / n,
         "correct_rate": sum(1 for s in faulted if s.correct) / n,
         "by_kind": dict(sorted(by_kind.items())),
     }

@@ -106,7 +106,8 @@ class Summary:
                 f"faults: {recovery['faulted_episodes']} episodes with a faulted call "
                 f"({recovery['faulted_calls']} calls), "
                 f"recovered {recovery['recovered']} (rate {_num(recovery['recovery_rate'])}: called a tool again and "
-                f"answered correctly), called again {_num(recovery['called_again_rate'])}, correct "
+                f"answered correctly), called again {_num(recovery['called_again_rate'])}, retried the faulted tool "
+                f"{_num(recovery.get('retried_rate'))}, correct "
                 f"{_num(recovery['correct_rate'])}; by kind (recovered/episodes): {kinds}",
             ]
         if self.failed:
