@@ -431,6 +431,7 @@ def freeze_vision(model: Any) -> list[str]:
 
 
 def _sft_args(config: SFTStepConfig, out: Path) -> Any:
+    import torch
     from trl import SFTConfig
 
     return SFTConfig(
@@ -441,6 +442,7 @@ def _sft_args(config: SFTStepConfig, out: Path) -> Any:
         seed=config.seed, data_seed=config.seed, logging_steps=config.logging_steps, save_strategy="steps",
         save_steps=config.save_steps, save_total_limit=config.save_total_limit, report_to="none",
         activation_checkpointing=config.gradient_checkpointing, bf16=config.bf16,  # transformers' new name
+        use_cpu=not torch.cuda.is_available(),  # else transformers refuses bf16 on a CPU (a paper config's dry run)
         # Our collator builds the tokens and labels (module docstring): TRL prepares nothing, drops no column.
         dataset_kwargs={"skip_prepare_dataset": True}, remove_unused_columns=False, max_length=None,
         completion_only_loss=False, assistant_only_loss=False, packing=False,
