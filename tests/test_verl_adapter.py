@@ -20,6 +20,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import importlib.util
+import io
 import json
 import os
 import shutil
@@ -30,11 +31,13 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 import pytest
 import yaml
+from PIL import Image
 
 import agents.verl as adapter
-from agents.verl import ToolSettings, tool_config, tools_kwargs, write_tool_config
+from agents.verl import ToolSettings, compute_score, tool_config, tools_kwargs, verl_row, write_tool_config
 from tool_backends import DEFAULT_TOOLS
 from tool_backends.names import to_function_name
 
@@ -315,3 +318,37 @@ def test_tools_kwargs_name_the_item_under_every_function_name() -> None:
     assert {json.dumps(v, sort_keys=True) for v in kwargs.values()} == {
         json.dumps({"create_kwargs": {"env_id": DEPTH, "split": "test", "index": 4, "seed": 9}}, sort_keys=True)
     }
+
+
+def test_verl_row_is_the_env_prompt_without_tools_block_and_names_the_episode() -> None:
+    row = verl_row(DEPTH, "test", 2, 3)
+    env = gym.make(DEPTH, tools_in_system_prompt=False)
+    observation, _ = env.reset(seed=3, options={"split": "test", "index": 2})
+    env.close()
+    system, user = observation
+    assert row["prompt"][0] == {"role": "system", "content": system["content"][0]["text"]}
+    assert "# Tools" not in row["prompt"][0]["content"]
+    question = next(p["text"] for p in user["content"] if p["type"] == "text")
+    assert row["prompt"][1] == {"role": "user", "content": "<image>" + question}
+
+    image = np.asarray(Image.open(io.BytesIO(row["images"][0]["bytes"])))
+    assert np.array_equal(image, user["content"][0]["image"])
+    assert row["extra_info"]["tools_kwargs"] == tools_kwargs(DEPTH, "test", 2, 3)
+    assert row["agent_name"] == "tool_agent" and row["data_source"] == DEPTH
+
+
+def test_compute_score_is_the_env_score_of_the_first_answer() -> None:
+    info = {"env_id": DEPTH, "split": "test", "index": 2, "seed": 3}
+    scores = []
+    for choice in ("A", "B"):
+        env = gym.make(DEPTH)
+        env.reset(seed=3, options={"split": "test", "index": 2})
+        want = env.step(f"<answer>{choice}</answer>")[4]["score"]
+        env.close()
+        response = f"<think>x</think><tool_call>...</tool_call>\n<answer>{choice}</answer> <answer>junk</answer>"
+        scores.append(compute_score(DEPTH, response, None, info))
+        assert scores[-1] == want
+    assert sorted(scores) == [0.0, 1.0]
+    assert compute_score(DEPTH, "no answer here", None, info) == 0.0
+    with pytest.raises(ValueError, match=r"needs extra_info \['seed'\]"):
+        compute_score(DEPTH, "<answer>A</answer>", None, {"split": "test", "index": 2})
