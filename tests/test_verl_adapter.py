@@ -129,6 +129,12 @@ def verl_driver(spec_path: str, out_path: str) -> None:
         out.setdefault("names", {})[name] = [tool.name for tool in tools]
         out.setdefault("base_tool", {})[name] = all(isinstance(tool, BaseTool) for tool in tools)
 
+    try:  # a YAML whose schema no longer matches the declaration fails to load, naming the fix
+        initialize_tools_from_config(spec["stale_yaml"])
+        out["stale_error"] = None
+    except ValueError as exc:
+        out["stale_error"] = str(exc)
+
     agents: dict[str, Any] = {}
 
     async def play(episode: dict[str, Any]) -> None:
@@ -231,7 +237,12 @@ def verl_run(verl_python: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
         episodes.append({"yaml": yaml_name, "request_id": request_id, "env_id": env_id, "turns": turns,
                          "key": {"split": split, "index": index, "seed": seed},
                          "tools_kwargs": tools_kwargs(env_id, split, index, seed, tools)})
-    spec = {"yamls": {"a": str(yaml_a), "b": str(yaml_b)}, "episodes": episodes}
+    stale = yaml.safe_load(adapter.SHIPPED_TOOL_CONFIG.read_text())
+    stale["tools"][0]["tool_schema"]["function"]["description"] = "An old description."
+    stale_yaml = folder / "stale.yaml"
+    stale_yaml.write_text(yaml.safe_dump(stale))
+    spec = {"yamls": {"a": str(yaml_a), "b": str(yaml_b), "shipped": str(adapter.SHIPPED_TOOL_CONFIG)},
+            "stale_yaml": str(stale_yaml), "episodes": episodes}
     env_kwargs = {"a": {"tool_options": {"noise": NOISE}}, "b": {"tools": tools_b, "tool_images": True}}
     return {"spec": spec, "env_kwargs": env_kwargs, "out": _drive(verl_python, spec, folder)}
 
@@ -242,9 +253,15 @@ def test_verl_runs_in_its_own_venv_with_the_pinned_versions(verl_run: dict[str, 
 
 def test_verl_loads_the_yaml_as_base_tools_under_function_names(verl_run: dict[str, Any]) -> None:
     out = verl_run["out"]
-    assert out["base_tool"] == {"a": True, "b": True}
-    assert out["names"]["a"] == [to_function_name(t) for t in DEFAULT_TOOLS]
+    assert out["base_tool"] == {"a": True, "b": True, "shipped": True}
+    assert out["names"]["a"] == out["names"]["shipped"] == [to_function_name(t) for t in DEFAULT_TOOLS]
     assert out["names"]["b"] == ["roborefer__detect_one", "vision_ops__crop", "vision_ops__zoom"]
+
+
+def test_verl_refuses_a_yaml_whose_schema_is_stale(verl_run: dict[str, Any]) -> None:
+    error = verl_run["out"]["stale_error"]
+    assert error is not None and "roborefer.detect_one in the tool YAML differs from the tool's declaration" in error
+    assert "agents.verl.write_tool_config" in error
 
 
 @pytest.mark.parametrize("request_id", ["ep-depth", "ep-relation", "ep-images"])
