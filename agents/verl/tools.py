@@ -33,8 +33,10 @@ Decisions:
   may read a ``$variable`` an earlier one stores (``estimate_depth`` then ``index_at``). Each episode
   has an ``asyncio.Lock`` (FIFO), taken before the first suspension of ``execute``, so calls reach
   the env in the order verl issued them; the env step itself runs in a worker thread
-  (``asyncio.to_thread``, as verl's own ``FunctionTool`` runs sync functions), so a slow tool backend
-  does not stall the other episodes of the worker.
+  (``asyncio.to_thread``, as verl's own ``FunctionTool`` runs sync functions), so tool work does not
+  stall the event loop (the worker's generation requests go on). Env work of different episodes is
+  serialized by one process-wide lock: the synthetic world (one PyBullet client per process) and the
+  item cache are shared by every env of the process and are not thread-safe.
 - **Step reward**: ``config.tool_reward`` ``"env"`` (default) returns the env's reward for the call
   (``sum(weight * component)``, so ``tool_error`` when it failed and 0 otherwise, as ``env.step``);
   ``"toolshed"`` returns the original wrapper's 0.1 on success, 0.0 on error.
@@ -179,11 +181,12 @@ class Episode:
 
     def call(self, name: str, arguments: Mapping[str, Any]) -> tuple[str | list[dict[str, Any]], bool, float]:
         """Run one call as one ``env.step``: (text or image+text parts, ok, the step's reward)."""
-        if not self.started:
-            self.environment.reset(**self.key)
-            self.started = True
-        turn, before = self.environment.info.get("turn"), self.environment.get_reward()
-        content = getattr(self.environment, to_function_name(name))(**dict(arguments))
+        with _ENV_LOCK:
+            if not self.started:
+                self.environment.reset(**self.key)
+                self.started = True
+            turn, before = self.environment.info.get("turn"), self.environment.get_reward()
+            content = getattr(self.environment, to_function_name(name))(**dict(arguments))
         info = self.environment.info
         stepped = info.get("turn") != turn  # not stepped: the episode's call budget was spent
         ok = stepped and bool(info["tool_results"] and info["tool_results"][-1]["ok"])
@@ -191,7 +194,11 @@ class Episode:
 
 
 _EPISODES: dict[str, Episode] = {}
-_REGISTRY_LOCK = threading.Lock()
+# Reentrant: the garbage collector may run an episode's finalizer while this thread holds the lock.
+_REGISTRY_LOCK = threading.RLock()
+# Env work of different episodes never overlaps: the synthetic world is one PyBullet client per
+# process with pooled bodies, and the item cache is shared, neither safe to use from two threads.
+_ENV_LOCK = threading.Lock()
 _CLASSES: dict[str, Any] = {}
 
 
