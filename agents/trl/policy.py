@@ -41,7 +41,7 @@ import torch
 from PIL import Image
 
 from agents.models.decoding import TurnDecoder
-from agents.models.render import template_messages
+from agents.models.render import fit_pixels, template_messages
 from agents.models.settings import GenerationSettings
 from spacetools_env.rollout import Turn
 
@@ -93,6 +93,8 @@ class TokenPolicy:
         settings: Per-turn and per-episode token caps, sampling, seed.
         teacher: An agent whose non-None actions are forced (see the module docstring).
         template_kwargs: Extra chat-template variables (TRL's ``chat_template_kwargs``).
+        fit_images: Scale the question images into ``settings``' ``[min_pixels, max_pixels]`` as the eval agent
+            does (:func:`agents.models.render.fit_pixels`); False: as the env gives them.
 
     Raises:
         ValueError: the processor has no chat template.
@@ -102,9 +104,10 @@ class TokenPolicy:
 
     def __init__(
         self, model: Any, processor: Any, settings: GenerationSettings, teacher: Any = None,
-        template_kwargs: Mapping[str, Any] | None = None,
+        template_kwargs: Mapping[str, Any] | None = None, fit_images: bool = False,
     ) -> None:
         self.model, self.processor, self.settings, self.teacher = model, processor, settings, teacher
+        self.fit_images = fit_images
         self.tokenizer = processor.tokenizer
         self.chat_template = processor.chat_template  # the one TRL renders the rows with
         if not self.chat_template:
@@ -220,7 +223,8 @@ class TokenPolicy:
 
     def _start(self, turn: Turn) -> EpisodeTokens:
         text, arrays = self._render(turn.messages, generation_prompt=True)
-        images = [to_pil(a) for a in arrays]
+        low, high = self.settings.min_pixels, self.settings.max_pixels
+        images = [fit_pixels(np.asarray(a), low, high) if self.fit_images else to_pil(a) for a in arrays]
         inputs = self.processor(text=[text], images=images or None, return_tensors="pt")
         # Per-token fields are rebuilt for each batch from the ids; only per-image ones are kept.
         self.token_types = self.token_types or "mm_token_type_ids" in inputs

@@ -30,6 +30,7 @@ episodes.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +54,10 @@ class RolloutConfig:
         batch_size: Episodes generated together (``BatchRollout``'s batch).
         max_turn_tokens: New tokens per turn at most (the paper: 8,192; the episode budget binds first).
         seed: Base seed of the per-completion generators.
+        pixels: ``(min_pixels, max_pixels)``: the question images are scaled into that area, as the eval agent
+            (``agents.models.hf``, its ``min_pixels``/``max_pixels`` options) and SFT scale them, so a prompt is
+            the same tokens and pixels in GRPO and eval; build the rows with the same ``pixels``. None: the
+            images as the env gives them (the processor's own bounds apply).
 
     The chat template is the processor's own, because TRL renders the rows with it for the training
     forward pass: to train a Qwen2.5-VL checkpoint whose stock template drops tool turns, set
@@ -64,8 +69,17 @@ class RolloutConfig:
     batch_size: int = 8
     max_turn_tokens: int = 8192
     seed: int = 0
+    pixels: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.pixels, list):  # read back from JSON
+            object.__setattr__(self, "pixels", tuple(self.pixels))
+        if self.pixels is not None and not (
+            len(self.pixels) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in self.pixels)
+            and 1 <= self.pixels[0] <= self.pixels[1]
+        ):
+            raise ValueError(f"RolloutConfig.pixels must be (min_pixels, max_pixels) with 1 <= min <= max, or None; "
+                             f"got {self.pixels!r}")
         for name in ("batch_size", "max_turn_tokens"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -141,6 +155,7 @@ class SpaceToolsRollout:
 
     def _policy_for(self, trainer: Any) -> tuple[TokenPolicy, BatchRollout]:
         args = trainer.args
+        bounds = self.config.pixels
         settings = GenerationSettings(
             max_turn_tokens=self.config.max_turn_tokens,
             max_episode_tokens=int(args.max_completion_length),
@@ -150,10 +165,13 @@ class SpaceToolsRollout:
             top_k=int(args.top_k or 0),
             seed=(self.config.seed * 1_000_003 + int(trainer.state.global_step)) % 2**31,
         )
+        if bounds is not None:
+            settings = dataclasses.replace(settings, min_pixels=bounds[0], max_pixels=bounds[1])
         model = trainer.accelerator.unwrap_model(trainer.model)
         if self._policy is None or self._driver is None or self._policy.model is not model:
             self._policy = TokenPolicy(model, trainer.processing_class, settings, teacher=self.teacher,
-                                       template_kwargs=getattr(trainer, "chat_template_kwargs", None))
+                                       template_kwargs=getattr(trainer, "chat_template_kwargs", None),
+                                       fit_images=self.config.pixels is not None)
             self._driver = BatchRollout(self._policy, self._make_env, batch_size=self.config.batch_size)
         self._policy.settings = settings
         return self._policy, self._driver

@@ -25,21 +25,27 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 EPISODE_FIELD = "spacetools_episode"
 """The user message's field that names the row (ignored by chat templates)."""
 ROW_KEYS = ("env_id", "split", "index", "seed")
 
 
 def episode_row(
-    env_id: str, split: str, index: int, seed: int, env_kwargs: Mapping[str, Any] | None = None, env: Any = None
+    env_id: str, split: str, index: int, seed: int, env_kwargs: Mapping[str, Any] | None = None, env: Any = None,
+    pixels: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """One row: the env's first conversation as the prompt (naming the row), its images, and the key columns.
 
     Args:
         env: An env of ``env_id`` to reset (made with ``gym.make(env_id, **env_kwargs)`` and closed when None).
+        pixels: ``(min_pixels, max_pixels)``: the images scaled into that area as the eval agent scales them
+            (:func:`agents.models.render.fit_pixels`; give the rollout the same); None: as the env gives them.
     """
     import gymnasium as gym
 
+    from agents.models.render import fit_pixels
     from agents.trl.policy import to_pil
 
     key = {"env_id": env_id, "split": split, "index": int(index), "seed": int(seed)}
@@ -55,7 +61,8 @@ def episode_row(
         {"role": "system", "content": _text(system)},
         {"role": "user", "content": _text(user), EPISODE_FIELD: json.dumps(key)},
     ]
-    images = [to_pil(part["image"]) for part in user["content"] if part["type"] == "image"]
+    images = [to_pil(part["image"]) if pixels is None else fit_pixels(np.asarray(part["image"]), *pixels)
+              for part in user["content"] if part["type"] == "image"]
     return {"prompt": prompt, "images": images, **key}
 
 
@@ -67,6 +74,7 @@ def episode_rows(
     start: int = 0,
     seed: int = 0,
     env_kwargs: Mapping[str, Any] | None = None,
+    pixels: tuple[int, int] | None = None,
 ) -> list[dict[str, Any]]:
     """Rows for items ``start .. start + count - 1`` of ``split``, row ``k`` reset with seed ``seed + k``.
 
@@ -77,6 +85,7 @@ def episode_rows(
         start: First item index.
         seed: Reset seed of the first row.
         env_kwargs: ``gym.make`` options (give the rollout the same).
+        pixels: ``(min_pixels, max_pixels)`` of the images, or None (see :func:`episode_row`).
 
     Returns:
         Plain dicts; ``datasets.Dataset.from_list(rows)`` makes the training set.
@@ -85,7 +94,7 @@ def episode_rows(
 
     env = gym.make(env_id, **dict(env_kwargs or {}))
     try:
-        return [episode_row(env_id, split, start + k, seed + k, env=env) for k in range(count)]
+        return [episode_row(env_id, split, start + k, seed + k, env=env, pixels=pixels) for k in range(count)]
     finally:
         env.close()
 
