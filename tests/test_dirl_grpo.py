@@ -22,8 +22,12 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("trl")
 pytest.importorskip("datasets")
 
+import gymnasium as gym  # noqa: E402
+import numpy as np  # noqa: E402
+from datasets import load_from_disk  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
 
+import spacetools_env  # noqa: E402, F401  (registers the ids)
 from agents.dirl.common import load_config, read_metrics  # noqa: E402
 from agents.dirl.grpo import (  # noqa: E402
     POINTING_TOOLS,
@@ -32,6 +36,7 @@ from agents.dirl.grpo import (  # noqa: E402
     is_timing,
     run_grpo,
 )
+from agents.models.render import fit_pixels  # noqa: E402
 from agents.models.tiny import write_checkpoint  # noqa: E402
 from tests.fixtures_trl import one_torch_thread  # noqa: E402, F401
 
@@ -192,8 +197,14 @@ def test_step1_shape_trains_two_steps_with_the_pointing_tool_and_resumes_bit_exa
 
 
 def test_step4_shape_trains_two_steps_with_every_tool(base: Path, tmp_path: Path) -> None:
-    config = _tiny(base, env_ids=(DEPTH,), env_kwargs={}, max_completion_length=640, max_turn_tokens=200)
+    config = _tiny(base, env_ids=(DEPTH,), env_kwargs={}, max_completion_length=640, max_turn_tokens=200,
+                   max_pixels=112 * 112)
     final = run_grpo(config, tmp_path)
+    # The rows' images (what TRL trains on; the rollout checks its own are equal) are scaled as the eval agent's.
+    observation, _ = gym.make(DEPTH).reset(seed=0, options={"split": "train", "index": 0})
+    row = load_from_disk(str(tmp_path / "rows"))[0]
+    expected = fit_pixels(observation[1]["content"][0]["image"], 56 * 56, 112 * 112)
+    assert row["images"][0].size == expected.size and np.array_equal(np.asarray(row["images"][0]), expected)
     language, vision = _moved(base, final)
     assert len(language) > 20 and vision == []
     _check_step_lines(_steps(tmp_path), tools={

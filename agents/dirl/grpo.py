@@ -48,6 +48,11 @@ Decisions:
   tool-program agent's, forced and scored by the model (:class:`agents.trl.policy.EveryKth`). Not the
   paper: for a tiny model that never writes a valid call, it makes real tools run and group rewards
   differ, so there is a signal to learn from.
+- **Images as eval and SFT see them.** The question images of the rows and of the rollout are scaled into
+  ``[min_pixels, max_pixels]`` (:func:`agents.models.render.fit_pixels`, the eval agent's defaults), and the
+  chat template is resolved as theirs (``chat_template``), so an episode's prompt is the same token ids
+  and pixels in SFT, GRPO and eval (on Qwen2.5-VL-3B a 640x480 image is 391 image tokens unscaled, 336
+  scaled to 262,144 pixels).
 - **Rows are built once** (``out/rows``, a ``datasets`` folder, by the main process first), so a resumed
   or multi-process run does not render every scene again.
 
@@ -163,6 +168,8 @@ class GRPOStepConfig:
         gradient_checkpointing: Recompute activations in the backward pass (GPUs).
         bf16: Train in bfloat16 mixed precision (GPUs).
         save_total_limit: Checkpoints kept (the newest); None keeps all.
+        min_pixels: Smallest question-image area (images are scaled as the eval agent and SFT scale them).
+        max_pixels: Largest question-image area (the eval agent's and the original SFT's 262,144).
         chat_template: ``auto``, a shipped family name or a ``.jinja`` file, resolved as the eval agent and SFT
             resolve it (``auto``: the shipped template for Qwen2.5-VL, whose stock one drops tool turns; else the
             checkpoint's), so a prompt renders to the same ids in SFT, GRPO and eval.
@@ -204,6 +211,8 @@ class GRPOStepConfig:
     gradient_checkpointing: bool = False
     bf16: bool = False
     save_total_limit: int | None = 2
+    min_pixels: int = 56 * 56
+    max_pixels: int = 512 * 512
     chat_template: str = "auto"
     progress: bool = True
 
@@ -239,6 +248,9 @@ class GRPOStepConfig:
             _check(isinstance(getattr(self, name), bool), name, getattr(self, name), "true or false")
         _check(self.save_total_limit is None or (_is_int(self.save_total_limit) and self.save_total_limit >= 1),
                "save_total_limit", self.save_total_limit, "a positive integer or null (keep every checkpoint)")
+        _check(_is_int(self.min_pixels) and self.min_pixels >= 1, "min_pixels", self.min_pixels, "a positive integer")
+        _check(_is_int(self.max_pixels) and self.max_pixels >= self.min_pixels, "max_pixels", self.max_pixels,
+               f"an integer >= min_pixels ({self.min_pixels})")
         _check(isinstance(self.chat_template, str) and (self.chat_template in ("auto", *TEMPLATES)
                                                         or self.chat_template.endswith(".jinja")),
                "chat_template", self.chat_template, f"'auto', one of {list(TEMPLATES)} or a .jinja file")
@@ -312,7 +324,8 @@ def training_rows(config: GRPOStepConfig) -> list[dict[str, Any]]:
     for number, env_id in enumerate(config.env_ids):
         log.info("GRPO rows: %d of %s", config.rows_per_env, env_id)
         rows += episode_rows(env_id, config.rows_per_env, split=config.split,
-                             seed=config.seed + number * config.rows_per_env, env_kwargs=config.env_kwargs)
+                             seed=config.seed + number * config.rows_per_env, env_kwargs=config.env_kwargs,
+                             pixels=(config.min_pixels, config.max_pixels))
     return rows
 
 
@@ -484,7 +497,8 @@ def build_grpo_trainer(config: GRPOStepConfig, out: Path) -> GRPOTrainer:
     teacher = EveryKth(ToolProgramAgent(), config.teacher_every) if config.teacher_every else None
     rollout = SpaceToolsRollout(
         RolloutConfig(env_kwargs=config.env_kwargs, batch_size=config.rollout_batch_size,
-                      max_turn_tokens=config.max_turn_tokens, seed=config.seed),
+                      max_turn_tokens=config.max_turn_tokens, seed=config.seed,
+                      pixels=(config.min_pixels, config.max_pixels)),
         teacher=teacher,
     )
     funcs, _ = reward_functions(config.num_generations)
