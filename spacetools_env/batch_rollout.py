@@ -13,6 +13,13 @@ agent keys its state and randomness on ``Turn.episode_id`` (the shipped agents d
 instance plays one episode at a time; the driver makes one env per running episode of a key
 (``make_env(key)``) and reuses it for the next episode of that key.
 
+Concurrent steps (``step_threads``): the envs of a round are stepped by a thread pool instead of one
+after another, so their tool rounds reach the tool client together: a remote or model-backed client
+(or a :class:`~tool_backends.gathering.RoundGatherer` in front of one) sees a whole turn's calls across
+the running episodes and can batch them. Results are collected in the episodes' order, and each env
+runs only its own episode, so trajectories are identical to stepping in turn (only timing changes).
+With the in-process oracle it buys nothing (the GIL): it is for clients that wait on a server or a device.
+
 Failures: an exception from ``make_env``, ``env.reset`` or ``env.step`` fails that episode
 alone. An exception from the batched ``agent.act`` (or the wrong number of actions) cannot be
 pinned on one turn, since the agent may already have advanced the others, so it fails every
@@ -33,6 +40,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -112,14 +120,21 @@ class BatchRollout:
         make_env: ``make_env(env_key) -> env`` (Gymnasium ``reset``/``step``); called when no
             idle env of that key is left.
         batch_size: Episodes in flight at once (1: one at a time).
+        step_threads: Threads stepping a round's envs concurrently (0: in turn; see the module docstring).
     """
 
-    def __init__(self, agent: BatchAgent, make_env: Callable[[str], EpisodeEnv], batch_size: int = 1) -> None:
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    def __init__(
+        self, agent: BatchAgent, make_env: Callable[[str], EpisodeEnv], batch_size: int = 1, step_threads: int = 0
+    ) -> None:
+        for name, value, least, kind in (
+            ("batch_size", batch_size, 1, "a positive"), ("step_threads", step_threads, 0, "a non-negative")
+        ):
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise ValueError(f"{name} must be {kind} integer, got {value!r}")
         self.agent = agent
         self.make_env = make_env
         self.batch_size = batch_size
+        self._pool = ThreadPoolExecutor(step_threads, thread_name_prefix="env-step") if step_threads else None
         self._idle: dict[str, list[Any]] = {}
         self._made: list[Any] = []
 
@@ -152,6 +167,8 @@ class BatchRollout:
             env.close()
         self._made.clear()
         self._idle.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
     # ------------------------------------------------------------------ one episode's life
     def _start(self, item: WorkItem) -> _Running | tuple[_Running, BaseException]:
@@ -188,17 +205,19 @@ class BatchRollout:
             yield from self._finish_all(failed)
             return
         share = (time.perf_counter() - start) / len(turns)
-        ended: list[tuple[_Running, BaseException | None]] = []
-        for r, action in zip(running, actions, strict=True):
+        for r in running:
             r.agent_s += share
-            step_start = time.perf_counter()
-            try:
-                observation, reward, terminated, truncated, r.info = r.env.step(action)
-            except Exception as exc:
-                ended.append((r, exc))
+        if self._pool is None:
+            steps = [_step(r.env, action) for r, action in zip(running, actions, strict=True)]
+        else:
+            steps = list(self._pool.map(_step, [r.env for r in running], actions))
+        ended: list[tuple[_Running, BaseException | None]] = []
+        for r, action, (outcome, seconds) in zip(running, actions, steps, strict=True):
+            r.env_s += seconds
+            if isinstance(outcome, BaseException):
+                ended.append((r, outcome))
                 continue
-            finally:
-                r.env_s += time.perf_counter() - step_start
+            observation, reward, terminated, truncated, r.info = outcome
             r.traj.add_turn(action, observation, reward, r.info, terminated, truncated)
             if terminated or truncated:
                 ended.append((r, None))
@@ -234,3 +253,12 @@ class BatchRollout:
     def _release(self, r: _Running) -> None:
         if r.env is not None:  # None: make_env itself failed
             self._idle.setdefault(r.work.env_key, []).append(r.env)
+
+
+def _step(env: Any, action: Any) -> tuple[Any, float]:
+    """``env.step(action)`` or the exception it raised, and the seconds it took."""
+    start = time.perf_counter()
+    try:
+        return env.step(action), time.perf_counter() - start
+    except Exception as exc:
+        return exc, time.perf_counter() - start

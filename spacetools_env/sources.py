@@ -22,8 +22,13 @@ from spacetools_env.world import DIFFICULTIES, SceneConfig
 
 SPLITS: Mapping[str, int] = {"train": 0, "validation": 1, "test": 2}
 DEFAULT_NUM_ITEMS: Mapping[str, int] = {"train": 100_000, "validation": 1_000, "test": 1_000}
-_CACHE_SIZE = int(os.environ.get("SPACETOOLS_CACHE_ITEMS", "16"))
 _CACHE: OrderedDict[tuple[Any, ...], TaskItem] = OrderedDict()
+
+
+def cache_items() -> int:
+    """Items kept in the process's item cache: ``$SPACETOOLS_CACHE_ITEMS`` (16 by default), read at each
+    insertion so a script may raise it before its first reset, after imports."""
+    return int(os.environ.get("SPACETOOLS_CACHE_ITEMS", "16"))
 
 
 def resolve_difficulty(difficulty: str | SceneConfig | Mapping[str, Any]) -> SceneConfig:
@@ -88,7 +93,7 @@ class SyntheticSource:
             return item
         item = self.generate(split, index)
         _CACHE[key] = item
-        while len(_CACHE) > _CACHE_SIZE:
+        while len(_CACHE) > cache_items():
             _CACHE.popitem(last=False)
         return item
 

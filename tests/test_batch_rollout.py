@@ -22,7 +22,8 @@ from benchmarks.eval import EvalConfig, run_eval
 from spacetools_env.batch_rollout import BatchRollout, EpisodeResult, WorkItem
 from spacetools_env.rollout import agent_policy, rollout
 from spacetools_env.tool_rounds import references_variable, rounds
-from tool_backends import ToolCall, ToolResult, make_client
+from tool_backends import ToolCall, ToolInfrastructureError, ToolResult, make_client
+from tool_backends.gathering import RoundGatherer, run_each
 
 FAMILIES = ("RelativeDepth", "Relation2D", "Depth3D", "FreeSpace", "BoxPose")
 IDS = tuple(f"SpaceTools-Synth-{f}-v0" for f in FAMILIES)
@@ -153,6 +154,49 @@ def test_an_env_that_raises_fails_its_episode_alone():
 def test_batch_size_must_be_positive():
     with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
         BatchRollout(ToolProgramAgent(), gym.make, 0)
+    with pytest.raises(ValueError, match="step_threads must be a non-negative integer, got -1"):
+        BatchRollout(ToolProgramAgent(), gym.make, 2, step_threads=-1)
+
+
+# ---------------------------------------------------------------------- a whole turn's rounds across episodes
+def test_concurrent_steps_hand_the_gatherer_every_episodes_round_at_once_and_change_nothing():
+    """With step_threads, the rounds of the running episodes reach one RoundGatherer batch together (what a
+    batching tool server needs); each round still runs on its own session, so episodes equal in-turn play."""
+    work = _work(items=2)
+    seen: list[list[str]] = []
+
+    def run_batch(batch: Any) -> list[list[ToolResult]]:
+        seen.append(sorted({c.name for item in batch for c in item.calls}))
+        return run_each(batch)
+
+    gatherer = RoundGatherer(run_batch, window_s=0.5, max_rounds=4)  # a long window: the test must not race
+    driver = BatchRollout(
+        ToolProgramAgent(), lambda key: gym.make(key, tool_client=gatherer.factory("oracle")), 4, step_threads=4
+    )
+    try:
+        gathered = {r.work.episode_id: _episode(r) for r in driver.play(work)}
+    finally:
+        driver.close()
+    assert gatherer.stats.largest == 4  # four episodes' rounds in one batch: a full turn of the driver
+    assert sum(gatherer.stats.sizes) > len(gatherer.stats.sizes)  # most batches hold several sessions
+    assert any(len(names) > 1 for names in seen)  # different tools of different episodes in one batch
+    alone = _play("tool-program", 1, work)
+    assert gathered.keys() == alone.keys()
+    assert all(_same(gathered[k], alone[k]) for k in alone)
+
+
+def test_a_failing_batch_fails_the_episodes_whose_rounds_were_in_it_alone():
+    def broken(batch: Any) -> list[list[ToolResult]]:
+        raise ToolInfrastructureError("tool server unreachable")
+
+    gatherer = RoundGatherer(broken, window_s=0.0)
+    driver = BatchRollout(ToolProgramAgent(), lambda key: gym.make(key, tool_client=gatherer.factory()), 2, 2)
+    try:
+        results = list(driver.play(_work(ids=IDS[:1], items=2)))
+    finally:
+        driver.close()
+    assert [type(r.error).__name__ for r in results] == ["ToolInfrastructureError"] * 2
+    assert all("tool server unreachable" in str(r.error) for r in results)
 
 
 # ---------------------------------------------------------------------- one call_many per round

@@ -20,10 +20,10 @@ What a remote tool server needs to keep results bit-identical while batching acr
   a batcher may merge them (every ``estimate_depth`` of N episodes in one forward pass).
 - The ``$variable`` store stays in the env: arguments arrive resolved and may hold arrays
   (``"$depth_map"`` becomes the depth array), so the transport carries numpy arrays.
-- Rounds of one ``BatchRollout`` reach a server one env at a time today (the driver steps its
-  envs in turn), so rounds of different episodes overlap only across worker processes. To batch
-  the N episodes of one driver, step its envs concurrently (a thread per running env while a
-  remote client waits on I/O): envs are independent, so the results stay the same.
+- The rounds of one ``BatchRollout`` reach the clients together when it steps its envs concurrently
+  (``step_threads``); a :class:`~tool_backends.gathering.RoundGatherer` in front of the clients then
+  hands a batcher or server every running episode's round of the turn as one batch. Envs are
+  independent, so the results stay the same.
 """
 
 from __future__ import annotations

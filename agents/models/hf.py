@@ -15,6 +15,11 @@ responses: verl's ``max_response_length`` 8,192); a first prompt over ``max_prom
 an exhausted episode budget gets the empty action, without generating (the env then runs to its turn
 limit, and the episode ends truncated, unanswered).
 
+Each episode's keys and values are kept across its turns (``kv_cache``, on by default, for the Qwen-VL
+family and LLaVA: :mod:`agents.models.kv_cache`), so a turn computes only the tokens it adds (tool
+responses, the next generation prompt, new images); the text is what re-reading the whole conversation
+gives. Other models, or ``kv_cache=False``, re-read it with ``generate`` each turn.
+
 Decoding is greedy by default. With ``do_sample=True`` each episode draws from its own
 ``torch.Generator`` seeded from ``(seed, episode id)``, kept across its turns, so an episode's text
 does not depend on which other episodes share its batch.
@@ -41,7 +46,8 @@ import numpy as np
 
 from agents.models.checkpoint import resolve_checkpoint
 from agents.models.decoding import TurnDecoder
-from agents.models.render import CachedImageProcessor, ImageCache, template_messages
+from agents.models.kv_cache import EpisodeKV, IncrementalDecoder, Row, kv_kind
+from agents.models.render import CachedImageProcessor, ImageCache, stack_features, template_messages
 from agents.models.settings import (
     DTYPES,
     NEEDS_MODEL,
@@ -66,6 +72,8 @@ class _Episode:
     """Tokens of its first prompt (the base of the episode budget)."""
     turn_tokens: list[int] = field(default_factory=list)
     """New tokens generated at each of its turns (0: a spent budget, nothing generated)."""
+    kv: EpisodeKV | None = None
+    """Its keys and values, kept across turns (:mod:`agents.models.kv_cache`)."""
 
 
 class HFAgent:
@@ -123,6 +131,12 @@ class HFAgent:
         self.stop_ids = _stop_ids(self.tokenizer, self.model.generation_config)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.stop_ids[0]
         self.episodes: dict[str, _Episode] = {}
+        kind = kv_kind(self.model) if self.settings.kv_cache else None
+        self.incremental = (
+            IncrementalDecoder(self.model, kind, self.pad_id, self.stop_ids, stack_features) if kind else None
+        )
+        """The per-episode key/value cache's decoder (None: ``generate`` re-reads each conversation)."""
+        self.image_token_id = getattr(self.model.config, "image_token_id", None)
         self.cache_images: bool | None = None
         """Whether images come from the per-episode cache (None: not checked yet; see :meth:`_inputs`)."""
         self.timing = {"render_s": 0.0, "processor_s": 0.0, "generate_s": 0.0}
@@ -144,27 +158,32 @@ class HFAgent:
     def describe(self) -> dict[str, Any]:
         """The model and settings, for the eval manifest (see :func:`manifest_entry`)."""
         return description(self.model_name, self.path, self.revision, self.device, self.dtype, self.template_name,
-                            self.settings)
+                           self.settings)
 
     # ------------------------------------------------------------------ one batch
     def _act_batch(self, turns: Sequence[Turn]) -> list[str]:
-        inputs, limits = self._prepare(turns)
+        inputs, limits, pils = self._prepare(turns)
         rows = [i for i, limit in enumerate(limits) if limit > 0]
         actions = [""] * len(turns)  # a spent budget: the empty action, nothing generated
         counts = [0] * len(turns)
         if rows:
             if len(rows) < len(turns):
-                inputs, _ = self._prepare([turns[i] for i in rows])
-            generated = self._generate(inputs, [turns[i] for i in rows], [limits[i] for i in rows])
+                inputs, _, pils = self._prepare([turns[i] for i in rows])
+            chosen, chosen_limits = [turns[i] for i in rows], [limits[i] for i in rows]
+            if self.incremental is not None and self.cache_images is not False:
+                generated = self._generate_cached(inputs, pils, chosen, chosen_limits)
+            else:
+                generated = self._generate(inputs, chosen, chosen_limits)
             for i, (text, count) in zip(rows, generated, strict=True):
                 actions[i], counts[i] = text, count
         for turn, count in zip(turns, counts, strict=True):
             self.episodes[turn.episode_id].turn_tokens.append(count)
         return actions
 
-    def _prepare(self, turns: Sequence[Turn]) -> tuple[Any, list[int]]:
-        """The batch's model inputs (rendered, images from the episode caches, padded left) and token limits."""
-        texts, images, caches = [], [], []
+    def _prepare(self, turns: Sequence[Turn]) -> tuple[Any, list[int], list[list[Any]]]:
+        """The batch's model inputs (rendered, images from the episode caches, padded left), token limits,
+        and each row's images (the cached PIL images, in prompt order)."""
+        texts, images, caches, pils = [], [], [], []
         start = time.perf_counter()
         for turn in turns:
             episode = self._episode(turn.episode_id)
@@ -172,7 +191,8 @@ class HFAgent:
             texts.append(self.processor.apply_chat_template(
                 messages, chat_template=self.chat_template, tokenize=False, add_generation_prompt=True
             ))
-            images += episode.images.pil_images(arrays)
+            pils.append(episode.images.pil_images(arrays))
+            images += pils[-1]
             caches.append(episode.images)
         rendered = time.perf_counter()
         inputs = self._inputs(texts, images, caches)
@@ -180,7 +200,7 @@ class HFAgent:
         self.timing["processor_s"] += time.perf_counter() - rendered
         lengths = inputs["attention_mask"].sum(dim=1).tolist()
         limits = [self._limit(t.episode_id, int(n)) for t, n in zip(turns, lengths, strict=True)]
-        return inputs, limits
+        return inputs, limits, pils
 
     def _inputs(self, texts: list[str], images: list[Any], caches: list[ImageCache]) -> Any:
         """The processor's output, its image processor reading the episodes' caches (see :mod:`render`).
@@ -268,12 +288,46 @@ class HFAgent:
                 **inputs, generation_config=config, logits_processor=LogitsProcessorList([decoder])
             )
         self.timing["generate_s"] += time.perf_counter() - start
-        new = output[:, prompt_length:].tolist()
-        counts = [next((k for k, token in enumerate(row) if token in self.stop_ids), len(row)) for row in new]
-        texts = self.tokenizer.batch_decode(
-            [row[:count] for row, count in zip(new, counts, strict=True)], skip_special_tokens=True
+        return _texts(self.tokenizer, output[:, prompt_length:].tolist(), self.stop_ids)
+
+    def _generate_cached(
+        self, inputs: Any, pils: Sequence[list[Any]], turns: Sequence[Turn], limits: list[int]
+    ) -> list[tuple[str, int]]:
+        """As :meth:`_generate`, over each episode's kept keys and values (:mod:`agents.models.kv_cache`)."""
+        assert self.incremental is not None
+        rows = []
+        for r, turn in enumerate(turns):
+            episode = self.episodes[turn.episode_id]
+            real = inputs["attention_mask"][r].bool().cpu()
+            ids = inputs["input_ids"][r].cpu()[real]
+            if "mm_token_type_ids" in inputs:
+                types = inputs["mm_token_type_ids"][r].cpu()[real].long()
+            else:
+                types = (ids == self.image_token_id).long()
+            rows.append(Row(ids, types, episode.images.features(pils[r]), episode.kv))
+        decoder = TurnDecoder(
+            settings=self.settings,
+            prompt_length=0,
+            limits=limits,
+            generators=[self.episodes[t.episode_id].generator for t in turns],
+            stop_ids=self.stop_ids,
+            decode=self.tokenizer.decode,
+            answer_end=ANSWER_END,
         )
-        return [(_cut_after_answer(text), count) for text, count in zip(texts, counts, strict=True)]
+        start = time.perf_counter()
+        generated, caches = self.incremental.generate(rows, decoder, max(limits) + 1)
+        self.timing["generate_s"] += time.perf_counter() - start
+        for turn, kv in zip(turns, caches, strict=True):
+            self.episodes[turn.episode_id].kv = kv
+        return _texts(self.tokenizer, generated, self.stop_ids)
+
+
+def _texts(tokenizer: Any, new: Sequence[Sequence[int]], stop_ids: Sequence[int]) -> list[tuple[str, int]]:
+    """Each row's action text (cut before its end-of-turn token, and right after ``</answer>``) and its count."""
+    counts = [next((k for k, token in enumerate(row) if token in stop_ids), len(row)) for row in new]
+    texts = tokenizer.batch_decode([row[:count] for row, count in zip(new, counts, strict=True)],
+                                   skip_special_tokens=True)
+    return [(_cut_after_answer(text), count) for text, count in zip(texts, counts, strict=True)]
 
 
 def _pick_template(choice: str, model_type: str, processor: Any, path: Path) -> tuple[str, str]:

@@ -12,8 +12,8 @@ once per turn. The processor still runs every turn for the text (tokenizing and 
 placeholders); its image processor is swapped, for the call, for one that reads the cache
 (:class:`CachedImageProcessor`). This works for processors whose per-image outputs stack along the
 first dimension (the Qwen2-VL family's patches and grids, LLaVA's and other fixed-size pixel tensors).
-Not cached: the model's vision encoder and the text prefix run again at every turn (no key/value
-cache is kept between turns).
+The model's keys and values are kept across turns by :mod:`agents.models.kv_cache` (which also
+spares earlier images the vision encoder); this module only prepares the inputs.
 """
 
 from __future__ import annotations
@@ -85,6 +85,11 @@ class ImageCache:
             out.append(entry.pil)
         return out
 
+    def features(self, images: Sequence[Image.Image]) -> list[Any]:
+        """The processor output of each of ``images`` (PIL images this cache gave; processed already)."""
+        entries = self.by_identity()
+        return [entries[id(image)].features for image in images]
+
     def by_identity(self) -> dict[int, _Entry]:
         return {id(entry.pil): entry for entry in self.entries.values()}
 
@@ -127,7 +132,7 @@ class CachedImageProcessor:
                 entry.features = self.inner([image], *args, **kwargs)
                 cache.processed += 1
             features.append(entry.features)
-        return _stack(features, kwargs.get("return_tensors"))
+        return stack_features(features, kwargs.get("return_tensors"))
 
 
 def _flatten(images: Any) -> Any:
@@ -138,7 +143,7 @@ def _flatten(images: Any) -> Any:
         yield images
 
 
-def _stack(features: Sequence[Any], return_tensors: Any) -> Any:
+def stack_features(features: Sequence[Any], return_tensors: Any) -> Any:
     """One batch of per-image outputs: tensors concatenated along dim 0, lists joined."""
     import torch
     from transformers import BatchFeature

@@ -33,6 +33,8 @@ class GenerationSettings:
         min_pixels: Smallest image area passed to the processor (smaller images are scaled up).
         max_pixels: Largest image area (larger ones are scaled down; 262,144 as the original SFT).
         batch_size: Turns generated together at most (``act`` splits a longer batch).
+        kv_cache: Keep each episode's keys and values across its turns, so a turn computes only its new
+            tokens (:mod:`agents.models.kv_cache`; models it does not support re-read the conversation).
     """
 
     max_turn_tokens: int = 8192
@@ -46,6 +48,7 @@ class GenerationSettings:
     min_pixels: int = 56 * 56
     max_pixels: int = 512 * 512
     batch_size: int = 8
+    kv_cache: bool = True
 
     def __post_init__(self) -> None:
         for name in ("max_turn_tokens", "max_episode_tokens", "max_prompt_tokens", "min_pixels", "batch_size"):
@@ -64,6 +67,9 @@ class GenerationSettings:
             raise ValueError(f"top_k must be a non-negative integer (0: off), got {self.top_k!r}")
         if not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        for name in ("do_sample", "kv_cache"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
 
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import statistics
 import tempfile
 import time
@@ -101,6 +102,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.short:
         args.episodes, args.repeats = 8, 1
+    # Every item of a pass stays in the env's item cache (16 by default), so the timed passes measure play,
+    # not scene generation. Set before the first reset (spacetools_env.sources reads it at import).
+    os.environ.setdefault("SPACETOOLS_CACHE_ITEMS", str(max(64, args.episodes)))
     with tempfile.TemporaryDirectory() as folder:
         model = args.model
         if model is None:  # resolved by name: benchmarks never imports agents statically

@@ -1,0 +1,98 @@
+"""The hf agent's per-episode key/value cache: the same text as re-reading the conversation, less computed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gymnasium as gym
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from agents.models import tiny  # noqa: E402
+from agents.models.hf import HFAgent  # noqa: E402
+from agents.models.kv_cache import _prefill_groups, kv_kind  # noqa: E402
+from spacetools_env import messages as msg  # noqa: E402
+from spacetools_env.batch_rollout import BatchRollout, WorkItem  # noqa: E402
+from spacetools_env.rollout import Turn  # noqa: E402
+
+torch.set_num_threads(1)
+ENV_ID = "SpaceTools-Synth-RelativeDepth-v0"
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("tiny-kv")
+    return {family: tiny.write_checkpoint(family, root / family) for family in tiny.FAMILIES}
+
+
+def _play(path: Path, kv_cache: bool, batch_size: int) -> tuple[dict[str, list[str]], HFAgent]:
+    agent = HFAgent(model=str(path), max_turn_tokens=24, kv_cache=kv_cache)
+    work = [WorkItem(f"ep{i}", ENV_ID, seed=i, options={"index": i, "split": "test"}) for i in range(5)]
+    driver = BatchRollout(agent, lambda key: gym.make(key, max_turns=4), batch_size)
+    try:
+        actions = {}
+        for result in driver.play(work):
+            assert result.trajectory is not None, result.error
+            actions[result.work.episode_id] = list(result.trajectory.actions)
+        return actions, agent
+    finally:
+        driver.close()
+
+
+@pytest.mark.parametrize("family", sorted(tiny.FAMILIES))
+def test_cached_play_writes_what_rereading_writes_and_computes_fewer_tokens(
+    checkpoints: dict[str, Path], family: str
+) -> None:
+    plain, uncached = _play(checkpoints[family], kv_cache=False, batch_size=1)
+    batched, agent = _play(checkpoints[family], kv_cache=True, batch_size=3)
+    assert uncached.incremental is None and agent.incremental is not None
+    assert batched == plain
+    assert sum(len(a) for a in plain.values()) > len(plain)  # multi-turn episodes: a cache had something to give
+    stats = agent.incremental.stats
+    assert stats["computed_tokens"] < 0.7 * stats["prompt_tokens"]  # later turns computed only their new tokens
+    assert agent.describe()["generation"]["kv_cache"] is True and uncached.describe()["generation"]["kv_cache"] is False
+    assert agent.episodes == {}  # every cache freed at end_episode
+
+
+@pytest.mark.parametrize("family", sorted(tiny.FAMILIES))
+def test_a_tool_image_mid_episode_is_encoded_alone_and_gives_the_uncached_text(
+    checkpoints: dict[str, Path], family: str
+) -> None:
+    env = gym.make(ENV_ID, tools=["vision_ops.crop"], tool_images=True, max_turns=3)
+    observation, info = env.reset(seed=0)
+    call = '<tool_call>{"name": "vision_ops.crop", "arguments": {"x1": 0.1, "y1": 0.1, "x2": 0.6, "y2": 0.5, ' \
+           '"image_index": 0}}</tool_call>'
+    replies, _, _, _, info = env.step(call)
+    first = Turn("crop", observation, info)
+    second = Turn("crop", [*observation, msg.assistant_message(call), *replies], info)
+    texts = {}
+    for kv_cache in (False, True):
+        agent = HFAgent(model=str(checkpoints[family]), max_turn_tokens=6, kv_cache=kv_cache)
+        texts[kv_cache] = [agent.act([first])[0], agent.act([second])[0]]
+        if kv_cache:
+            kv = agent.episodes["crop"].kv
+            assert kv is not None and len(kv.tokens) == kv.layers[0][0].shape[1]
+            assert agent.incremental is not None
+            stats = agent.incremental.stats
+            assert stats["computed_tokens"] < stats["prompt_tokens"]  # the first image and the prefix were reused
+    assert texts[True] == texts[False]
+
+
+def test_unsupported_models_and_the_off_switch_use_generate(checkpoints: dict[str, Path]) -> None:
+    agent = HFAgent(model=str(checkpoints["qwen2_5_vl"]), kv_cache=False)
+    assert agent.incremental is None and kv_kind(agent.model) == "mrope"
+    agent.model.config.text_config.layer_types = ["sliding_attention", "full_attention"]
+    assert kv_kind(agent.model) is None  # sliding windows are not handled by the cache's padding
+    with pytest.raises(ValueError, match="kv_cache must be true or false"):
+        HFAgent(model=str(checkpoints["qwen2_5_vl"]), kv_cache="yes")
+
+
+def test_prefill_groups_never_pad_a_row_past_one_and_a_half_times_its_tokens() -> None:
+    lengths = [373, 98, 101, 120, 380, 2, 3]
+    groups = _prefill_groups(lengths)
+    assert sorted(r for g in groups for r in g) == list(range(len(lengths)))
+    for group in groups:
+        assert max(lengths[r] for r in group) <= 1.5 * max(1, min(lengths[r] for r in group))
+    assert [sorted(g) for g in groups] == [[5, 6], [1, 2, 3], [0, 4]]
