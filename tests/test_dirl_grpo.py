@@ -34,6 +34,7 @@ from agents.dirl.grpo import (  # noqa: E402
     GRPOStepConfig,
     build_grpo_trainer,
     is_timing,
+    main,
     run_grpo,
 )
 from agents.models.render import fit_pixels  # noqa: E402
@@ -189,7 +190,8 @@ def test_step1_shape_trains_two_steps_with_the_pointing_tool_and_resumes_bit_exa
 
     started = time.perf_counter()
     assert run_grpo(config, out) == final  # a finished folder is returned at once
-    assert time.perf_counter() - started < 1.0
+    assert main(["--config", str(out / "config.json"), "--out", str(out)]) == final  # the command, on its config
+    assert time.perf_counter() - started < 2.0
     with pytest.raises(ValueError) as error:
         run_grpo(dataclasses.replace(config, learning_rate=1e-3), out)
     assert str(error.value) == (f"{out / 'config.json'}: this folder holds a GRPO run with other ['learning_rate']; "
