@@ -334,6 +334,35 @@ def _add_traces(sub: argparse._SubParsersAction) -> None:
     check.set_defaults(func=_traces)
 
 
+def _dirl(args: argparse.Namespace) -> int:
+    import importlib
+
+    # `benchmarks` never imports `agents` statically (docs/architecture.md): resolved by name here.
+    commands = importlib.import_module("agents.dirl.pipeline")
+    return int(commands.dirl_command(args))
+
+
+def _add_dirl(sub: argparse._SubParsersAction) -> None:
+    dirl = sub.add_parser(
+        "dirl",
+        help="train the DIRL reference agent (the paper's recipe on TRL): base, point-tool GRPO, traces, SFT, GRPO",
+        description="Run the DIRL pipeline into one run folder (--out): step 0 answer-format SFT (the shared base), "
+        "1 GRPO with the pointing tool, 2 trace collection (policy and teacher, mixed 1:3), 3 SFT on the traces, "
+        "4 GRPO with all tools; each trained step is evaluated on held-out episodes and the plots are written. "
+        "Re-running the same command resumes (finished steps are skipped, a killed one continues from its last "
+        "checkpoint). See docs/dirl.md.",
+    )
+    dirl.add_argument("--config", required=True, help="tiny (CPU), paper (Qwen2.5-VL-3B, GPUs) or a JSON file")
+    dirl.add_argument("--out", help="run folder (created; resumed if it holds this config); needed unless --dry-run")
+    dirl.add_argument("--step", type=int, action="append", choices=[0, 1, 2, 3, 4],
+                      help="run only this step (repeatable); its inputs must exist (default: every step)")
+    dirl.add_argument("--dry-run", action="store_true",
+                      help="validate the config and build every step's trainer with a tiny stand-in model, then exit "
+                      "(nothing is trained; a scratch folder under --out or a temporary one)")
+    dirl.add_argument("--no-progress", action="store_true", help="no progress bars (one line per step still)")
+    dirl.set_defaults(func=_dirl)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spacetools", description="Tool-augmented spatial reasoning environments.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -349,6 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_leaderboard(sub)
     _add_data(sub)
     _add_traces(sub)
+    _add_dirl(sub)
     return parser
 
 

@@ -1,0 +1,221 @@
+"""The DIRL pipeline's configuration: :class:`DIRLConfig`, its five step configs and the shipped presets.
+
+A config is one JSON object (``agents/dirl/configs/tiny.json``, ``paper.json``, or a file of yours)::
+
+    {"name": ..., "base_model": "tiny:qwen2_5_vl", "seed": 0,
+     "step0_data": {FormatDataConfig}, "step0": {SFTStepConfig},     # null for an instruction-tuned base
+     "step1": {GRPOStepConfig}, "step2": {CollectConfig}, "step3": {SFTStepConfig}, "step4": {GRPOStepConfig},
+     "eval": {EvalSpec}}
+
+:func:`load_dirl_config` reads a preset name or a file; every unknown key is named with its closest
+field and the section it is in (``paper.json: step3: unknown SFTStepConfig field 'learning_rat'; did
+you mean 'learning_rate'?``), and each section's own validation runs (its message says the fix).
+
+Decisions made here, with the reason:
+
+- The step configs' ``model`` fields are what the file says, but the pipeline replaces them: step 0
+  starts from ``base_model``, steps 1 and 3 from the shared base (step 0's output), step 2's
+  policy is step 1's output and step 4 starts from step 3's. One checkpoint feeds every arm, and a
+  config cannot point a step at a stale checkpoint by mistake.
+- One seed: ``seed`` is written into every step config (and the held-out evaluation) when the
+  config is built, so "same seed, same result" is one number and the saved file shows it.
+- Step 1 must offer only the pointing tool (``tools=["roborefer.detect_one"]``), the paper's
+  point-tool IRL; a config that offers more is refused rather than silently changing the recipe.
+- ``base_model`` ``tiny:<family>`` means a random-weight checkpoint written by
+  :func:`agents.models.tiny.write_checkpoint` into the run folder (the CPU stand-in).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agents.dirl.collect import CollectConfig, FormatDataConfig, load_collect_config, load_format_data_config
+from agents.dirl.common import config_dict, load_config
+from agents.dirl.grpo import GRPOStepConfig
+from agents.dirl.sft import SFTStepConfig
+
+PRESETS_DIR = Path(__file__).parent / "configs"
+PRESETS = ("tiny", "paper")
+POINTING_TOOLS = ("roborefer.detect_one",)
+"""Step 1's tool set: the point tool only, as the paper's first IRL stage."""
+TINY_PREFIX = "tiny:"
+STEP_NAMES = {0: "0-base", 1: "1-pointing-grpo", 2: "2-traces", 3: "3-sft", 4: "4-grpo"}
+"""Step number -> its folder in the run folder."""
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """The held-out evaluation run after each trained step (``spacetools eval --agent hf`` on its checkpoint).
+
+    Attributes:
+        env_ids: Env ids (families) evaluated.
+        episodes: Episodes per env id (items ``0..N-1`` of ``split``).
+        split: Held-out split (``test``: never trained on).
+        env_kwargs: ``gym.make`` options (None: step 4's, so every step is asked the same prompts).
+        agent_kwargs: ``hf`` agent options (generation budgets, ``device``, ``threads``); greedy, as
+            the paper's evaluation.
+        steps: Which steps' checkpoints are evaluated (0: the base).
+        batch_size: Episodes played in lockstep.
+        seed: Base seed of the resets (the config's ``seed``).
+    """
+
+    env_ids: tuple[str, ...]
+    episodes: int = 8
+    split: str = "test"
+    env_kwargs: Mapping[str, Any] | None = None
+    agent_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    steps: tuple[int, ...] = (0, 1, 3, 4)
+    batch_size: int = 8
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.env_ids, str) or not self.env_ids or not all(isinstance(i, str) for i in self.env_ids):
+            raise ValueError(f"env_ids must be a non-empty list of env ids, got {self.env_ids!r}")
+        object.__setattr__(self, "env_ids", tuple(self.env_ids))
+        for name in ("episodes", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        steps = tuple(self.steps)
+        bad = [s for s in steps if s not in (0, 1, 3, 4)]
+        if bad:
+            raise ValueError(f"steps may hold 0, 1, 3 and 4 (the steps that write a checkpoint), got {bad}")
+        object.__setattr__(self, "steps", steps)
+        if "model" in self.agent_kwargs:
+            raise ValueError("agent_kwargs may not set 'model'; each step's checkpoint is evaluated")
+        object.__setattr__(self, "agent_kwargs", dict(self.agent_kwargs))
+        if self.env_kwargs is not None:
+            object.__setattr__(self, "env_kwargs", dict(self.env_kwargs))
+
+
+@dataclass(frozen=True)
+class DIRLConfig:
+    """The whole DIRL pipeline (see the module docstring for how its fields are used).
+
+    Attributes:
+        name: A label for the run (``tiny``, ``paper``).
+        base_model: The starting checkpoint: a folder, a hub id, or ``tiny:<family>``.
+        seed: The one seed of every step.
+        step0_data: Step 0's answer-format data (None together with ``step0``).
+        step0: Step 0, SFT on the answer format (None: ``base_model`` is the base, e.g. an
+            instruction-tuned model).
+        step1: Step 1, interactive GRPO with the pointing tool only.
+        step2: Step 2, trace collection.
+        step3: Step 3, SFT on the collected traces (its ``datasets`` are added to step 2's).
+        step4: Step 4, interactive GRPO with all tools.
+        eval: The held-out evaluation after each step.
+    """
+
+    name: str
+    base_model: str
+    step1: GRPOStepConfig
+    step2: CollectConfig
+    step3: SFTStepConfig
+    step4: GRPOStepConfig
+    eval: EvalSpec
+    step0: SFTStepConfig | None = None
+    step0_data: FormatDataConfig | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.base_model, str) or not self.base_model:
+            raise ValueError(
+                f"base_model must be a checkpoint folder, hub id or 'tiny:<family>', got {self.base_model!r}"
+            )
+        if self.base_model.startswith(TINY_PREFIX):
+            from agents.models.tiny import FAMILIES
+
+            family = self.base_model[len(TINY_PREFIX):]
+            if family not in FAMILIES:
+                raise ValueError(f"base_model {self.base_model!r}: unknown tiny family; use one of "
+                                 f"{[TINY_PREFIX + f for f in sorted(FAMILIES)]}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if (self.step0 is None) != (self.step0_data is None):
+            raise ValueError("step0 and step0_data go together: give both (a format-only SFT) or neither "
+                             "(base_model is the shared base)")
+        tools = self.step1.env_kwargs.get("tools") if isinstance(self.step1.env_kwargs, Mapping) else None
+        if tools is None or tuple(tools) != POINTING_TOOLS:
+            raise ValueError(f"step1.env_kwargs.tools must be {list(POINTING_TOOLS)} (point-tool GRPO), got {tools!r}")
+        for name in ("step0_data", "step0", "step1", "step2", "step3", "step4", "eval"):
+            section = getattr(self, name)
+            if section is not None and getattr(section, "seed", self.seed) != self.seed:
+                object.__setattr__(self, name, dataclasses.replace(section, seed=self.seed))
+
+    @property
+    def eval_env_kwargs(self) -> dict[str, Any]:
+        """The held-out evaluation's ``gym.make`` options (step 4's unless the eval section sets them)."""
+        return dict(self.step4.env_kwargs if self.eval.env_kwargs is None else self.eval.env_kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as JSON data (what :func:`load_dirl_config` reads back to an equal config)."""
+        return config_dict(self)
+
+
+# ---------------------------------------------------------------------------- reading configs
+def load_dirl_config(spec: str | Path) -> DIRLConfig:
+    """A shipped preset (``tiny``, ``paper``) or a JSON file.
+
+    Raises:
+        FileNotFoundError: neither a preset nor an existing file.
+        ValueError: naming the file, the section and field, and the fix.
+    """
+    path = PRESETS_DIR / f"{spec}.json" if str(spec) in PRESETS else Path(spec)
+    if not path.is_file():
+        raise FileNotFoundError(f"config {str(spec)!r}: not a preset ({', '.join(PRESETS)}) nor a file; "
+                                "pass --config tiny, --config paper or a JSON file")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"{path}: not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); fix the file"
+        ) from None
+    return dirl_config_from_dict(data, str(path))
+
+
+def dirl_config_from_dict(data: Any, source: str) -> DIRLConfig:
+    """:class:`DIRLConfig` from JSON data; errors say ``source``, the section and the field."""
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{source}: a DIRL config is a JSON object of DIRLConfig fields, got {type(data).__name__}")
+    readers = {
+        "step0_data": load_format_data_config, "step2": load_collect_config,
+        "step0": _reader(SFTStepConfig), "step3": _reader(SFTStepConfig),
+        "step1": _reader(GRPOStepConfig), "step4": _reader(GRPOStepConfig), "eval": _reader(EvalSpec),
+    }
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in readers and value is not None:
+            if not isinstance(value, Mapping):
+                raise ValueError(f"{source}: {key}: expected a JSON object, got {type(value).__name__}")
+            try:
+                values[key] = readers[key](value, f"{source}: {key}")
+            except (TypeError, ValueError) as exc:
+                text = str(exc)
+                raise ValueError(text if text.startswith(source) else f"{source}: {key}: {text}") from None
+        else:
+            values[key] = value
+    try:
+        return load_config(DIRLConfig, values, source)
+    except TypeError as exc:  # a missing section
+        raise ValueError(f"{source}: {exc}; every DIRL config needs name, base_model, step1..step4 and eval "
+                         "(see agents/dirl/configs/tiny.json)") from None
+    except ValueError as exc:
+        text = str(exc)
+        raise ValueError(text if text.startswith(source) else f"{source}: {text}") from None
+
+
+def _reader(cls: type) -> Any:
+    """Read a section of ``cls``: JSON lists become tuples where the field's default is a tuple."""
+    tuples = {f.name for f in dataclasses.fields(cls)
+              if isinstance(f.default, tuple) or "tuple" in str(f.type)}
+
+    def read(data: Mapping[str, Any], source: str) -> Any:
+        values = {k: tuple(v) if k in tuples and isinstance(v, list) else v for k, v in data.items()}
+        return load_config(cls, values, source)
+
+    return read

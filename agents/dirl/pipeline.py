@@ -1,0 +1,329 @@
+"""The DIRL pipeline: the steps in order, one run folder, held-out evaluations and plots.
+
+``run_pipeline(config, out)`` (``spacetools dirl --config tiny --out runs/dirl``) writes::
+
+    out/config.json          the DIRLConfig (a folder holds one config: another is refused)
+    out/git.json             code revision and whether the tree had uncommitted changes
+    out/0-base/              init/ (a tiny base written once), data/ (answer-format traces), the SFT run
+                             (config.json, metrics.jsonl, data.json, trainer/, final/)
+    out/1-pointing-grpo/     GRPO with the point tool (config.json, metrics.jsonl, trainer/, final/)
+    out/2-traces/            trace collection (agents.dirl.collect: policy/, teacher/, trl/, sharegpt/, mix.json)
+    out/3-sft/               SFT on the traces
+    out/4-grpo/              GRPO with all tools
+    out/eval/<step folder>/  held-out eval of that step's checkpoint (results.jsonl, manifest.json, summary.json)
+    out/eval/scores.json     per step, per family: score, its standard error, valid tool-call rate, calls
+    out/plots/*.png          learning curves, tool-call rates, held-out scores (agents.dirl.plots)
+    out/timing.json          wall seconds per step (and per evaluation) of this folder's runs
+
+Order and resumption: steps run in order; each step function skips a finished folder and resumes a
+killed one from its last checkpoint (:func:`agents.dirl.sft.run_sft`, :func:`agents.dirl.grpo.run_grpo`;
+the eval runner and the collection resume by themselves), so re-running the same command after a
+crash continues where it stopped. ``steps`` runs a subset (``--step N``); a step whose input is
+not there yet is an error naming the step to run first.
+
+Checkpoints: step 0's output is the shared base; steps 1 and 3 start from it, step 2's policy is
+step 1's output and step 4 starts from step 3's (the config's ``model`` fields are replaced; see
+:mod:`agents.dirl.config`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from agents.dirl.collect import collected_datasets, run_collect, run_format_data
+from agents.dirl.common import config_dict
+from agents.dirl.config import STEP_NAMES, TINY_PREFIX, DIRLConfig
+from agents.dirl.plots import EVAL_DIR, heldout_table, write_plots
+
+Log = Callable[[str], None]
+STEPS = (0, 1, 2, 3, 4)
+FINAL = "final"
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def step_folder(out: Path, step: int) -> Path:
+    """The folder of step ``step`` in the run folder ``out``."""
+    return out / STEP_NAMES[step]
+
+
+def base_checkpoint(config: DIRLConfig, out: Path) -> Path:
+    """The shared base every arm starts from: step 0's output, or ``base_model`` when there is no step 0."""
+    if config.step0 is not None:
+        return step_folder(out, 0) / FINAL
+    return _initial_model(config, out)
+
+
+def step_checkpoint(config: DIRLConfig, out: Path, step: int) -> Path:
+    """The checkpoint step ``step`` (0, 1, 3 or 4) leaves behind."""
+    if step == 0:
+        return base_checkpoint(config, out)
+    if step == 2:
+        raise ValueError("step 2 (trace collection) writes no checkpoint")
+    return step_folder(out, step) / FINAL
+
+
+def _initial_model(config: DIRLConfig, out: Path) -> Path:
+    """``base_model``; a ``tiny:<family>`` one written into ``0-base/init`` once (then read back, never rewritten)."""
+    if not config.base_model.startswith(TINY_PREFIX):
+        return Path(config.base_model)
+    folder = step_folder(out, 0) / "init"
+    if not (folder / "config.json").is_file():
+        staging = folder.parent / ".init.partial"
+        write_tiny_base(config.base_model[len(TINY_PREFIX):], staging, seed=config.seed)
+        staging.rename(folder)
+    return folder
+
+
+def write_tiny_base(family: str, out: Path, seed: int) -> Path:
+    """The kit's tiny checkpoint (:func:`agents.models.tiny.write_checkpoint`), never generating image placeholders.
+
+    Its generation config suppresses the vision placeholder tokens (``<|vision_start|>``,
+    ``<|image_pad|>`` ...). Why: a trained VLM never writes them, but the barely trained tiny model
+    samples them at temperature 1, and a sampled ``<|image_pad|>`` without its image breaks
+    Qwen-VL's position ids in the GRPO rollout's next forward pass (a shape mismatch in
+    ``get_rope_index``). ``generate`` reads the model's generation config for every option its caller
+    leaves unset, so the eval agent and the GRPO rollout both honour it, and every checkpoint saved
+    from this one keeps it.
+    """
+    from transformers import GenerationConfig
+
+    from agents.models.tiny import SPECIAL_TOKENS, build_tokenizer, write_checkpoint
+
+    write_checkpoint(family, out, seed=seed)
+    tokenizer = build_tokenizer()
+    placeholders = [t for t in SPECIAL_TOKENS if t not in ("<|endoftext|>", "<|im_start|>", "<|im_end|>")]
+    generation = GenerationConfig.from_pretrained(out)
+    generation.suppress_tokens = sorted(int(tokenizer.convert_tokens_to_ids(t)) for t in placeholders)
+    generation.save_pretrained(out)
+    return out
+
+
+def _need(path: Path, step: int, needed_by: int) -> Path:
+    if not path.exists():
+        raise FileNotFoundError(f"step {needed_by} needs {path}, written by step {step} ({STEP_NAMES[step]}); "
+                                f"run --step {step} first (or the whole pipeline)")
+    return path
+
+
+# ---------------------------------------------------------------------------- the steps
+def run_step(config: DIRLConfig, out: Path, step: int, log: Log = _stderr, progress: bool = True) -> Path:
+    """Run (or resume, or skip when finished) step ``step`` in ``out``; returns its output folder or checkpoint."""
+    from agents.dirl.grpo import run_grpo
+    from agents.dirl.sft import run_sft
+
+    folder = step_folder(out, step)
+    if step == 0:
+        initial = _initial_model(config, out)
+        if config.step0 is None or config.step0_data is None:
+            return initial
+        data = run_format_data(config.step0_data, folder / "data", log=log, progress=progress)
+        return run_sft(dataclasses.replace(config.step0, model=str(initial),
+                                           datasets=(*config.step0.datasets, str(data))), folder)
+    base = _need(base_checkpoint(config, out), 0, step)
+    if step == 1:
+        return run_grpo(dataclasses.replace(config.step1, model=str(base), progress=progress), folder)
+    if step == 2:
+        policy = _need(step_checkpoint(config, out, 1), 1, 2)
+        # The policy plays with the budgets it was trained under unless the config says otherwise.
+        kwargs = {**_budgets(config.step1), **config.step2.policy_kwargs} if config.step2.policy_agent == "hf" else (
+            config.step2.policy_kwargs)
+        step2 = dataclasses.replace(config.step2, policy=str(policy), policy_kwargs=kwargs)
+        return run_collect(step2, folder, log=log, progress=progress)
+    if step == 3:
+        traces = collected_datasets(_need(step_folder(out, 2), 2, 3))
+        datasets = (*config.step3.datasets, *(str(p) for p in traces))
+        return run_sft(dataclasses.replace(config.step3, model=str(base), datasets=datasets), folder)
+    if step == 4:
+        sft = _need(step_checkpoint(config, out, 3), 3, 4)
+        return run_grpo(dataclasses.replace(config.step4, model=str(sft), progress=progress), folder)
+    raise ValueError(f"unknown step {step}; the steps are {list(STEPS)}")
+
+
+def evaluate_step(config: DIRLConfig, out: Path, step: int, progress: bool = True) -> Any:
+    """The held-out evaluation of step ``step``'s checkpoint into ``out/eval/<step folder>`` (resumed); its Summary."""
+    from benchmarks.eval import EvalConfig, run_eval
+
+    spec = config.eval
+    checkpoint = _need(step_checkpoint(config, out, step), step, step)
+    # Step 4's budgets unless the eval section sets them: every step is asked under the same limits.
+    options = {**_budgets(config.step4), **spec.agent_kwargs, "model": str(checkpoint)}
+    return run_eval(EvalConfig(
+        agent="hf", agent_kwargs=options, suite=",".join(spec.env_ids),
+        out=out / EVAL_DIR / STEP_NAMES[step], episodes=spec.episodes, split=spec.split, seed=spec.seed,
+        env_kwargs=config.eval_env_kwargs, batch_size=spec.batch_size, progress=progress,
+    ))
+
+
+def _budgets(step: Any) -> dict[str, int]:
+    """The ``hf`` agent's token budgets matching a GRPO step's (per turn, and per episode after the prompt)."""
+    return {"max_turn_tokens": step.max_turn_tokens, "max_episode_tokens": step.max_completion_length}
+
+
+def run_pipeline(
+    config: DIRLConfig, out: Path, steps: Sequence[int] | None = None, *, log: Log = _stderr, progress: bool = True,
+) -> Path:
+    """Run ``steps`` (default: all) of ``config`` in the run folder ``out``, each followed by its held-out eval.
+
+    Returns ``out``. One line per step is logged (start, end, wall seconds); the eval runner shows
+    a progress bar unless ``progress`` is False.
+
+    Raises:
+        ValueError: ``out`` holds a run of another config, or an unknown step.
+        FileNotFoundError: a step's input (an earlier step's output) is missing.
+    """
+    chosen = tuple(STEPS if steps is None else steps)
+    bad = [s for s in chosen if s not in STEPS]
+    if bad:
+        raise ValueError(f"unknown step(s) {bad}; the steps are {list(STEPS)}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    _claim(config, out)
+    (out / "git.json").write_text(json.dumps(git_state(), indent=2) + "\n", encoding="utf-8")
+    timing = _read_json(out / "timing.json")
+    for step in sorted(chosen):
+        name = STEP_NAMES[step]
+        log(f"[dirl] step {step} ({name}): start")
+        started = time.perf_counter()
+        result = run_step(config, out, step, log=log, progress=progress)
+        timing[name] = round(time.perf_counter() - started, 3)
+        log(f"[dirl] step {step} ({name}): done in {timing[name]:.1f} s -> {result}")
+        if step in config.eval.steps:
+            started = time.perf_counter()
+            summary = evaluate_step(config, out, step, progress=progress)
+            timing[f"eval/{name}"] = round(time.perf_counter() - started, 3)
+            log(f"[dirl] eval {name}: mean score {summary.mean_score} over {summary.recorded} episodes "
+                f"in {timing[f'eval/{name}']:.1f} s")
+        _write_json(out / "timing.json", timing)
+    folders = [STEP_NAMES[s] for s in STEPS]
+    _write_json(out / EVAL_DIR / "scores.json", heldout_table(out, folders))
+    for plot in write_plots(out, folders):
+        log(f"[dirl] plot {plot}")
+    return out
+
+
+def _claim(config: DIRLConfig, out: Path) -> None:
+    """Write ``out/config.json``, or check it holds this config (a folder is one run)."""
+    path = out / "config.json"
+    data = config_dict(config)
+    if path.is_file():
+        saved = _read_json(path)
+        if saved != data:
+            differ = sorted(k for k in set(saved) | set(data) if saved.get(k) != data.get(k))
+            raise ValueError(f"{path}: this run folder holds a run of another config (sections {differ} differ); "
+                             "pass a new --out, or the config it was started with")
+        return
+    _write_json(path, data)
+
+
+def git_state() -> dict[str, Any]:
+    """The code's git revision and whether its tree has uncommitted changes (None: not a git checkout)."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        revision = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                  check=True, timeout=30).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                capture_output=True, text=True, check=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {"revision": None, "dirty": None, "root": str(root)}
+    return {"revision": revision, "dirty": bool(status.strip()), "root": str(root)}
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return data if isinstance(data, dict) else {}
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------- dry run and the command
+def dry_run(config: DIRLConfig, out: Path, log: Log = _stderr) -> list[str]:
+    """Validate ``config`` and build every step's trainer with a tiny stand-in model; nothing is trained.
+
+    What is built is the config's own steps, hyperparameters and env options unchanged, except
+    ``model`` (a tiny Qwen2.5-VL written under ``out``) and the data: one answer-format and one
+    teacher episode of the first env id, so the SFT trainers have examples, and GRPO rows for one
+    step's prompts on one process (not the thousands of prompts a paper step renders). A paper config on a CPU
+    thus checks every step's TRL arguments (batch and generation sizes, schedules, budgets) in
+    seconds. Returns one line per trainer built.
+    """
+    from agents.dirl.grpo import build_grpo_trainer
+    from agents.dirl.sft import build_sft_trainer
+
+    out = Path(out)
+    tiny = out / "tiny-model"
+    if not (tiny / "config.json").is_file():
+        write_tiny_base("qwen2_5_vl", tiny, seed=config.seed)
+    quiet: Log = lambda _message: None  # noqa: E731  (the stand-in data's counts say nothing of the config)
+    step2 = dataclasses.replace(config.step2, env_ids=config.step2.env_ids[:1], episodes_per_env=1, policy=None,
+                                released=(), released_only=False)
+    traces = collected_datasets(run_collect(step2, out / "traces", log=quiet, progress=False))
+    built: list[str] = []
+    sections: list[tuple[int, Any]] = [(1, config.step1), (3, config.step3), (4, config.step4)]
+    if config.step0 is not None and config.step0_data is not None:
+        data0 = dataclasses.replace(config.step0_data, env_ids=config.step0_data.env_ids[:1], episodes_per_env=1)
+        data = run_format_data(data0, out / "format-data", log=quiet, progress=False)
+        sections.insert(0, (0, dataclasses.replace(config.step0, datasets=(str(data),))))
+    for step, section in sections:
+        folder = out / STEP_NAMES[step]
+        trainer: Any
+        if step in (0, 3):
+            datasets = section.datasets if step == 0 else tuple(str(p) for p in traces)
+            trainer = build_sft_trainer(dataclasses.replace(section, model=str(tiny), datasets=datasets), folder)
+        else:
+            rows = -(-section.prompts_per_step(1) // len(section.env_ids))  # ceil: one step's prompts
+            trainer = build_grpo_trainer(dataclasses.replace(section, model=str(tiny), rows_per_env=rows), folder)
+        args = trainer.args
+        line = (f"step {step} ({STEP_NAMES[step]}): {type(trainer).__name__} built, max_steps {args.max_steps}, "
+                f"lr {args.learning_rate:g}, per-device batch {args.per_device_train_batch_size} x accumulation "
+                f"{args.gradient_accumulation_steps}")
+        built.append(line)
+        log(f"[dirl] dry run: {line}")
+        del trainer
+    return built
+
+
+def dirl_command(args: Any) -> int:
+    """``spacetools dirl``: exit status 0 when the steps ran (or the dry run built), 2 on a usage error."""
+    import tempfile
+
+    from agents.dirl.config import load_dirl_config
+
+    try:
+        config = load_dirl_config(args.config)
+    except FileNotFoundError as exc:
+        print(f"spacetools: error: {exc}", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        if args.out:
+            lines = dry_run(config, Path(args.out) / "dry-run")
+        else:
+            with tempfile.TemporaryDirectory(prefix="dirl-dry-run-") as scratch:
+                lines = dry_run(config, Path(scratch))
+        print(f"config {config.name!r} is valid; {len(lines)} trainers built with a tiny stand-in model:")
+        print("\n".join(f"  {line}" for line in lines))
+        return 0
+    if not args.out:
+        print("spacetools: error: --out is needed (the run folder), unless --dry-run", file=sys.stderr)
+        return 2
+    try:
+        out = run_pipeline(config, Path(args.out), steps=args.step, progress=not args.no_progress)
+    except FileNotFoundError as exc:  # a step's input missing: which step to run first
+        print(f"spacetools: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"DIRL run folder: {out} (eval/scores.json, plots/)")
+    return 0

@@ -1,0 +1,173 @@
+"""The DIRL run folder's plots (PNG under ``plots/``) and its held-out score table.
+
+- ``learning_curves.png``: per trained step, the loss and reward curves of its ``metrics.jsonl``
+  (``loss``, ``loss/*``, ``reward``, ``reward/*`` against the global step);
+- ``tool_rates.png``: per GRPO step the ``tools/*`` curves of its metrics, and per evaluated step
+  the held-out valid tool-call rate and calls per episode;
+- ``heldout_scores.png``: held-out mean score per family after each evaluated step.
+
+:func:`heldout_table` reads every ``eval/<step>/results.jsonl`` (the records ``spacetools eval``
+writes) into per-step, per-family numbers; the pipeline saves it as ``eval/scores.json``. Its
+"valid tool-call rate" is the share of episodes with at least one tool call and no failed call
+(no tool error, no invalid action): the rate the issue asks SFT to lift.
+
+Needs ``matplotlib`` (the ``train`` extra); the Agg backend, so no display is needed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from agents.dirl.common import read_metrics
+from benchmarks.eval import read_results
+
+PLOTS_DIR = "plots"
+EVAL_DIR = "eval"
+
+
+def heldout_table(run: Path, step_folders: Sequence[str]) -> dict[str, dict[str, dict[str, float]]]:
+    """Step folder -> family -> ``{n, score, score_se, valid_tool_call_rate, calls_per_episode}``.
+
+    Only the steps that have an evaluation folder are in it.
+    """
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    for name in step_folders:
+        results = run / EVAL_DIR / name / "results.jsonl"
+        if not results.is_file():
+            continue
+        by_family: dict[str, list[dict[str, Any]]] = {}
+        for record in read_results(results).records:
+            by_family.setdefault(str(record.get("family")), []).append(record)
+        table[name] = {family: _family_numbers(records) for family, records in sorted(by_family.items())}
+    return table
+
+
+def _family_numbers(records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    n = len(records)
+    scores = [float(r["score"]) if r.get("score") is not None else 0.0 for r in records]
+    valid = [
+        int((r.get("tools") or {}).get("calls", 0)) > 0 and int((r.get("tools") or {}).get("errors", 0)) == 0
+        and int(r.get("invalid_actions", 0)) == 0
+        for r in records
+    ]
+    calls = [int((r.get("tools") or {}).get("calls", 0)) for r in records]
+    mean = sum(scores) / n
+    return {
+        "n": n,
+        "score": mean,
+        "score_se": math.sqrt(sum((s - mean) ** 2 for s in scores) / (n - 1) / n) if n > 1 else 0.0,
+        "valid_tool_call_rate": sum(valid) / n,
+        "calls_per_episode": sum(calls) / n,
+    }
+
+
+def write_plots(run: Path, step_folders: Sequence[str]) -> list[Path]:
+    """Write the three plots of the run folder ``run`` into ``run/plots``; returns the files written."""
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise ImportError("the DIRL plots need matplotlib: pip install 'spacetools[train]'") from exc
+    matplotlib.use("Agg")
+    folder = run / PLOTS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    metrics = {name: read_metrics(run / name / "metrics.jsonl") for name in step_folders}
+    metrics = {name: lines for name, lines in metrics.items() if lines}
+    table = heldout_table(run, step_folders)
+    return [
+        _learning_curves(metrics, folder / "learning_curves.png"),
+        _tool_rates(metrics, table, folder / "tool_rates.png"),
+        _heldout_scores(table, folder / "heldout_scores.png"),
+    ]
+
+
+def _series(lines: Sequence[Mapping[str, Any]], key: str) -> tuple[list[int], list[float]]:
+    points = [(int(m["step"]), float(m[key])) for m in lines
+              if isinstance(m.get(key), int | float) and not isinstance(m.get(key), bool) and math.isfinite(m[key])]
+    return [p[0] for p in points], [p[1] for p in points]
+
+
+def _keys(lines: Sequence[Mapping[str, Any]], prefixes: Sequence[str]) -> list[str]:
+    found = {k for m in lines for k, v in m.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    return sorted(k for k in found if any(k == p or k.startswith(p + "/") for p in prefixes))
+
+
+def _figure(panels: int) -> tuple[Any, list[Any]]:
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, max(panels, 1), figsize=(4.5 * max(panels, 1), 3.4), squeeze=False)
+    return fig, list(axes[0])
+
+
+def _save(fig: Any, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def _learning_curves(metrics: Mapping[str, Sequence[Mapping[str, Any]]], path: Path) -> Path:
+    fig, axes = _figure(len(metrics))
+    for ax, (name, lines) in zip(axes, metrics.items(), strict=False):
+        for key in _keys(lines, ("loss", "reward", "train_loss")):
+            steps, values = _series(lines, key)
+            if steps:
+                ax.plot(steps, values, marker=".", label=key)
+        ax.set_title(name)
+        ax.set_xlabel("global step")
+        ax.legend(fontsize=6)
+    if not metrics:
+        axes[0].set_title("no metrics yet")
+    return _save(fig, path)
+
+
+def _tool_rates(
+    metrics: Mapping[str, Sequence[Mapping[str, Any]]], table: Mapping[str, Mapping[str, Mapping[str, float]]],
+    path: Path,
+) -> Path:
+    grpo = {name: lines for name, lines in metrics.items() if _keys(lines, ("tools",))}
+    fig, axes = _figure(len(grpo) + 1)
+    for ax, (name, lines) in zip(axes, grpo.items(), strict=False):
+        for key in _keys(lines, ("tools",)):
+            steps, values = _series(lines, key)
+            if steps:
+                ax.plot(steps, values, marker=".", label=key)
+        ax.set_title(f"{name}: training")
+        ax.set_xlabel("global step")
+        ax.legend(fontsize=6)
+    ax = axes[-1]
+    evaluated = list(table)
+    valid = [_pooled(table[s], "valid_tool_call_rate") for s in evaluated]
+    calls = [_pooled(table[s], "calls_per_episode") for s in evaluated]
+    ax.plot(evaluated, valid, marker="o", label="valid tool-call rate")
+    ax.plot(evaluated, calls, marker="s", label="calls / episode")
+    ax.set_title("held-out, per step")
+    ax.legend(fontsize=6)
+    return _save(fig, path)
+
+
+def _pooled(families: Mapping[str, Mapping[str, float]], key: str) -> float:
+    total = sum(f["n"] for f in families.values())
+    return sum(f[key] * f["n"] for f in families.values()) / total if total else 0.0
+
+
+def _heldout_scores(table: Mapping[str, Mapping[str, Mapping[str, float]]], path: Path) -> Path:
+    fig, axes = _figure(1)
+    ax = axes[0]
+    families = sorted({f for by_family in table.values() for f in by_family})
+    steps = list(table)
+    width = 0.8 / max(len(steps), 1)
+    for i, step in enumerate(steps):
+        xs = [j + i * width for j in range(len(families))]
+        ys = [table[step].get(f, {}).get("score", 0.0) for f in families]
+        errs = [table[step].get(f, {}).get("score_se", 0.0) for f in families]
+        ax.bar(xs, ys, width=width, yerr=errs, label=step)
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(families))], families, fontsize=7)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("held-out mean score")
+    ax.legend(fontsize=6)
+    return _save(fig, path)
