@@ -12,7 +12,10 @@ In that venv, :func:`verl_driver` loads our YAML with ``verl.tools.tool_registry
 and runs each turn's calls through verl's own ``ToolAgentLoop._call_tool`` (create -> execute(agent_data)
 -> release, as ``asyncio.gather`` over the turn, as the loop does) with verl's ``AgentData``, two episodes
 at once. The test then plays the same calls through ``env.step`` (the paper's text protocol, one turn
-per verl turn) on the same items here and requires the same texts, images and rewards.
+per verl turn) on the same items here and requires the same texts, images and rewards. Last, one whole
+``ToolAgentLoop.run`` on a :func:`agents.verl.verl_row` row with the shipped YAML, the model scripted
+(:func:`_verl_rollout`): verl renders our schemas, parses the calls, runs them, masks the tool responses,
+and the episode is freed when the loop drops its ``AgentData``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import importlib.util
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -37,6 +41,7 @@ import yaml
 from PIL import Image
 
 import agents.verl as adapter
+from agents.models.tiny import write_checkpoint
 from agents.verl import ToolSettings, compute_score, tool_config, tools_kwargs, verl_row, write_tool_config
 from tool_backends import DEFAULT_TOOLS
 from tool_backends.names import to_function_name
@@ -160,7 +165,61 @@ def verl_driver(spec_path: str, out_path: str) -> None:
     agents.clear()
     gc.collect()
     out["live_after"] = sorted(live_episodes())
+    out["rollout"] = _verl_rollout(spec["rollout"], tools_by_yaml["shipped"])
+    out["live_after_rollout"] = sorted(live_episodes())
     Path(out_path).write_text(json.dumps(out))
+
+
+def _verl_rollout(spec: dict[str, Any], tools: list[Any]) -> dict[str, Any]:
+    """In the verl venv: one whole ``ToolAgentLoop.run`` on a :func:`verl_row` row, the model scripted.
+
+    verl's own loop does everything but sample: it renders the prompt with the chat template's ``tools=``
+    (our schemas), parses the scripted turns with its hermes parser, runs the calls through our tools,
+    appends the tool messages and builds the response mask. The "LLM server" returns each scripted turn's
+    tokens (a tiny kit checkpoint's tokenizer and template, text-only: the tools read the env's images).
+    """
+    import asyncio
+
+    from omegaconf import OmegaConf
+    from transformers import AutoTokenizer
+    from verl.experimental.agent_loop.agent_loop import DictConfigWrap
+    from verl.experimental.agent_loop.tool_agent_loop import ToolAgentLoop, ToolListWrap
+    from verl.utils.dataset.rl_dataset import RLHFDataset
+    from verl.workers.rollout.replica import TokenOutput
+
+    tokenizer = AutoTokenizer.from_pretrained(spec["checkpoint"])
+    end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    multi_turn = {"max_user_turns": 8, "max_assistant_turns": 8, "max_parallel_calls": 8, "format": "hermes",
+                  "max_tool_response_length": 2048, "tool_response_truncate_side": "middle"}
+    config = OmegaConf.create({"actor_rollout_ref": {"rollout": {
+        "multi_turn": multi_turn, "prompt_length": 8192, "response_length": 4096, "full_determinism": False}}})
+    scripted = list(spec["turns"])
+
+    class ScriptedServer:
+        async def generate(self, request_id: str, prompt_ids: list[int], sampling_params: Any, **_: Any) -> Any:
+            return TokenOutput(token_ids=[*tokenizer.encode(scripted.pop(0), add_special_tokens=False), end])
+
+    row = verl_row(**spec["row"])
+    prompt = [dict(m, content=m["content"].replace("<image>", "")) for m in row["prompt"]]
+
+    async def main() -> Any:  # verl's loop takes the running event loop when it is made
+        loop = ToolAgentLoop(trainer_config=DictConfigWrap(config), server_manager=ScriptedServer(),
+                             tokenizer=tokenizer, processor=None, dataset_cls=RLHFDataset,
+                             data_config=DictConfigWrap(OmegaConf.create({})), tools=ToolListWrap(tools))
+        return await loop.run({"temperature": 1.0}, raw_prompt=prompt, extra_info=row["extra_info"],
+                              tools_kwargs=row["extra_info"]["tools_kwargs"])
+
+    output = asyncio.run(main())
+    ids, mask = list(output.response_ids), list(output.response_mask)
+    return {
+        "prompt": tokenizer.decode(output.prompt_ids),
+        "response": tokenizer.decode(ids),
+        "model_tokens": tokenizer.decode([t for t, m in zip(ids, mask, strict=True) if m]),
+        "score": compute_score(row["data_source"], tokenizer.decode(ids, skip_special_tokens=True), None,
+                               row["extra_info"]),
+        "tool_rewards": output.extra_fields["tool_rewards"],
+        "num_turns": output.num_turns,
+    }
 
 
 def _drive(verl_python: Path, spec: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
@@ -220,6 +279,21 @@ SCENARIO_B = [  # tool images on: a crop's image comes back in ToolResponse.imag
 ]
 
 
+ROLLOUT_TURNS = [  # the scripted model of the whole-loop rollout: two tool turns, then the answer
+    [_call("roborefer.detect_one", obj_name="point A", image_index=0),
+     _call("depth_estimator.estimate_depth", image_index=0)],
+    [_call("vision_ops.index_at", data="$depth_map", u=0.3, v=0.5),
+     _call("sam2.segment_from_point", x=1.5, y=0.5, image_index=0)],
+]
+ROLLOUT_ANSWER = "<answer>B</answer>"
+
+
+def _scripted_turn(turn: list[dict[str, Any]]) -> str:
+    """A turn as Qwen writes it: hermes ``<tool_call>`` blocks of function names and JSON arguments."""
+    return "\n".join(f"<tool_call>\n{json.dumps({'name': c['name'], 'arguments': c['arguments']})}\n</tool_call>"
+                     for c in turn)
+
+
 @pytest.fixture(scope="module")
 def verl_run(verl_python: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Three episodes through verl (two at once on one YAML, one on a tool-image YAML), and the spec."""
@@ -241,8 +315,11 @@ def verl_run(verl_python: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
     stale["tools"][0]["tool_schema"]["function"]["description"] = "An old description."
     stale_yaml = folder / "stale.yaml"
     stale_yaml.write_text(yaml.safe_dump(stale))
+    rollout = {"checkpoint": str(write_checkpoint("qwen2_5_vl", folder / "tiny")),
+               "row": {"env_id": DEPTH, "split": "test", "index": 2, "seed": 3},
+               "turns": [_scripted_turn(t) for t in ROLLOUT_TURNS] + [ROLLOUT_ANSWER]}
     spec = {"yamls": {"a": str(yaml_a), "b": str(yaml_b), "shipped": str(adapter.SHIPPED_TOOL_CONFIG)},
-            "stale_yaml": str(stale_yaml), "episodes": episodes}
+            "stale_yaml": str(stale_yaml), "episodes": episodes, "rollout": rollout}
     env_kwargs = {"a": {"tool_options": {"noise": NOISE}}, "b": {"tools": tools_b, "tool_images": True}}
     return {"spec": spec, "env_kwargs": env_kwargs, "out": _drive(verl_python, spec, folder)}
 
@@ -296,6 +373,27 @@ def test_verl_episodes_stay_apart_and_are_freed_with_their_agent_data(verl_run: 
     assert out["instances_after_release"] == 0, "release() must drop every instance id"
     assert out["live_after"] == [], "an episode must be freed once verl drops its AgentData"
     assert out["episodes"]["ep-depth"][0][0]["text"] != out["episodes"]["ep-relation"][0][0]["text"]
+
+
+def test_verl_rollout_through_the_whole_tool_agent_loop_plays_the_env_episode(verl_run: dict[str, Any]) -> None:
+    rollout = verl_run["out"]["rollout"]
+    key = {"split": "test", "index": 2, "seed": 3}
+    expected = _env_step_turns(DEPTH, key, {}, ROLLOUT_TURNS)
+    responses = re.findall(r"<tool_response>\n(.*?)\n</tool_response>", rollout["response"], re.DOTALL)
+    assert responses == [c["text"] for turn in expected for c in turn]
+    assert responses[3].startswith("Error: Coordinates (1.5, 0.5)")
+    # the loss sees the model's turns only: tool responses and the template's turn headers are masked out
+    assert rollout["model_tokens"] == "".join(t + "<|im_end|>" for t in verl_run["spec"]["rollout"]["turns"])
+    rewards = rollout["tool_rewards"]
+    assert [sum(rewards[:2]), sum(rewards[2:])] == pytest.approx([t[0]["turn_reward"] for t in expected])
+    assert rewards[:3] == [0.0, 0.0, 0.0] and rewards[3] < 0, "only the failed call costs the tool_error penalty"
+    env = gym.make(DEPTH)
+    env.reset(seed=3, options={"split": "test", "index": 2})
+    assert rollout["score"] == env.step(ROLLOUT_ANSWER)[4]["score"]
+    env.close()
+    # verl rendered our schemas through the template's tools=, under function names
+    assert all(f'"name": "{to_function_name(t)}"' in rollout["prompt"] for t in DEFAULT_TOOLS)
+    assert verl_run["out"]["live_after_rollout"] == [], "verl's loop dropped the AgentData: the episode is freed"
 
 
 # ------------------------------------------------------------------------------ without verl

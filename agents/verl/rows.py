@@ -42,6 +42,8 @@ def verl_row(
     import gymnasium as gym
     from PIL import Image
 
+    import spacetools_env  # noqa: F401  (registers the env ids)
+
     options = {**dict(env_kwargs or {}), "tools": list(tools), "tools_in_system_prompt": False}
     env = gym.make(env_id, **options)
     try:
@@ -83,6 +85,8 @@ def compute_score(
         ValueError: ``extra_info`` does not name the episode (rows from :func:`verl_row` do).
     """
     import gymnasium as gym
+
+    import spacetools_env  # noqa: F401  (registers the env ids)
 
     info = dict(extra_info or {})
     missing = [k for k in ("split", "index", "seed") if info.get(k) is None]

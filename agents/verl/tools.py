@@ -286,6 +286,7 @@ def _free(request_id: str, episode: Episode) -> None:
 
 def _environment_class(env_id: str, env_kwargs: Mapping[str, Any]) -> Any:
     """TRL's environment class for the env (cached: making it probes the env once)."""
+    import spacetools_env  # noqa: F401  (registers the env ids)
     from agents.trl.environment import environment_class
 
     cache_key = json.dumps([env_id, env_kwargs], sort_keys=True, default=repr)
