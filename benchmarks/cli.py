@@ -359,6 +359,11 @@ def _add_dirl(sub: argparse._SubParsersAction) -> None:
     dirl.add_argument("--dry-run", action="store_true",
                       help="validate the config and build every step's trainer with a tiny stand-in model, then exit "
                       "(nothing is trained; a scratch folder under --out or a temporary one)")
+    dirl.add_argument(
+        "--write-step-config", type=int, choices=[0, 1, 3, 4], metavar="N",
+        help="write step N's resolved config (models and data filled in) to OUT/<step folder>.json and exit, for "
+        "`accelerate launch -m agents.dirl.grpo --config OUT/4-grpo.json --out OUT/4-grpo` (docs/dirl.md)",
+    )
     dirl.add_argument("--no-progress", action="store_true", help="no progress bars (one line per step still)")
     dirl.set_defaults(func=_dirl)
 

@@ -267,3 +267,12 @@ def test_a_step_without_its_input_names_the_step_to_run_first(tiny_run, tmp_path
     other["seed"] = 1
     with pytest.raises(ValueError, match=r"holds a run of another config \(sections \[.*'seed'.*\] differ\)"):
         run_pipeline(dirl_config_from_dict(other, "other"), run, steps=[0])
+
+
+def test_a_written_step_config_is_the_one_the_pipeline_ran(tiny_run, capsys):
+    path, run = tiny_run
+    assert main(["dirl", "--config", str(path), "--out", str(run), "--write-step-config", "4"]) == 0
+    written = json.loads((run / "4-grpo.json").read_text())
+    ran = json.loads((run / "4-grpo" / "config.json").read_text())
+    assert capsys.readouterr().out.strip() == str(run / "4-grpo.json")
+    assert {k: v for k, v in written.items() if k != "progress"} == {k: v for k, v in ran.items() if k != "progress"}

@@ -23,7 +23,12 @@ not there yet is an error naming the step to run first.
 
 Checkpoints: step 0's output is the shared base; steps 1 and 3 start from it, step 2's policy is
 step 1's output and step 4 starts from step 3's (the config's ``model`` fields are replaced; see
-:mod:`agents.dirl.config`).
+:mod:`agents.dirl.config`). :func:`resolved_step_config` is each step's config as run;
+:func:`write_step_config` writes it for a step launched by hand (``accelerate launch``, docs/dirl.md).
+
+:func:`dry_run` (``--dry-run``) builds every step's trainer from the config with a tiny stand-in
+model and exits: a paper config is checked on a CPU in seconds. Progress: one line per step (and
+per evaluation) on stderr, the eval runner's bars unless ``--no-progress``.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.dirl.collect import collected_datasets, run_collect, run_format_data
-from agents.dirl.common import config_dict
+from agents.dirl.common import config_dict, save_config
 from agents.dirl.config import STEP_NAMES, TINY_PREFIX, DIRLConfig
 from agents.dirl.plots import EVAL_DIR, heldout_table, write_plots
 
@@ -116,37 +121,67 @@ def _need(path: Path, step: int, needed_by: int) -> Path:
 
 
 # ---------------------------------------------------------------------------- the steps
+def resolved_step_config(config: DIRLConfig, out: Path, step: int, progress: bool = True) -> Any:
+    """Step ``step``'s own config as the pipeline runs it in ``out``: its inputs (models, data) filled in.
+
+    Step 0's data (:class:`~agents.dirl.collect.FormatDataConfig`) is played by :func:`run_step`
+    first; its config here names the folder it is written to. None for step 0 without an SFT.
+
+    Raises:
+        FileNotFoundError: an input (an earlier step's output) is not there yet.
+    """
+    if step == 0:
+        if config.step0 is None:
+            return None
+        data = step_folder(out, 0) / "data" / "trl"
+        return dataclasses.replace(config.step0, model=str(_initial_model(config, out)),
+                                   datasets=(*config.step0.datasets, str(data)))
+    base = _need(base_checkpoint(config, out), 0, step)
+    if step == 1:
+        return dataclasses.replace(config.step1, model=str(base), progress=progress)
+    if step == 2:
+        policy = _need(step_checkpoint(config, out, 1), 1, 2)
+        # The policy plays with the budgets it was trained under unless the config says otherwise.
+        kwargs = {**_budgets(config.step1), **config.step2.policy_kwargs} if config.step2.policy_agent == "hf" else (
+            config.step2.policy_kwargs)
+        return dataclasses.replace(config.step2, policy=str(policy), policy_kwargs=kwargs)
+    if step == 3:
+        traces = collected_datasets(_need(step_folder(out, 2), 2, 3))
+        datasets = (*config.step3.datasets, *(str(p) for p in traces))
+        return dataclasses.replace(config.step3, model=str(base), datasets=datasets)
+    if step == 4:
+        sft = _need(step_checkpoint(config, out, 3), 3, 4)
+        return dataclasses.replace(config.step4, model=str(sft), progress=progress)
+    raise ValueError(f"unknown step {step}; the steps are {list(STEPS)}")
+
+
 def run_step(config: DIRLConfig, out: Path, step: int, log: Log = _stderr, progress: bool = True) -> Path:
     """Run (or resume, or skip when finished) step ``step`` in ``out``; returns its output folder or checkpoint."""
     from agents.dirl.grpo import run_grpo
     from agents.dirl.sft import run_sft
 
     folder = step_folder(out, step)
+    if step == 0 and config.step0_data is not None:
+        run_format_data(config.step0_data, folder / "data", log=log, progress=progress)
+    resolved = resolved_step_config(config, out, step, progress)
     if step == 0:
-        initial = _initial_model(config, out)
-        if config.step0 is None or config.step0_data is None:
-            return initial
-        data = run_format_data(config.step0_data, folder / "data", log=log, progress=progress)
-        return run_sft(dataclasses.replace(config.step0, model=str(initial),
-                                           datasets=(*config.step0.datasets, str(data))), folder)
-    base = _need(base_checkpoint(config, out), 0, step)
-    if step == 1:
-        return run_grpo(dataclasses.replace(config.step1, model=str(base), progress=progress), folder)
+        return run_sft(resolved, folder) if resolved is not None else _initial_model(config, out)
     if step == 2:
-        policy = _need(step_checkpoint(config, out, 1), 1, 2)
-        # The policy plays with the budgets it was trained under unless the config says otherwise.
-        kwargs = {**_budgets(config.step1), **config.step2.policy_kwargs} if config.step2.policy_agent == "hf" else (
-            config.step2.policy_kwargs)
-        step2 = dataclasses.replace(config.step2, policy=str(policy), policy_kwargs=kwargs)
-        return run_collect(step2, folder, log=log, progress=progress)
-    if step == 3:
-        traces = collected_datasets(_need(step_folder(out, 2), 2, 3))
-        datasets = (*config.step3.datasets, *(str(p) for p in traces))
-        return run_sft(dataclasses.replace(config.step3, model=str(base), datasets=datasets), folder)
-    if step == 4:
-        sft = _need(step_checkpoint(config, out, 3), 3, 4)
-        return run_grpo(dataclasses.replace(config.step4, model=str(sft), progress=progress), folder)
-    raise ValueError(f"unknown step {step}; the steps are {list(STEPS)}")
+        return run_collect(resolved, folder, log=log, progress=progress)
+    return (run_sft if step == 3 else run_grpo)(resolved, folder)
+
+
+def write_step_config(config: DIRLConfig, out: Path, step: int) -> Path:
+    """Write step ``step``'s resolved config to ``out/<step folder>.json`` (for ``accelerate launch``); returns it.
+
+    The step run that way into ``out/<step folder>`` then holds the config the pipeline would
+    run it with, so the pipeline finds it finished.
+    """
+    resolved = resolved_step_config(config, out, step, progress=False)
+    if resolved is None:
+        raise ValueError(f"step {step} has nothing to run in this config (no step0)")
+    _claim(config, out)
+    return save_config(resolved, out / f"{STEP_NAMES[step]}.json")
 
 
 def evaluate_step(config: DIRLConfig, out: Path, step: int, progress: bool = True) -> Any:
@@ -321,6 +356,10 @@ def dirl_command(args: Any) -> int:
         print("spacetools: error: --out is needed (the run folder), unless --dry-run", file=sys.stderr)
         return 2
     try:
+        if args.write_step_config is not None:
+            Path(args.out).mkdir(parents=True, exist_ok=True)
+            print(write_step_config(config, Path(args.out), args.write_step_config))
+            return 0
         out = run_pipeline(config, Path(args.out), steps=args.step, progress=not args.no_progress)
     except FileNotFoundError as exc:  # a step's input missing: which step to run first
         print(f"spacetools: error: {exc}", file=sys.stderr)
