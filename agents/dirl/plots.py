@@ -1,9 +1,11 @@
 """The DIRL run folder's plots (PNG under ``plots/``) and its held-out score table.
 
-- ``learning_curves.png``: per trained step, the loss and reward curves of its ``metrics.jsonl``
-  (``loss``, ``loss/*``, ``reward``, ``reward/*`` against the global step);
-- ``tool_rates.png``: per GRPO step the ``tools/*`` curves of its metrics, and per evaluated step
-  the held-out valid tool-call rate and calls per episode;
+- ``learning_curves.png``: per trained step, the curves of its ``metrics.jsonl`` against the global
+  step that say whether it learns: :data:`LEARNING_KEYS` (the loss; for GRPO also the env reward,
+  the task score and the KL to the reference); the rest stay in the file;
+- ``tool_rates.png``: per GRPO step its overall ``tools/*`` curves (calls and errors per episode,
+  failure rate; per-tool keys stay in the file), and per evaluated step the held-out valid
+  tool-call rate and calls per episode;
 - ``heldout_scores.png``: held-out mean score per family after each evaluated step.
 
 :func:`heldout_table` reads every ``eval/<step>/results.jsonl`` (the records ``spacetools eval``
@@ -26,6 +28,7 @@ from benchmarks.eval import read_results
 
 PLOTS_DIR = "plots"
 EVAL_DIR = "eval"
+LEARNING_KEYS = ("loss", "reward/env", "reward/score", "loss/kl")
 
 
 def heldout_table(run: Path, step_folders: Sequence[str]) -> dict[str, dict[str, dict[str, float]]]:
@@ -113,7 +116,7 @@ def _save(fig: Any, path: Path) -> Path:
 def _learning_curves(metrics: Mapping[str, Sequence[Mapping[str, Any]]], path: Path) -> Path:
     fig, axes = _figure(len(metrics))
     for ax, (name, lines) in zip(axes, metrics.items(), strict=False):
-        for key in _keys(lines, ("loss", "reward", "train_loss")):
+        for key in [k for k in LEARNING_KEYS if _series(lines, k)[0]]:
             steps, values = _series(lines, key)
             if steps:
                 ax.plot(steps, values, marker=".", label=key)
@@ -130,9 +133,10 @@ def _tool_rates(
     path: Path,
 ) -> Path:
     grpo = {name: lines for name, lines in metrics.items() if _keys(lines, ("tools",))}
+    overall = {name: [k for k in _keys(lines, ("tools",)) if k.count("/") == 1] for name, lines in grpo.items()}
     fig, axes = _figure(len(grpo) + 1)
     for ax, (name, lines) in zip(axes, grpo.items(), strict=False):
-        for key in _keys(lines, ("tools",)):
+        for key in overall[name]:
             steps, values = _series(lines, key)
             if steps:
                 ax.plot(steps, values, marker=".", label=key)
