@@ -148,6 +148,12 @@ def test_a_bad_config_file_names_the_file_the_field_and_the_fix(tmp_path, capsys
     path.write_text(json.dumps(data))
     with pytest.raises(ValueError, match=rf"{path}: step4: .*not a multiple of num_generations=3"):
         load_dirl_config(path)
+    data = _shortened_tiny()
+    data["eval"]["agent_kwargs"] = {"max_pixels": 56 * 56}  # eval images smaller than SFT's: other prompts
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=rf"{path}: step0.min_pixels/max_pixels \(3136, 262144\) differ from "
+                                         r"eval.agent_kwargs's \(3136, 3136\).*set them equal"):
+        load_dirl_config(path)
     assert main(["dirl", "--config", str(tmp_path / "missing.json"), "--out", str(tmp_path / "run")]) == 2
     assert "not a preset (tiny, paper) nor a file" in capsys.readouterr().err
 

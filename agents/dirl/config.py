@@ -21,6 +21,9 @@ Decisions made here, with the reason:
   config is built, so "same seed, same result" is one number and the saved file shows it.
 - Step 1 must offer only the pointing tool (``tools=["roborefer.detect_one"]``), the paper's
   point-tool IRL; a config that offers more is refused rather than silently changing the recipe.
+- The SFT steps scale images into the same ``[min_pixels, max_pixels]`` as the held-out evaluation's
+  ``hf`` agent (and step 2's policy): the image token count is part of the prompt, and an SFT prompt
+  with other image tokens than eval's is another prompt. A config where they differ is refused.
 - ``base_model`` ``tiny:<family>`` means a random-weight checkpoint written by
   :func:`agents.models.tiny.write_checkpoint` into the run folder (the CPU stand-in).
 """
@@ -142,10 +145,34 @@ class DIRLConfig:
         tools = self.step1.env_kwargs.get("tools") if isinstance(self.step1.env_kwargs, Mapping) else None
         if tools is None or tuple(tools) != POINTING_TOOLS:
             raise ValueError(f"step1.env_kwargs.tools must be {list(POINTING_TOOLS)} (point-tool GRPO), got {tools!r}")
+        self._check_pixels()
         for name in ("step0_data", "step0", "step1", "step2", "step3", "step4", "eval"):
             section = getattr(self, name)
             if section is not None and getattr(section, "seed", self.seed) != self.seed:
                 object.__setattr__(self, name, dataclasses.replace(section, seed=self.seed))
+
+    def _check_pixels(self) -> None:
+        """The SFT steps' image bounds equal the eval agent's and the step-2 policy's (module docstring)."""
+        from agents.models.settings import GenerationSettings
+
+        default = GenerationSettings()
+        bounds = {
+            "eval.agent_kwargs": self.eval.agent_kwargs,
+            **({"step2.policy_kwargs": self.step2.policy_kwargs} if self.step2.policy_agent == "hf" else {}),
+        }
+        wanted = {name: (kw.get("min_pixels", default.min_pixels), kw.get("max_pixels", default.max_pixels))
+                  for name, kw in bounds.items()}
+        for name in ("step0", "step3"):
+            step = getattr(self, name)
+            if step is None:
+                continue
+            for other, pixels in wanted.items():
+                if (step.min_pixels, step.max_pixels) != pixels:
+                    raise ValueError(
+                        f"{name}.min_pixels/max_pixels ({step.min_pixels}, {step.max_pixels}) differ from {other}'s "
+                        f"{pixels}: SFT prompts would hold other image tokens than the model is played with; set them "
+                        "equal"
+                    )
 
     @property
     def eval_env_kwargs(self) -> dict[str, Any]:
