@@ -73,6 +73,7 @@ EPISODE_KEYS = ("env_id", "split", "index", "seed")
 CONFIG_KEYS = ("type", "tool", "env_id", "env_kwargs", "tool_reward")
 """The keys a tool's ``config`` in the YAML may hold."""
 TOOL_REWARDS = ("env", "toolshed")
+"""What ``config.tool_reward`` may be: the env's reward for the call, or the original wrapper's."""
 TOOLSHED_SUCCESS_REWARD = 0.1
 """The original verl wrapper's step reward for a successful call (0.0 on error)."""
 VERL_VERSION = "0.9.1"
@@ -167,24 +168,23 @@ def tools_kwargs(
 class Episode:
     """One episode's state in this process: its env (with the ``$variable`` store), item and call lock.
 
-    The env is reset at the first call, in the worker thread that runs it (a synthetic reset renders
-    the scene: ~0.3 s that should not stall the event loop).
+    The env is made and reset at the first call, under the env lock in the worker thread that runs it
+    (a synthetic reset renders the scene: ~0.3 s that should not stall the event loop).
     """
 
     request_id: str
     key: dict[str, Any]
     env_kwargs: dict[str, Any]
-    environment: Any
+    environment: Any = None  # TRL's environment class instance for the env, from the first call on
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     owner: Any = None  # a weakref.ref to verl's AgentData
-    started: bool = False
 
     def call(self, name: str, arguments: Mapping[str, Any]) -> tuple[str | list[dict[str, Any]], bool, float]:
         """Run one call as one ``env.step``: (text or image+text parts, ok, the step's reward)."""
         with _ENV_LOCK:
-            if not self.started:
+            if self.environment is None:
+                self.environment = _environment_class(self.key["env_id"], self.env_kwargs)()
                 self.environment.reset(**self.key)
-                self.started = True
             turn, before = self.environment.info.get("turn"), self.environment.get_reward()
             content = getattr(self.environment, to_function_name(name))(**dict(arguments))
         info = self.environment.info
@@ -237,8 +237,7 @@ def episode_for(agent_data: Any, create_kwargs: Mapping[str, Any], settings: Too
                     "(check rollout.full_determinism priorities)"
                 )
             _free(request_id, episode)
-    environment = _environment_class(key["env_id"], env_kwargs)()
-    episode = Episode(request_id, key, env_kwargs, environment, owner=weakref.ref(agent_data))
+    episode = Episode(request_id, key, env_kwargs, owner=weakref.ref(agent_data))
     with _REGISTRY_LOCK:
         _EPISODES[request_id] = episode
     weakref.finalize(agent_data, _release_episode, request_id, episode)
@@ -373,7 +372,9 @@ class SpaceToolsToolMixin:
     async def calc_reward(self, instance_id: str, **kwargs: Any) -> float:
         """The episode's env reward so far (0.0 before its first call, or once it is freed)."""
         episode = live_episodes().get(self._requests.get(instance_id, ""))
-        return 0.0 if episode is None else float(episode.environment.get_reward())
+        if episode is None or episode.environment is None:
+            return 0.0
+        return float(episode.environment.get_reward())
 
     async def release(self, instance_id: str, **kwargs: Any) -> None:
         """Forget the instance id; the episode lives on until verl drops its ``AgentData``."""
