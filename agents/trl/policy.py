@@ -16,7 +16,9 @@ episode's tokens end there and it gets empty actions (the env runs to its turn l
 agent); a turn left empty before the env's answer gets the end-of-turn token appended as an env token.
 
 Each episode samples from its own ``torch.Generator`` (seeded from the seed and the episode id), so an
-episode's tokens do not depend on the other episodes of its batch.
+episode's tokens do not depend on the other episodes of its batch. The vision placeholder tokens
+(``<|image_pad|>``, ``<|vision_start|>``, ...) are never sampled: an untrained model draws them now and
+then, and a placeholder without image features breaks the next forward pass over the sequence.
 
 A ``teacher`` (any batched agent, e.g. the tool-program agent) may take turns over: where it returns
 text, that text's tokens are forced instead of sampled and scored by the model (their log-probabilities
@@ -46,6 +48,9 @@ from agents.models.settings import GenerationSettings
 from spacetools_env.rollout import Turn
 
 ANSWER_END = "</answer>"
+VISION_TOKEN_FIELDS = ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id",
+                       "image_token_index")
+"""Model config fields naming the vision placeholder tokens (Qwen-VL, LLaVA), never sampled."""
 
 
 @dataclass
@@ -119,7 +124,12 @@ class TokenPolicy:
         self.eos_id = int(self.tokenizer.eos_token_id)
         self.eos_text = self.tokenizer.convert_ids_to_tokens(self.eos_id)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_id
-        self.image_token_id = getattr(getattr(model, "config", None), "image_token_id", None)
+        config = getattr(model, "config", None)
+        self.image_token_id = getattr(config, "image_token_id", None)
+        self.vision_ids = sorted({int(v) for name in VISION_TOKEN_FIELDS
+                                  if isinstance(v := getattr(config, name, None), int) and v >= 0})
+        """Token ids never sampled: a sampled image placeholder would have no image features, so the batch's
+        next forward pass (Qwen-VL's rope index, TRL's training pass) fails; an untrained model samples them."""
         self.token_types = False
         """Whether the processor gives ``mm_token_type_ids`` (Qwen-VL: 1 on image tokens), rebuilt per batch."""
         self.episodes: dict[str, EpisodeTokens] = {}
@@ -258,8 +268,8 @@ class TokenPolicy:
         )
         config = GenerationConfig(
             max_new_tokens=max(limits) + 1, do_sample=False, eos_token_id=[self.eos_id], pad_token_id=self.pad_id,
-            return_dict_in_generate=True, output_logits=True,
-        )
+            return_dict_in_generate=True, output_logits=True, suppress_tokens=self.vision_ids or None,
+        )  # suppression runs before the decoder's draw (transformers puts custom processors last)
         with torch.inference_mode():
             output = self.model.generate(
                 **inputs, generation_config=config, logits_processor=LogitsProcessorList([decoder])
