@@ -26,6 +26,7 @@ import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 from datasets import load_from_disk  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
+from trl.data_utils import prepare_multimodal_messages  # noqa: E402
 
 import spacetools_env  # noqa: E402, F401  (registers the ids)
 from agents.dirl.common import load_config, read_metrics  # noqa: E402
@@ -221,3 +222,23 @@ def test_same_seed_same_metrics(base: Path, tmp_path: Path) -> None:
     assert len(lines) == 1 and lines == _untimed(_steps(tmp_path / "b"))
     assert lines[0]["loss/grad_norm"] > 0
     assert all(torch.equal(a, b) for a, b in zip(_weights(first).values(), _weights(second).values(), strict=True))
+
+
+def test_an_untrained_model_never_samples_a_vision_placeholder(base: Path, tmp_path: Path) -> None:
+    # Uniform logits: every token, <|image_pad|> and <|vision_start|> included, is as likely as any other.
+    config = _tiny(base, rows_per_env=8, per_device_train_batch_size=8, rollout_batch_size=8, teacher_every=0,
+                   env_kwargs={"tools": list(POINTING_TOOLS), "max_turns": 4}, max_completion_length=512)
+    trainer = build_grpo_trainer(config, tmp_path)
+    model: Any = trainer.model
+    with torch.no_grad():
+        model.model.language_model.norm.weight.zero_()
+    rows: Any = trainer.train_dataset
+    prompts = [prepare_multimodal_messages(row["prompt"], images=row["images"]) for row in rows]
+    rollout: Any = trainer.rollout_func
+    out = rollout(prompts, trainer)  # a sampled placeholder would break the batch's next forward pass here
+    vision = {model.config.image_token_id, model.config.video_token_id, model.config.vision_start_token_id,
+              model.config.vision_end_token_id}
+    sampled = [t for ids, mask in zip(out["completion_ids"], out["env_mask"], strict=True)
+               for t, m in zip(ids, mask, strict=True) if m == 1]
+    assert len(sampled) > 1000 and not vision & set(sampled)
+    rollout.close()

@@ -173,7 +173,7 @@ class GRPOStepConfig:
         chat_template: ``auto``, a shipped family name or a ``.jinja`` file, resolved as the eval agent and SFT
             resolve it (``auto``: the shipped template for Qwen2.5-VL, whose stock one drops tool turns; else the
             checkpoint's), so a prompt renders to the same ids in SFT, GRPO and eval.
-        progress: Show TRL's progress bar.
+        progress: Show the Trainer's progress bar (False: nothing printed per step; metrics.jsonl has it all).
     """
 
     model: str = ""
@@ -472,7 +472,7 @@ def build_grpo_trainer(config: GRPOStepConfig, out: Path) -> GRPOTrainer:
         ValueError: ``config.model`` is empty, or the rows are fewer than one step's prompts on this many
             processes.
     """
-    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from transformers import AutoModelForImageTextToText, AutoProcessor, PrinterCallback
     from trl import GRPOTrainer
 
     from agents.dirl.sft import freeze_vision
@@ -506,6 +506,8 @@ def build_grpo_trainer(config: GRPOStepConfig, out: Path) -> GRPOTrainer:
         model=model, processing_class=processor, reward_funcs=funcs, args=args,
         train_dataset=_dataset(config, Path(out), args), rollout_func=rollout, callbacks=[StepMetrics(rollout)],
     )
+    if not config.progress:  # without a progress bar the Trainer prints every log entry instead
+        trainer.remove_callback(PrinterCallback)
     trainer.spacetools_frozen = frozen  # type: ignore[attr-defined]
     return trainer
 
