@@ -4,15 +4,22 @@ Each family has a program (``agents/programs/<family>.py``): a generator that re
 question, yields assistant turns (tool calls, then an answer) and receives the text of the
 tool responses to each turn. It sees exactly what a model sees, so with exact oracle tools its
 score checks that world, tools and scorers agree; its episodes are SFT traces for a student.
+
+Teacher thoughts (``thoughts``): ``"default"`` writes the original traces' short thoughts;
+``"decisions"`` makes each program that takes a ``thoughts`` argument (Relation2D,
+SpatialConfiguration, RelativeDepth) state every decision one step from text it copied just before
+(digit by digit comparisons, then the option), the lever that lets a tiny student learn the answer
+and not only the format (``docs/learning.md``). Programs without the argument keep their thoughts.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any
 
 from agents.programs import PROGRAMS
-from agents.programs.toolkit import ProgramError, answer
+from agents.programs.toolkit import ProgramError, answer, check_thoughts
 from spacetools_env.messages import message_text
 from spacetools_env.rollout import Turn
 
@@ -25,12 +32,19 @@ class ToolProgramAgent:
 
     Args:
         programs: Family name -> program factory; defaults to every built-in program.
+        thoughts: Teacher-thought style (``agents.programs.toolkit.THOUGHTS``), passed to the programs
+            that take a ``thoughts`` argument; ``"default"`` calls every program with the question alone.
+
+    Raises:
+        ValueError: an unknown ``thoughts`` style (the styles are named).
     """
 
     name = "tool-program"
 
-    def __init__(self, programs: Mapping[str, ProgramFactory] | None = None) -> None:
+    def __init__(self, programs: Mapping[str, ProgramFactory] | None = None, thoughts: str = "default") -> None:
+        check_thoughts(thoughts)
         self.programs = dict(PROGRAMS if programs is None else programs)
+        self.thoughts = thoughts
         self._running: dict[str, Program] = {}
 
     def act(self, turns: Sequence[Turn]) -> list[Any]:
@@ -60,6 +74,8 @@ class ToolProgramAgent:
         if factory is None:
             raise ProgramError(f"no tool program for family {family!r}; known: {sorted(self.programs)}")
         question = next(message_text(m) for m in reversed(turn.messages) if m["role"] == "user")
+        if self.thoughts != "default" and "thoughts" in inspect.signature(factory).parameters:
+            return factory(question, thoughts=self.thoughts)  # type: ignore[call-arg]
         return factory(question)
 
 

@@ -1,6 +1,8 @@
 """Relation2D program: point at both objects and compare their image coordinates.
 
-The original CV-Bench 2D trace: two pointing calls, then the option letter.
+The original CV-Bench 2D trace: two pointing calls, then the option letter. With
+``thoughts="decisions"`` the last thought compares the one coordinate that decides, digit by digit
+(``y: 0.461 vs 0.824; 4<8; so above; above is (B)``), then names the option letter.
 """
 
 from __future__ import annotations
@@ -8,13 +10,24 @@ from __future__ import annotations
 import re
 from collections.abc import Generator
 
-from agents.programs.toolkit import ProgramError, answer, call, first_point, question_match, turn
+from agents.programs.toolkit import (
+    ProgramError,
+    aligned,
+    answer,
+    call,
+    check_thoughts,
+    compare_digits,
+    first_point,
+    question_match,
+    turn,
+)
 
 _QUESTION = re.compile(r"relative positions of the (.+?) and the (.+?) in the image provided")
 _OPTION = re.compile(r"^\(([A-Z])\) (\w+)\s*$", re.MULTILINE)
 
 
-def program(question: str) -> Generator[str, list[str], None]:
+def program(question: str, thoughts: str = "default") -> Generator[str, list[str], None]:
+    check_thoughts(thoughts)
     subject, reference = question_match(_QUESTION, question)
     options = {text: letter for letter, text in _OPTION.findall(question)}
     if not (set(options) <= {"left", "right", "above", "below"} and len(options) == 2):
@@ -26,6 +39,14 @@ def program(question: str) -> Generator[str, list[str], None]:
     )
     (xs, ys), (xr, yr) = first_point(responses[0]), first_point(responses[1])
     horizontal = "left" in options
+    if thoughts == "decisions":
+        # Decided on the printed digits, so the thought and the answer never disagree.
+        axis, (a, b) = ("x", aligned(xs, xr, 3)) if horizontal else ("y", aligned(ys, yr, 3))
+        chain, sign = compare_digits(a, b)
+        relation = ("left" if sign == "<" else "right") if horizontal else ("above" if sign == "<" else "below")
+        letter = options.get(relation, "")
+        yield answer(letter, thought=f"{axis}: {a} vs {b}; {chain}; so {relation}; {relation} is ({letter}).")
+        return
     relation = ("left" if xs < xr else "right") if horizontal else ("above" if ys < yr else "below")
     yield answer(
         options.get(relation, ""),

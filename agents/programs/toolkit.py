@@ -37,6 +37,50 @@ def answer(text: str, thought: str = "") -> str:
     return f"{head}<answer>{text}</answer>"
 
 
+THOUGHTS = ("default", "decisions")
+"""Teacher-thought styles of the programs: ``default`` (the original traces' short thoughts) and
+``decisions`` (each decision stated one step from text copied just before it, see :func:`compare_digits`)."""
+
+
+def check_thoughts(thoughts: str) -> None:
+    """Raise ``ValueError`` naming the styles when ``thoughts`` is not one of :data:`THOUGHTS`."""
+    if thoughts not in THOUGHTS:
+        raise ValueError(f"unknown thoughts style {thoughts!r}; styles: {list(THOUGHTS)}")
+
+
+def aligned(a: float, b: float, decimals: int) -> tuple[str, str]:
+    """``a`` and ``b`` with ``decimals`` decimals, the shorter zero-padded on the left to the same length."""
+    left, right = f"{a:.{decimals}f}", f"{b:.{decimals}f}"
+    width = max(len(left), len(right))
+    return left.zfill(width), right.zfill(width)
+
+
+def compare_digits(a: str, b: str) -> tuple[str, str]:
+    """Compare two aligned non-negative decimals digit by digit from the left, as a student can.
+
+    A small model that copied both numbers cannot see ``0.465 < 0.591`` at once, but it can compare
+    two single digits it just wrote; the chain stops at the first digit that differs, so every
+    token of it is one step from the text before it.
+
+    Returns:
+        ``(chain, sign)``: e.g. ``("4<5", "<")`` or ``("4=4 6>5", ">")``; ``sign`` is ``=`` when equal.
+
+    >>> compare_digits("0.465", "0.591")
+    ('4<5', '<')
+    >>> compare_digits("1.25", "1.20")
+    ('1=1 2=2 5>0', '>')
+    """
+    steps: list[str] = []
+    for x, y in zip(a, b, strict=True):
+        if not x.isdigit() or (not steps and x == y == "0"):
+            continue  # the point and the shared leading zero carry no decision
+        sign = "<" if x < y else ">" if x > y else "="
+        steps.append(f"{x}{sign}{y}")
+        if sign != "=":
+            return " ".join(steps), sign
+    return " ".join(steps), "="
+
+
 def parse_points(text: str) -> list[tuple[float, float]]:
     """All ``(x, y)`` pairs in a text."""
     return [(float(x), float(y)) for x, y in _POINT.findall(text)]
