@@ -64,16 +64,19 @@ gather the weights (slow). vLLM: TRL's ``use_vllm`` generates single turns from 
 not used by this rollout, which generates with ``transformers``' ``generate`` on the trainer's model (in
 batches of ``rollout_batch_size`` episodes); for faster generation raise ``rollout_batch_size``, use
 more processes, and give the tools their own GPUs through the tool server (``tool_backends``); TRL's
-``environment_factory`` path (:mod:`agents.trl.environment`) is the one that can use vLLM, with the
-protocol differences listed there.
+``environment_factory`` path (:mod:`agents.trl.environment`) is the one whose generation TRL runs, so it
+can use ``use_vllm=True``, with the protocol differences listed there.
 
-Resume: :func:`run_grpo` continues from the newest ``out/trainer/checkpoint-N`` (weights, optimizer,
-scheduler, RNG states and data order from the ``Trainer``; the reference model is always the starting
-checkpoint), after dropping ``metrics.jsonl`` lines past ``N``. The rollout's samplers are seeded from the
-seed, the global step and the position in the batch (:mod:`agents.trl.rollout`), so the resumed run
-samples what the uninterrupted run sampled: it is bit-exact on CPU (same weights; the test pins it).
-A folder holds one configuration: only ``max_steps`` (train longer) and ``progress`` may differ from the
-saved one.
+Resume: :func:`run_grpo` continues from the newest ``out/trainer/checkpoint-N``: the weights copied in
+place by :func:`restore_weights` (the ``Trainer``'s own load matches no key of a Qwen-VL checkpoint), the
+optimizer, scheduler, RNG states and data position by the ``Trainer``; the reference model is always the
+starting checkpoint; ``metrics.jsonl`` lines past ``N`` are dropped first. The rollout's samplers are seeded
+from the seed, the global step and the position in the batch (:mod:`agents.trl.rollout`), so the resumed
+run samples what the uninterrupted run sampled: it is bit-exact on CPU (same weights and metric lines; the
+test pins it for one step after checkpoint-1; also checked with 2 accumulation steps, two envs and a
+linear schedule). Under DeepSpeed ZeRO-3 the in-place copy does not apply (sharded parameters): resume
+with DDP or ZeRO-2. A folder holds one configuration: only ``max_steps`` (train longer) and ``progress``
+may differ from the saved one.
 """
 
 from __future__ import annotations
