@@ -200,7 +200,9 @@ def test_prompt_token_ids_are_the_same_in_sft_grpo_and_eval(checkpoints: dict[st
     agent = HFAgent(model=str(path))
     starts = [i for i, m in enumerate(played.messages) if m["role"] == "assistant"]
     for turn, (start, length) in enumerate(zip(starts, sft.prompt_lengths, strict=True)):
-        inputs = agent._prepare([Turn("ep-0", played.messages[:start], played.info)])[0]  # what it generates from
+        prompt = Turn("ep-0", played.messages[:start], played.info)
+        assert agent.prompt_ids([prompt]) == [sft.input_ids[:length]], f"turn {turn}"  # what it generates from
+        inputs = agent.model_inputs([prompt])
         assert inputs["input_ids"][0].tolist() == sft.input_ids[:length], f"turn {turn}"
     batch = collator([{"example": 0}])
     assert torch.equal(batch["pixel_values"], inputs["pixel_values"])

@@ -172,8 +172,8 @@ def test_qwen2_5_vl_prompt_with_tool_image_has_one_image_per_placeholder(qwen: H
 def test_images_are_processed_once_and_give_the_uncached_inputs(qwen: HFAgent) -> None:
     turn = _first_turns(1)[0]
     episode = qwen._episode(turn.episode_id)
-    cached, _, _ = qwen._prepare([turn])
-    again, _, _ = qwen._prepare([turn])
+    cached = qwen.model_inputs([turn])
+    again = qwen.model_inputs([turn])
     assert episode.images.processed == 1
     messages, images = template_messages(turn.messages)
     text = qwen.processor.apply_chat_template(
@@ -253,7 +253,7 @@ def test_a_real_tool_image_reaches_the_model_with_one_image_per_placeholder(
     assert len(replies[0]["content"]) == 2 and replies[0]["content"][1]["type"] == "image"  # the crop came back
     turn = Turn("crop", [*observation, msg.assistant_message(call), *replies], info)
     agent = HFAgent(model=str(checkpoints[family]), max_turn_tokens=4)
-    inputs, _, _ = agent._prepare([turn])
+    inputs = agent.model_inputs([turn])
     ids = inputs["input_ids"][0].tolist()
     if family == "llava":  # 16 tokens per image (56 px / 14 px patches, 4 x 4)
         assert ids.count(agent.model.config.image_token_index) == 2 * 16 and inputs["pixel_values"].shape[0] == 2

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+from typing import ClassVar
 
 import gymnasium as gym
 import pytest
@@ -13,6 +15,7 @@ pytest.importorskip("transformers")
 from agents.models import tiny  # noqa: E402
 from agents.models.hf import HFAgent  # noqa: E402
 from agents.models.kv_cache import _prefill_groups, kv_kind  # noqa: E402
+from agents.models.prompt_prefix import PrefixTokens  # noqa: E402
 from spacetools_env import messages as msg  # noqa: E402
 from spacetools_env.batch_rollout import BatchRollout, WorkItem  # noqa: E402
 from spacetools_env.rollout import Turn  # noqa: E402
@@ -96,3 +99,45 @@ def test_prefill_groups_never_pad_a_row_past_one_and_a_half_times_its_tokens() -
     for group in groups:
         assert max(lengths[r] for r in group) <= 1.5 * max(1, min(lengths[r] for r in group))
     assert [sorted(g) for g in groups] == [[5, 6], [1, 2, 3], [0, 4]]
+
+
+def test_prompts_are_tokenized_from_their_prefix_and_checked_against_whole_tokenization(
+    checkpoints: dict[str, Path],
+) -> None:
+    _, agent = _play(checkpoints["qwen2_5_vl"], kv_cache=True, batch_size=2)
+    assert agent.prefixes.enabled and agent.prefixes.checks_left == 0  # three batches compared, all equal
+
+
+def test_a_prefix_whose_tokens_differ_from_the_whole_prompts_turns_the_shortcut_off(
+    checkpoints: dict[str, Path],
+) -> None:
+    env = gym.make(ENV_ID, max_turns=3)
+    observation, info = env.reset(seed=0)
+    first = Turn("ep", observation, info)
+    reply = msg.tool_message("roborefer.detect_one", "Detected 1 instance(s) of 'mug': [(0.5, 0.5)]")
+    second = Turn("ep", [*observation, msg.assistant_message("<tool_call>{}</tool_call>"), reply], info)
+    plain = HFAgent(model=str(checkpoints["qwen2_5_vl"]), max_turn_tokens=6, kv_cache=False)
+    expected = [plain.act([first])[0], plain.act([second])[0]]
+    agent = HFAgent(model=str(checkpoints["qwen2_5_vl"]), max_turn_tokens=6)
+    got = [agent.act([first])[0]]
+    episode = agent.episodes["ep"]
+    episode.prefix = replace(episode.prefix, ids=episode.prefix.ids.flip(0))  # tokens that are not the text's
+    with pytest.warns(UserWarning, match="tokenized whole from now on"):
+        got.append(agent.act([second])[0])
+    assert not agent.prefixes.enabled and got == expected
+
+
+def test_added_tokens_that_strip_whitespace_disable_the_shortcut() -> None:
+    class Added:
+        def __init__(self, content: str, lstrip: bool) -> None:
+            self.content, self.lstrip, self.rstrip = content, lstrip, False
+
+    class Tokenizer:
+        added_tokens_decoder: ClassVar[dict[int, Added]] = {0: Added("<|im_start|>", False), 1: Added("<mask>", True)}
+
+        def convert_tokens_to_ids(self, token: str) -> int:
+            return 0 if token == "<|im_start|>" else 1
+
+    assert not PrefixTokens(Tokenizer(), set()).enabled
+    Tokenizer.added_tokens_decoder = {0: Added("<|im_start|>", False)}
+    assert PrefixTokens(Tokenizer(), set()).enabled

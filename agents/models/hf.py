@@ -47,6 +47,7 @@ import numpy as np
 from agents.models.checkpoint import resolve_checkpoint
 from agents.models.decoding import TurnDecoder
 from agents.models.kv_cache import EpisodeKV, IncrementalDecoder, Row, kv_kind
+from agents.models.prompt_prefix import EMPTY, PrefixTokens, PromptPrefix
 from agents.models.render import CachedImageProcessor, ImageCache, stack_features, template_messages
 from agents.models.settings import (
     DTYPES,
@@ -74,6 +75,27 @@ class _Episode:
     """New tokens generated at each of its turns (0: a spent budget, nothing generated)."""
     kv: EpisodeKV | None = None
     """Its keys and values, kept across turns (:mod:`agents.models.kv_cache`)."""
+    prefix: PromptPrefix = EMPTY
+    """Its last prompt's tokenized prefix (:mod:`agents.models.prompt_prefix`)."""
+
+
+@dataclass
+class _Batch:
+    """A batch's prompts as the model reads them.
+
+    ``inputs`` is the processor's padded output of the whole prompts (None when they were tokenized from
+    their episodes' prefixes: the cached path reads only ``ids`` and ``types``).
+    """
+
+    inputs: Any
+    ids: list[Any]
+    types: list[Any]
+    pils: list[list[Any]]
+    limits: list[int]
+
+    def rows(self, keep: Sequence[int]) -> _Batch:
+        return _Batch(None, [self.ids[i] for i in keep], [self.types[i] for i in keep],
+                      [self.pils[i] for i in keep], [self.limits[i] for i in keep])
 
 
 class HFAgent:
@@ -137,6 +159,9 @@ class HFAgent:
         )
         """The per-episode key/value cache's decoder (None: ``generate`` re-reads each conversation)."""
         self.image_token_id = getattr(self.model.config, "image_token_id", None)
+        placeholders = {getattr(self.model.config, k, None) for k in ("image_token_id", "video_token_id")}
+        self.prefixes = PrefixTokens(self.tokenizer, {int(i) for i in placeholders if i is not None})
+        """Tokenizes each prompt from its episode's last one (used with the key/value cache)."""
         self.cache_images: bool | None = None
         """Whether images come from the per-episode cache (None: not checked yet; see :meth:`_inputs`)."""
         self.timing = {"render_s": 0.0, "processor_s": 0.0, "generate_s": 0.0}
@@ -160,47 +185,110 @@ class HFAgent:
         return description(self.model_name, self.path, self.revision, self.device, self.dtype, self.template_name,
                            self.settings)
 
+    def prompt_ids(self, turns: Sequence[Turn]) -> list[list[int]]:
+        """Each turn's prompt token ids as this agent tokenizes them (from the episode's prefix when the
+        cache runs): what the model conditions on. Tests compare them with SFT's and GRPO's."""
+        return [row.tolist() for row in self._prepare(turns).ids]
+
+    def model_inputs(self, turns: Sequence[Turn]) -> Any:
+        """The processor's padded output for the turns' whole prompts (ids, pixel values, grids), images from
+        the episodes' caches: what ``generate`` reads on the uncached path."""
+        pils, caches = [], []
+        texts = []
+        for turn in turns:
+            episode = self._episode(turn.episode_id)
+            messages, arrays = template_messages(turn.messages)
+            texts.append(self._render(messages))
+            pils += episode.images.pil_images(arrays)
+            caches.append(episode.images)
+        return self._inputs(texts, pils, caches)
+
+    def _render(self, messages: list[dict[str, Any]]) -> str:
+        return str(self.processor.apply_chat_template(
+            messages, chat_template=self.chat_template, tokenize=False, add_generation_prompt=True
+        ))
+
     # ------------------------------------------------------------------ one batch
     def _act_batch(self, turns: Sequence[Turn]) -> list[str]:
-        inputs, limits, pils = self._prepare(turns)
-        rows = [i for i, limit in enumerate(limits) if limit > 0]
+        batch = self._prepare(turns)
+        rows = [i for i, limit in enumerate(batch.limits) if limit > 0]
         actions = [""] * len(turns)  # a spent budget: the empty action, nothing generated
         counts = [0] * len(turns)
         if rows:
-            if len(rows) < len(turns):
-                inputs, _, pils = self._prepare([turns[i] for i in rows])
-            chosen, chosen_limits = [turns[i] for i in rows], [limits[i] for i in rows]
+            chosen = [turns[i] for i in rows]
             if self.incremental is not None and self.cache_images is not False:
-                generated = self._generate_cached(inputs, pils, chosen, chosen_limits)
+                generated = self._generate_cached(batch.rows(rows) if len(rows) < len(turns) else batch, chosen)
             else:
-                generated = self._generate(inputs, chosen, chosen_limits)
+                inputs = batch.inputs if len(rows) == len(turns) else self._prepare(chosen).inputs
+                generated = self._generate(inputs, chosen, [batch.limits[i] for i in rows])
             for i, (text, count) in zip(rows, generated, strict=True):
                 actions[i], counts[i] = text, count
         for turn, count in zip(turns, counts, strict=True):
             self.episodes[turn.episode_id].turn_tokens.append(count)
         return actions
 
-    def _prepare(self, turns: Sequence[Turn]) -> tuple[Any, list[int], list[list[Any]]]:
-        """The batch's model inputs (rendered, images from the episode caches, padded left), token limits,
-        and each row's images (the cached PIL images, in prompt order)."""
-        texts, images, caches, pils = [], [], [], []
+    def _prepare(self, turns: Sequence[Turn]) -> _Batch:
+        """The batch's prompts: rendered, tokenized (whole, or from each episode's prefix when the cached
+        path runs), images from the episode caches; and each row's token limit."""
+        texts, caches, pils = [], [], []
         start = time.perf_counter()
-        for turn in turns:
-            episode = self._episode(turn.episode_id)
+        episodes = [self._episode(turn.episode_id) for turn in turns]
+        for turn, episode in zip(turns, episodes, strict=True):
             messages, arrays = template_messages(turn.messages)
-            texts.append(self.processor.apply_chat_template(
-                messages, chat_template=self.chat_template, tokenize=False, add_generation_prompt=True
-            ))
+            texts.append(self._render(messages))
             pils.append(episode.images.pil_images(arrays))
-            images += pils[-1]
             caches.append(episode.images)
         rendered = time.perf_counter()
-        inputs = self._inputs(texts, images, caches)
+        by_prefix = self.incremental is not None and self.cache_images is True and self.prefixes.enabled
+        if by_prefix:
+            inputs = None
+            ids, types = self._tokenize_from_prefixes(episodes, texts, pils, caches)
+        else:
+            inputs = self._inputs(texts, [image for row in pils for image in row], caches)
+            ids, types = self._rows(inputs)
+        if self.incremental is not None:
+            for episode, text, row_ids, row_types in zip(episodes, texts, ids, types, strict=True):
+                episode.prefix = self.prefixes.next_prefix(text, row_ids, row_types)
         self.timing["render_s"] += rendered - start
         self.timing["processor_s"] += time.perf_counter() - rendered
-        lengths = inputs["attention_mask"].sum(dim=1).tolist()
-        limits = [self._limit(t.episode_id, int(n)) for t, n in zip(turns, lengths, strict=True)]
-        return inputs, limits, pils
+        limits = [self._limit(t.episode_id, len(row)) for t, row in zip(turns, ids, strict=True)]
+        return _Batch(inputs, ids, types, pils, limits)
+
+    def _tokenize_from_prefixes(
+        self, episodes: Sequence[_Episode], texts: list[str], pils: list[list[Any]], caches: list[ImageCache]
+    ) -> tuple[list[Any], list[Any]]:
+        """Each prompt's tokens: its episode's prefix joined with the tokens of the rest (see :mod:`prompt_prefix`)."""
+        import torch
+
+        prefixes = [self.prefixes.split(e.prefix, text) for e, text in zip(episodes, texts, strict=True)]
+        suffixes = [text[len(p.text):] for p, text in zip(prefixes, texts, strict=True)]
+        images = [image for p, row in zip(prefixes, pils, strict=True) for image in row[p.images:]]
+        suffix_ids, suffix_types = self._rows(self._inputs(suffixes, images, caches))
+        ids = [torch.cat([p.ids, row]) for p, row in zip(prefixes, suffix_ids, strict=True)]
+        types = [torch.cat([p.types, row]) for p, row in zip(prefixes, suffix_types, strict=True)]
+        if self.prefixes.checks_left > 0 and any(p.text for p in prefixes):
+            whole = self._rows(self._inputs(texts, [image for row in pils for image in row], caches))
+            if not self.prefixes.check(list(zip(ids, types, strict=True)), list(zip(*whole, strict=True))):
+                warnings.warn(
+                    f"{type(self.tokenizer).__name__}: tokens of a prompt continued from its prefix differ from "
+                    "the whole prompt's; prompts are tokenized whole from now on",
+                    stacklevel=3,
+                )
+                return whole
+        return ids, types
+
+    def _rows(self, inputs: Any) -> tuple[list[Any], list[Any]]:
+        """Each row's token ids and modality types (1 on image tokens), padding removed."""
+        ids, types = [], []
+        for r in range(inputs["input_ids"].shape[0]):
+            real = inputs["attention_mask"][r].bool().cpu()
+            row = inputs["input_ids"][r].cpu()[real]
+            ids.append(row)
+            if "mm_token_type_ids" in inputs:
+                types.append(inputs["mm_token_type_ids"][r].cpu()[real].long())
+            else:
+                types.append((row == self.image_token_id).long())
+        return ids, types
 
     def _inputs(self, texts: list[str], images: list[Any], caches: list[ImageCache]) -> Any:
         """The processor's output, its image processor reading the episodes' caches (see :mod:`render`).
@@ -290,21 +378,14 @@ class HFAgent:
         self.timing["generate_s"] += time.perf_counter() - start
         return _texts(self.tokenizer, output[:, prompt_length:].tolist(), self.stop_ids)
 
-    def _generate_cached(
-        self, inputs: Any, pils: Sequence[list[Any]], turns: Sequence[Turn], limits: list[int]
-    ) -> list[tuple[str, int]]:
+    def _generate_cached(self, batch: _Batch, turns: Sequence[Turn]) -> list[tuple[str, int]]:
         """As :meth:`_generate`, over each episode's kept keys and values (:mod:`agents.models.kv_cache`)."""
         assert self.incremental is not None
-        rows = []
-        for r, turn in enumerate(turns):
-            episode = self.episodes[turn.episode_id]
-            real = inputs["attention_mask"][r].bool().cpu()
-            ids = inputs["input_ids"][r].cpu()[real]
-            if "mm_token_type_ids" in inputs:
-                types = inputs["mm_token_type_ids"][r].cpu()[real].long()
-            else:
-                types = (ids == self.image_token_id).long()
-            rows.append(Row(ids, types, episode.images.features(pils[r]), episode.kv))
+        limits = batch.limits
+        rows = [
+            Row(ids, types, self.episodes[turn.episode_id].images.features(pils), self.episodes[turn.episode_id].kv)
+            for turn, ids, types, pils in zip(turns, batch.ids, batch.types, batch.pils, strict=True)
+        ]
         decoder = TurnDecoder(
             settings=self.settings,
             prompt_length=0,

@@ -1,0 +1,95 @@
+"""Each episode's prompt tokenized once: a turn tokenizes only the text after what it tokenized before.
+
+A conversation's rendered prompt grows by a tool response and a generation prompt per turn, but its
+tokens were recomputed whole every turn (the system prompt alone is about 10,000 characters with the
+tools block: a few milliseconds per episode per turn, which no batching shares). Tokenizers split text
+at their added tokens (``<|im_start|>``, ``<tool_call>`` ...) before anything else, so the tokens of a
+text that ends with an added token, followed by more text, are the tokens of each part joined. The
+episode keeps its last prompt cut right after its last added token (:class:`PromptPrefix`: the text,
+its token ids and modality types, and how many images it holds); the next prompt, when it starts with
+that text, is tokenized from there on, with only the images after the cut.
+
+This holds for added tokens that do not strip the whitespace around them (``lstrip``/``rstrip``), which
+is checked once; and the first batches that use a prefix are compared with whole-prompt tokenization
+(ids and types): any difference turns the shortcut off for the agent, with a warning.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+CHECKED_BATCHES = 3
+"""Batches with a reused prefix compared with whole-prompt tokenization before the shortcut is trusted."""
+
+
+@dataclass(frozen=True)
+class PromptPrefix:
+    """The part of an episode's last prompt kept for the next: text, token ids, types, images in it."""
+
+    text: str
+    ids: torch.Tensor
+    types: torch.Tensor
+    images: int
+
+
+EMPTY = PromptPrefix("", torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long), 0)
+
+
+class PrefixTokens:
+    """Splits prompts at their episodes' known prefixes and keeps the new prefixes (see the module docstring).
+
+    Args:
+        tokenizer: The processor's tokenizer.
+        placeholders: Token ids the processor expands per image (image/video pads): never a cut point.
+    """
+
+    def __init__(self, tokenizer: Any, placeholders: set[int]) -> None:
+        added = list(getattr(tokenizer, "added_tokens_decoder", {}).values())
+        self.enabled = bool(added) and all(not t.lstrip and not t.rstrip for t in added)
+        self.checks_left = CHECKED_BATCHES
+        contents = sorted({str(t.content) for t in added}, key=len, reverse=True)
+        self.pattern = re.compile("|".join(re.escape(c) for c in contents)) if contents else None
+        self.token_ids = {c: tokenizer.convert_tokens_to_ids(c) for c in contents}
+        self.placeholders = placeholders
+
+    def split(self, prefix: PromptPrefix, text: str) -> PromptPrefix:
+        """``prefix`` if ``text`` continues it, else the empty prefix."""
+        return prefix if self.enabled and prefix.text and text.startswith(prefix.text) else EMPTY
+
+    def next_prefix(self, text: str, ids: torch.Tensor, types: torch.Tensor) -> PromptPrefix:
+        """``text`` (whose tokens are ``ids``) cut right after its last added token that is not a placeholder."""
+        if not self.enabled or self.pattern is None:
+            return EMPTY
+        cut = None
+        for match in self.pattern.finditer(text):
+            if self.token_ids[match.group()] not in self.placeholders:
+                cut = match
+        if cut is None:
+            return EMPTY
+        token = self.token_ids[cut.group()]
+        occurrence = sum(1 for m in self.pattern.finditer(text, 0, cut.end()) if m.group() == cut.group())
+        where = (ids == token).nonzero().view(-1)
+        if len(where) < occurrence:
+            return EMPTY
+        end = int(where[occurrence - 1]) + 1
+        kept_types = types[:end]
+        runs = int(((kept_types[1:] != 0) & (kept_types[:-1] == 0)).sum())  # image runs starting after a text token
+        starts = runs + int(bool(len(kept_types) and kept_types[0]))
+        return PromptPrefix(text[: cut.end()], ids[:end].clone(), kept_types.clone(), starts)
+
+    def check(self, joined: Sequence[tuple[torch.Tensor, torch.Tensor]],
+              whole: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> bool:
+        """Compare a batch's joined tokens with whole-prompt ones; a difference turns the shortcut off."""
+        self.checks_left -= 1
+        same = all(
+            torch.equal(a_ids, b_ids) and torch.equal(a_types, b_types)
+            for (a_ids, a_types), (b_ids, b_types) in zip(joined, whole, strict=True)
+        )
+        if not same:
+            self.enabled = False
+        return same
