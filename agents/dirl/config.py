@@ -24,8 +24,10 @@ Decisions made here, with the reason:
 - The SFT steps scale images into the same ``[min_pixels, max_pixels]`` as the held-out evaluation's
   ``hf`` agent (and step 2's policy): the image token count is part of the prompt, and an SFT prompt
   with other image tokens than eval's is another prompt. A config where they differ is refused.
-- ``base_model`` ``tiny:<family>`` means a random-weight checkpoint written by
-  :func:`agents.models.tiny.write_checkpoint` into the run folder (the CPU stand-in).
+- ``base_model`` ``tiny:<family>[:<size>]`` means a random-weight checkpoint written by
+  :func:`agents.models.tiny.write_checkpoint` into the run folder (the CPU stand-in); the shipped
+  tiny config uses the ``learn`` size (digits one per token, 4 image tokens), the kit's preset
+  made for learning on a CPU, not the plumbing default.
 """
 
 from __future__ import annotations
@@ -131,12 +133,13 @@ class DIRLConfig:
                 f"base_model must be a checkpoint folder, hub id or 'tiny:<family>', got {self.base_model!r}"
             )
         if self.base_model.startswith(TINY_PREFIX):
-            from agents.models.tiny import FAMILIES
+            from agents.models.tiny import FAMILIES, SIZES
 
-            family = self.base_model[len(TINY_PREFIX):]
-            if family not in FAMILIES:
-                raise ValueError(f"base_model {self.base_model!r}: unknown tiny family; use one of "
-                                 f"{[TINY_PREFIX + f for f in sorted(FAMILIES)]}")
+            family, size = self.tiny_model
+            if family not in FAMILIES or size not in SIZES:
+                raise ValueError(f"base_model {self.base_model!r}: unknown tiny family or size; use "
+                                 f"'tiny:<family>[:<size>]' with a family of {sorted(FAMILIES)} and a size of "
+                                 f"{sorted(SIZES)}, e.g. 'tiny:qwen2_5_vl:learn'")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         if (self.step0 is None) != (self.step0_data is None):
@@ -173,6 +176,12 @@ class DIRLConfig:
                         f"{pixels}: SFT prompts would hold other image tokens than the model is played with; set them "
                         "equal"
                     )
+
+    @property
+    def tiny_model(self) -> tuple[str, str]:
+        """(family, size) of a ``tiny:<family>[:<size>]`` base (size ``default`` when not given)."""
+        family, _, size = self.base_model[len(TINY_PREFIX):].partition(":")
+        return family, size or "default"
 
     @property
     def eval_env_kwargs(self) -> dict[str, Any]:

@@ -83,34 +83,13 @@ def _initial_model(config: DIRLConfig, out: Path) -> Path:
         return Path(config.base_model)
     folder = step_folder(out, 0) / "init"
     if not (folder / "config.json").is_file():
+        from agents.models.tiny import write_checkpoint
+
+        family, size = config.tiny_model
         staging = folder.parent / ".init.partial"
-        write_tiny_base(config.base_model[len(TINY_PREFIX):], staging, seed=config.seed)
+        write_checkpoint(family, staging, seed=config.seed, size=size)
         staging.rename(folder)
     return folder
-
-
-def write_tiny_base(family: str, out: Path, seed: int) -> Path:
-    """The kit's tiny checkpoint (:func:`agents.models.tiny.write_checkpoint`), never generating image placeholders.
-
-    Its generation config suppresses the vision placeholder tokens (``<|vision_start|>``,
-    ``<|image_pad|>`` ...). Why: a trained VLM never writes them, but the barely trained tiny model
-    samples them at temperature 1, and a sampled ``<|image_pad|>`` without its image breaks
-    Qwen-VL's position ids in the GRPO rollout's next forward pass (a shape mismatch in
-    ``get_rope_index``). ``generate`` reads the model's generation config for every option its caller
-    leaves unset, so the eval agent and the GRPO rollout both honour it, and every checkpoint saved
-    from this one keeps it.
-    """
-    from transformers import GenerationConfig
-
-    from agents.models.tiny import SPECIAL_TOKENS, build_tokenizer, write_checkpoint
-
-    write_checkpoint(family, out, seed=seed)
-    tokenizer = build_tokenizer()
-    placeholders = [t for t in SPECIAL_TOKENS if t not in ("<|endoftext|>", "<|im_start|>", "<|im_end|>")]
-    generation = GenerationConfig.from_pretrained(out)
-    generation.suppress_tokens = sorted(int(tokenizer.convert_tokens_to_ids(t)) for t in placeholders)
-    generation.save_pretrained(out)
-    return out
 
 
 def _need(path: Path, step: int, needed_by: int) -> Path:
@@ -298,11 +277,12 @@ def dry_run(config: DIRLConfig, out: Path, log: Log = _stderr) -> list[str]:
     """
     from agents.dirl.grpo import build_grpo_trainer
     from agents.dirl.sft import build_sft_trainer
+    from agents.models.tiny import write_checkpoint
 
     out = Path(out)
     tiny = out / "tiny-model"
     if not (tiny / "config.json").is_file():
-        write_tiny_base("qwen2_5_vl", tiny, seed=config.seed)
+        write_checkpoint("qwen2_5_vl", tiny, seed=config.seed)
     quiet: Log = lambda _message: None  # noqa: E731  (the stand-in data's counts say nothing of the config)
     step2 = dataclasses.replace(config.step2, env_ids=config.step2.env_ids[:1], episodes_per_env=1, policy=None,
                                 released=(), released_only=False)
