@@ -14,7 +14,7 @@ pytest.importorskip("transformers")
 
 from agents.models import tiny  # noqa: E402
 from agents.models.hf import HFAgent  # noqa: E402
-from agents.models.kv_cache import _prefill_groups, kv_kind  # noqa: E402
+from agents.models.kv_cache import IncrementalDecoder, Row, _prefill_groups, kv_kind  # noqa: E402
 from agents.models.prompt_prefix import PrefixTokens  # noqa: E402
 from spacetools_env import messages as msg  # noqa: E402
 from spacetools_env.batch_rollout import BatchRollout, WorkItem  # noqa: E402
@@ -141,3 +141,23 @@ def test_added_tokens_that_strip_whitespace_disable_the_shortcut() -> None:
     assert not PrefixTokens(Tokenizer(), set()).enabled
     Tokenizer.added_tokens_decoder = {0: Added("<|im_start|>", False)}
     assert PrefixTokens(Tokenizer(), set()).enabled
+
+
+@pytest.mark.parametrize("family", ["qwen2_5_vl", "llava"])
+def test_continued_positions_equal_the_models_own_for_the_whole_prompt(
+    checkpoints: dict[str, Path], family: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Text turns continue the cached position ids; they must be what the model computes on the whole prompt."""
+    compared = []
+    original = IncrementalDecoder._positions
+
+    def both(self: IncrementalDecoder, row: Row, reused: int = 0) -> torch.Tensor:
+        fast = original(self, row, reused)
+        whole = original(self, replace(row, cache=None), 0)
+        assert torch.equal(fast, whole)
+        compared.append(reused)
+        return fast
+
+    monkeypatch.setattr(IncrementalDecoder, "_positions", both)
+    _play(checkpoints[family], kv_cache=True, batch_size=2)
+    assert sum(1 for n in compared if n) > 5  # later turns took the continued path

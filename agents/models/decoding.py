@@ -29,6 +29,8 @@ class TurnDecoder:
         stop_ids: End-of-turn token ids; the first is forced to end a row.
         decode: Token ids -> text (the tokenizer's ``decode``), to find ``answer_end``.
         answer_end: The text that ends a turn once generated (``</answer>``).
+        closers: Token ids whose text holds the last character of ``answer_end`` (:func:`closing_tokens`):
+            the tail is decoded only after one of them, not at every step of every row. None: always.
     """
 
     def __init__(
@@ -40,6 +42,7 @@ class TurnDecoder:
         stop_ids: Sequence[int],
         decode: Any,
         answer_end: str,
+        closers: frozenset[int] | None = None,
     ) -> None:
         self.settings = settings
         self.prompt_length = prompt_length
@@ -48,6 +51,7 @@ class TurnDecoder:
         self.stop_ids = list(stop_ids)
         self.decode = decode
         self.answer_end = answer_end
+        self.closers = closers
         self.done = [False] * len(self.limits)
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
@@ -65,6 +69,8 @@ class TurnDecoder:
     def _finished(self, row: int, tokens: list[int]) -> bool:
         if len(tokens) >= self.limits[row] or any(t in self.stop_ids for t in tokens[-1:]):
             return True
+        if not tokens or (self.closers is not None and tokens[-1] not in self.closers):
+            return False  # the text cannot have just closed the answer
         return self.answer_end in self.decode(tokens[-_TAIL:])
 
     def _draw(self, logits: torch.Tensor, generator: torch.Generator) -> int:
@@ -80,6 +86,17 @@ class TurnDecoder:
             ordered[outside] = 0.0
             probs = torch.zeros_like(probs).scatter(0, order, ordered)
         return int(torch.multinomial(probs, 1, generator=generator).item())
+
+
+def closing_tokens(tokenizer: Any, answer_end: str) -> frozenset[int]:
+    """Ids of the tokens whose vocabulary string holds ``answer_end``'s last character (``>``).
+
+    Byte-level BPE and SentencePiece vocabularies keep printable ASCII as itself, and byte-fallback tokens
+    spell the byte (``<0x3E>``), so a token that can end ``</answer>`` is among them.
+    """
+    last = answer_end[-1]
+    tokens = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    return frozenset(i for i, token in enumerate(tokens) if token is not None and last in token)
 
 
 def _only(row: torch.Tensor, token: int) -> torch.Tensor:

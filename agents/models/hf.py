@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from agents.models.checkpoint import resolve_checkpoint
-from agents.models.decoding import TurnDecoder
+from agents.models.decoding import TurnDecoder, closing_tokens
 from agents.models.kv_cache import EpisodeKV, IncrementalDecoder, Row, kv_kind
 from agents.models.prompt_prefix import EMPTY, PrefixTokens, PromptPrefix
 from agents.models.render import CachedImageProcessor, ImageCache, stack_features, template_messages
@@ -151,6 +151,7 @@ class HFAgent:
             chat_template, self.model.config.model_type, self.processor, self.path
         )
         self.stop_ids = _stop_ids(self.tokenizer, self.model.generation_config)
+        self.closers = closing_tokens(self.tokenizer, ANSWER_END)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.stop_ids[0]
         self.episodes: dict[str, _Episode] = {}
         kind = kv_kind(self.model) if self.settings.kv_cache else None
@@ -246,9 +247,12 @@ class HFAgent:
         else:
             inputs = self._inputs(texts, [image for row in pils for image in row], caches)
             ids, types = self._rows(inputs)
-        if self.incremental is not None:
-            for episode, text, row_ids, row_types in zip(episodes, texts, ids, types, strict=True):
-                episode.prefix = self.prefixes.next_prefix(text, row_ids, row_types)
+            if self.incremental is not None:
+                for episode, text, row_ids, row_types in zip(episodes, texts, ids, types, strict=True):
+                    fresh = not episode.prefix.text
+                    episode.prefix = self.prefixes.extend(EMPTY, text, row_ids, row_types)
+                    if fresh:
+                        self.prefixes.share(text, row_ids, row_types)
         self.timing["render_s"] += rendered - start
         self.timing["processor_s"] += time.perf_counter() - rendered
         limits = [self._limit(t.episode_id, len(row)) for t, row in zip(turns, ids, strict=True)]
@@ -274,7 +278,15 @@ class HFAgent:
                     "the whole prompt's; prompts are tokenized whole from now on",
                     stacklevel=3,
                 )
+                for episode in episodes:
+                    episode.prefix = EMPTY
                 return whole
+        for episode, p, text, suffix, parts in zip(episodes, prefixes, texts, suffixes,
+                                                   zip(suffix_ids, suffix_types, ids, types, strict=True), strict=True):
+            fresh = not episode.prefix.text
+            episode.prefix = self.prefixes.extend(p, suffix, parts[0], parts[1])
+            if fresh and not p.text:
+                self.prefixes.share(text, parts[2], parts[3])
         return ids, types
 
     def _rows(self, inputs: Any) -> tuple[list[Any], list[Any]]:
@@ -365,6 +377,7 @@ class HFAgent:
             stop_ids=self.stop_ids,
             decode=self.tokenizer.decode,
             answer_end=ANSWER_END,
+            closers=self.closers,
         )
         # A config of our own: the checkpoint's sampling defaults (temperature, repetition penalty) do not apply.
         config = GenerationConfig(
@@ -394,6 +407,7 @@ class HFAgent:
             stop_ids=self.stop_ids,
             decode=self.tokenizer.decode,
             answer_end=ANSWER_END,
+            closers=self.closers,
         )
         start = time.perf_counter()
         generated, caches = self.incremental.generate(rows, decoder, max(limits) + 1)

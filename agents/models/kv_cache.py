@@ -26,10 +26,15 @@ How a turn is played (:class:`IncrementalDecoder`):
    padding, masked, until every row is finished or the turn's token limit is reached: the semantics of
    ``generate`` with this decoder.
 5. Each row keeps the keys and values of the tokens it was fed (prompt and generation) for its next turn.
+6. Episodes of one env start alike (the system prompt and tools block): the keys and values of a fresh
+   episode's prompt before its first image are kept (:attr:`IncrementalDecoder.shared`, the 4 most
+   recent) and a new episode starts from the one sharing most tokens with it. Never past an image:
+   image tokens are the same ids whatever the pixels.
 
 Supported models (:func:`kv_kind`): the Qwen2-VL family (Qwen2-VL, Qwen2.5-VL, Qwen3-VL) and LLaVA, with
-full attention in every layer. Others use ``generate`` on the whole conversation each turn, as does ``kv_cache=False`` (the manifest
-records the setting; whether it applies follows from the checkpoint's model type and layer types).
+full attention in every layer. Others use ``generate`` on the whole conversation each turn, as does
+``kv_cache=False`` (the manifest records the setting; whether it applies follows from the checkpoint's
+model type and layer types).
 
 Numerics: reused keys and values were computed in an earlier forward pass, with other padding and other
 shapes, so logits can differ from a full re-read in the last bits; greedy text is the same unless two
@@ -43,7 +48,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -76,6 +81,8 @@ class EpisodeKV:
 
     tokens: list[int]
     layers: list[tuple[torch.Tensor, torch.Tensor]]
+    positions: torch.Tensor | None = None
+    """The tokens' position ids, ``(P, T)``: a turn that adds only text continues them without recomputing."""
 
 
 @dataclass
@@ -114,6 +121,8 @@ class IncrementalDecoder:
         self.stop_ids = set(int(i) for i in stop_ids)
         self.stack = stack
         self.cache_arg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+        self.shared: list[EpisodeKV] = []
+        """Keys and values of fresh episodes' prompt starts, before their first image (see step 6)."""
         self.stats = {"prompt_tokens": 0, "computed_tokens": 0}
         """Prompt tokens seen over all turns, and those computed (the rest came from the caches)."""
 
@@ -127,6 +136,8 @@ class IncrementalDecoder:
         ``processor`` is the turn's logits processor (a :class:`~agents.models.decoding.TurnDecoder` made
         with ``prompt_length=0``): it is called with the tokens generated so far and the step's logits.
         """
+        fresh = [row.cache is None for row in rows]
+        rows = [replace(row, cache=self._shared_start(row)) if row.cache is None else row for row in rows]
         reused = [self._reused(row) for row in rows]
         self.stats["prompt_tokens"] += sum(len(row.ids) for row in rows)
         self.stats["computed_tokens"] += sum(len(row.ids) - n for row, n in zip(rows, reused, strict=True))
@@ -169,14 +180,47 @@ class IncrementalDecoder:
             last_pos = last_pos + step_mask.view(1, batch)
             fed = torch.cat([fed, step_mask], dim=1)
             logits, cache = self._forward(feed, fed, last_pos.unsqueeze(-1), cache, {})
-        return generated, self._split(held, generated, fed, cache)
+        out = self._split(held, generated, fed, cache)
+        for before, kv in zip(held, out, strict=True):
+            if before.positions is not None:
+                grown = len(kv.tokens) - len(before.tokens)
+                steps = before.positions[:, -1:] + torch.arange(1, grown + 1).view(1, -1)
+                kv.positions = torch.cat([before.positions, steps], dim=1)
+        for row, new, kv in zip(rows, fresh, out, strict=True):
+            if new:
+                self._share(row, kv)
+        return generated, out
+
+    def _shared_start(self, row: Row) -> EpisodeKV | None:
+        """The shared prompt start with the most tokens in common with ``row``'s prompt (None: none)."""
+        best, best_n = None, 0
+        prompt = row.ids.tolist()
+        for start in self.shared:
+            n = 0
+            for a, b in zip(start.tokens, prompt, strict=False):
+                if a != b:
+                    break
+                n += 1
+            if n > best_n:
+                best, best_n = start, n
+        return best
+
+    def _share(self, row: Row, kv: EpisodeKV) -> None:
+        """Keep the keys and values of ``row``'s prompt before its first image for episodes to come."""
+        images = row.type_ids.nonzero().view(-1)
+        end = int(images[0]) if len(images) else len(row.ids)
+        if end < 16 or any(s.tokens == kv.tokens[:end] for s in self.shared):
+            return
+        layers = [(k[:, :end].clone(), v[:, :end].clone()) for k, v in kv.layers]
+        start = EpisodeKV(kv.tokens[:end], layers, None if kv.positions is None else kv.positions[:, :end].clone())
+        self.shared = [*self.shared[-3:], start]
 
     def _prefill(
         self, rows: Sequence[Row], reused: Sequence[int]
     ) -> tuple[torch.Tensor, list[EpisodeKV], list[torch.Tensor]]:
         """Run rows of similar new lengths over their caches: each row's next-token logits, its cache with
         the new tokens, and the position of its last token."""
-        positions = [self._positions(row) for row in rows]
+        positions = [self._positions(row, n) for row, n in zip(rows, reused, strict=True)]
         cached_len = max(reused)
         new_len = max(len(row.ids) - n for row, n in zip(rows, reused, strict=True))
         batch = len(rows)
@@ -202,7 +246,10 @@ class IncrementalDecoder:
             EpisodeKV((h.tokens if h is not None else []) + row.ids[n:].tolist(), [])
             for h, row, n in zip(held, rows, reused, strict=True)
         ]
-        return logits, self._split(after, [[] for _ in rows], mask, cache), [p[:, -1] for p in positions]
+        split = self._split(after, [[] for _ in rows], mask, cache)
+        for kv, row_positions in zip(split, positions, strict=True):
+            kv.positions = row_positions
+        return logits, split, [p[:, -1] for p in positions]
 
     # ------------------------------------------------------------------ pieces
     def _reused(self, row: Row) -> int:
@@ -220,9 +267,21 @@ class IncrementalDecoder:
             n -= 1
         return n
 
-    def _positions(self, row: Row) -> torch.Tensor:
-        """Position ids of the whole prompt, ``(P, T)``: what the model computes for it uncached."""
+    def _positions(self, row: Row, reused: int = 0) -> torch.Tensor:
+        """Position ids of the whole prompt, ``(P, T)``: what the model computes for it uncached.
+
+        When the new tokens are text after a text token, they continue the cached positions by one each
+        (what the model's rope index gives text); otherwise they are computed on the whole prompt.
+        """
         length = len(row.ids)
+        cache = row.cache
+        types = row.type_ids
+        if (
+            reused and cache is not None and cache.positions is not None and int(types[reused - 1]) == 0
+            and not bool(types[reused:].any())
+        ):
+            known = cache.positions[:, :reused]
+            return torch.cat([known, known[:, -1:] + torch.arange(1, length - reused + 1).view(1, -1)], dim=1)
         if self.kind == "linear":
             return torch.arange(length).view(1, length)
         grids = [image["image_grid_thw"] for image in row.images]

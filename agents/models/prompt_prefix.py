@@ -9,6 +9,10 @@ episode keeps its last prompt cut right after its last added token (:class:`Prom
 its token ids and modality types, and how many images it holds); the next prompt, when it starts with
 that text, is tokenized from there on, with only the images after the cut.
 
+Episodes of one env share their first prompt's start (the system prompt with the tools block): the text
+before a fresh episode's first image, cut after its last added token, is kept as a shared prefix
+(:meth:`PrefixTokens.share`), so a new episode's first prompt is tokenized from there on too.
+
 This holds for added tokens that do not strip the whitespace around them (``lstrip``/``rstrip``), which
 is checked once; and the first batches that use a prefix are compared with whole-prompt tokenization
 (ids and types): any difference turns the shortcut off for the agent, with a warning.
@@ -56,13 +60,36 @@ class PrefixTokens:
         self.pattern = re.compile("|".join(re.escape(c) for c in contents)) if contents else None
         self.token_ids = {c: tokenizer.convert_tokens_to_ids(c) for c in contents}
         self.placeholders = placeholders
+        self.shared: list[PromptPrefix] = []
+        """Starts of fresh episodes' first prompts, before their first image (most recent last, at most 4)."""
 
     def split(self, prefix: PromptPrefix, text: str) -> PromptPrefix:
-        """``prefix`` if ``text`` continues it, else the empty prefix."""
-        return prefix if self.enabled and prefix.text and text.startswith(prefix.text) else EMPTY
+        """``prefix`` if ``text`` continues it; for a fresh episode the longest shared start ``text`` has;
+        else the empty prefix."""
+        if not self.enabled:
+            return EMPTY
+        if prefix.text:
+            return prefix if text.startswith(prefix.text) else EMPTY
+        fitting = [p for p in self.shared if text.startswith(p.text)]
+        return max(fitting, key=lambda p: len(p.text)) if fitting else EMPTY
 
-    def next_prefix(self, text: str, ids: torch.Tensor, types: torch.Tensor) -> PromptPrefix:
-        """``text`` (whose tokens are ``ids``) cut right after its last added token that is not a placeholder."""
+    def share(self, text: str, ids: torch.Tensor, types: torch.Tensor) -> None:
+        """Keep the start of a fresh episode's whole first prompt (before its first image) for other episodes."""
+        if not self.enabled or self.pattern is None:
+            return
+        head = text
+        for match in self.pattern.finditer(text):
+            if self.token_ids[match.group()] in self.placeholders:
+                head = text[: match.start()]
+                break
+        start = self.extend(EMPTY, head, ids, types)
+        if start.text and all(p.text != start.text for p in self.shared):
+            self.shared = [*self.shared[-3:], start]
+
+    def extend(self, prefix: PromptPrefix, text: str, ids: torch.Tensor, types: torch.Tensor) -> PromptPrefix:
+        """The prefix for the next prompt: ``prefix`` followed by ``text`` (tokens ``ids``, ``types``) up to and
+        including the last added token of ``text`` that is not an image placeholder (``prefix`` itself when
+        ``text`` holds none). Only ``text``, the part tokenized this turn, is searched."""
         if not self.enabled or self.pattern is None:
             return EMPTY
         cut = None
@@ -70,17 +97,19 @@ class PrefixTokens:
             if self.token_ids[match.group()] not in self.placeholders:
                 cut = match
         if cut is None:
-            return EMPTY
+            return prefix
         token = self.token_ids[cut.group()]
         occurrence = sum(1 for m in self.pattern.finditer(text, 0, cut.end()) if m.group() == cut.group())
         where = (ids == token).nonzero().view(-1)
         if len(where) < occurrence:
             return EMPTY
         end = int(where[occurrence - 1]) + 1
-        kept_types = types[:end]
-        runs = int(((kept_types[1:] != 0) & (kept_types[:-1] == 0)).sum())  # image runs starting after a text token
-        starts = runs + int(bool(len(kept_types) and kept_types[0]))
-        return PromptPrefix(text[: cut.end()], ids[:end].clone(), kept_types.clone(), starts)
+        kept = types[:end]
+        runs = int(((kept[1:] != 0) & (kept[:-1] == 0)).sum()) + int(bool(len(kept) and kept[0]))  # images in it
+        return PromptPrefix(
+            prefix.text + text[: cut.end()], torch.cat([prefix.ids, ids[:end]]), torch.cat([prefix.types, kept]),
+            prefix.images + runs,
+        )
 
     def check(self, joined: Sequence[tuple[torch.Tensor, torch.Tensor]],
               whole: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> bool:

@@ -53,7 +53,8 @@ def measure(args: argparse.Namespace, model: str) -> dict[int, list[dict[str, fl
     work = [
         WorkItem(f"ep{i}", args.env_id, seed=i, options={"index": i, "split": "test"}) for i in range(args.episodes)
     ]
-    kwargs = {"model": model, "max_turn_tokens": args.new_tokens, "threads": args.threads, "batch_size": max(sizes)}
+    kwargs = {"model": model, "max_turn_tokens": args.new_tokens, "threads": args.threads, "batch_size": max(sizes),
+              "max_pixels": args.max_pixels}
     drivers = {size: BatchRollout(load_agent("hf", **kwargs), lambda key: gym.make(key), size) for size in sizes}
     try:
         for driver in drivers.values():
@@ -98,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per batch size (default 3)")
     parser.add_argument("--new-tokens", type=int, default=32, help="new tokens per turn at most (default 32)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--max-pixels", type=int, default=224 * 224,
+                        help="the agent's image bound (default 224*224, the tiny processor's own: one resize per image)")
     parser.add_argument("--short", action="store_true", help="8 episodes, 1 pass: a sanity check")
     args = parser.parse_args(argv)
     if args.short:
