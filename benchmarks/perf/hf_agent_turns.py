@@ -9,7 +9,11 @@ own ``timing``: chat template rendering, the processor with images from the per-
 ``generate``; the env's ``reset``/``step`` with its tools); then the episodes/s ratio against the first
 batch size. Torch runs on ``--threads`` threads (1 by default: set explicitly, the machine is shared).
 
-    python benchmarks/perf/hf_agent_turns.py [--batch-sizes 1,8] [--episodes 16] [--repeats 3]
+The generation is the agent's own: each episode's keys and values kept across its turns and prompts
+tokenized from their last prefix (``--no-kv-cache``: ``generate`` re-reads each conversation, the
+comparison). The agent's pixel bound is the tiny processor's (224*224), so an image is resized once.
+
+    python benchmarks/perf/hf_agent_turns.py [--batch-sizes 1,8] [--episodes 64] [--repeats 3]
     python benchmarks/perf/hf_agent_turns.py --short   # a sanity check (about a minute)
 """
 
@@ -54,7 +58,7 @@ def measure(args: argparse.Namespace, model: str) -> dict[int, list[dict[str, fl
         WorkItem(f"ep{i}", args.env_id, seed=i, options={"index": i, "split": "test"}) for i in range(args.episodes)
     ]
     kwargs = {"model": model, "max_turn_tokens": args.new_tokens, "threads": args.threads, "batch_size": max(sizes),
-              "max_pixels": args.max_pixels}
+              "max_pixels": args.max_pixels, "kv_cache": not args.no_kv_cache}
     drivers = {size: BatchRollout(load_agent("hf", **kwargs), lambda key: gym.make(key), size) for size in sizes}
     try:
         for driver in drivers.values():
@@ -95,12 +99,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--model", help="checkpoint folder (default: the tiny Qwen2.5-VL, written to a temp folder)")
     parser.add_argument("--env-id", default="SpaceTools-Synth-RelativeDepth-v0")
     parser.add_argument("--batch-sizes", default="1,8", help="comma-separated, the first is the baseline")
-    parser.add_argument("--episodes", type=int, default=16, help="episodes per pass (default 16)")
+    parser.add_argument("--episodes", type=int, default=64, help="episodes per pass (default 64)")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per batch size (default 3)")
     parser.add_argument("--new-tokens", type=int, default=32, help="new tokens per turn at most (default 32)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--max-pixels", type=int, default=224 * 224,
-                        help="the agent's image bound (default 224*224, the tiny processor's own: one resize per image)")
+                        help="the agent's image bound (default 224*224, the tiny processor's: one resize per image)")
+    parser.add_argument("--no-kv-cache", action="store_true", help="re-read each conversation with generate")
     parser.add_argument("--short", action="store_true", help="8 episodes, 1 pass: a sanity check")
     args = parser.parse_args(argv)
     if args.short:
@@ -115,7 +120,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             model = str(tiny.write_checkpoint("qwen2_5_vl", Path(folder) / "tiny-qwen2_5_vl"))
         runs = measure(args, model)
     print(f"hf agent on {args.model or 'tiny qwen2_5_vl'}, {args.env_id}, {args.episodes} episodes per pass, "
-          f"{args.new_tokens} new tokens per turn, {args.threads} torch thread(s)")
+          f"{args.new_tokens} new tokens per turn, {args.threads} torch thread(s), "
+          f"kv cache {'off' if args.no_kv_cache else 'on'}")
     print(report(runs))
 
 
