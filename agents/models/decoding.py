@@ -55,11 +55,15 @@ class TurnDecoder:
         self.done = [False] * len(self.limits)
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        generated = input_ids[:, self.prompt_length :]
+        generated = input_ids[:, self.prompt_length :].tolist()
+        return self.process(generated, scores)
+
+    def process(self, generated: Sequence[list[int]], scores: torch.Tensor) -> torch.Tensor:
+        """As a call, with each row's generated tokens so far given as lists (the cached decoding loop's)."""
         out = scores.clone()
         for row in range(scores.shape[0]):
             if not self.done[row]:
-                self.done[row] = self._finished(row, generated[row].tolist())
+                self.done[row] = self._finished(row, generated[row])
             if self.done[row]:
                 out[row] = _only(out[row], self.stop_ids[0])
             elif self.settings.do_sample:

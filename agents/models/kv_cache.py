@@ -133,8 +133,8 @@ class IncrementalDecoder:
     ) -> tuple[list[list[int]], list[EpisodeKV]]:
         """Each row's generated tokens (up to and including its end-of-turn token) and its new cache.
 
-        ``processor`` is the turn's logits processor (a :class:`~agents.models.decoding.TurnDecoder` made
-        with ``prompt_length=0``): it is called with the tokens generated so far and the step's logits.
+        ``processor`` is the turn's :class:`~agents.models.decoding.TurnDecoder`: its ``process`` gets each
+        row's tokens generated so far and the step's logits.
         """
         fresh = [row.cache is None for row in rows]
         rows = [replace(row, cache=self._shared_start(row)) if row.cache is None else row for row in rows]
@@ -163,8 +163,7 @@ class IncrementalDecoder:
         generated: list[list[int]] = [[] for _ in rows]
         finished = [False] * batch
         for step in range(max_new_tokens):
-            so_far = torch.tensor([g + [self.pad_id] * (step - len(g)) for g in generated], dtype=torch.long)
-            scores = processor(so_far.view(batch, step), logits.float())
+            scores = processor.process(generated, logits.float())
             chosen = scores.argmax(dim=-1).tolist()
             feed = torch.full((batch, 1), self.pad_id, dtype=torch.long)
             step_mask = torch.zeros((batch, 1), dtype=torch.long)
