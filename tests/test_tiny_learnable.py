@@ -87,7 +87,8 @@ def test_decision_thoughts_state_the_comparison_and_answer_correctly(family: str
         decided = rollout(env, agent_policy(ToolProgramAgent(thoughts="decisions"), f"d{seed}"), seed=seed)
         plain = rollout(env, agent_policy(ToolProgramAgent(), f"p{seed}"), seed=seed)
         assert decided.score == 1.0
-        assert re.search(r"<think>(x|y|depth): [\d.]+ vs [\d.]+; (\d[<=>]\d ?)+; so ", decided.actions[-1])
+        options = r"(\w+ \([AB]\), \w+ \([AB]\); )?"  # Relation2D restates its options first
+        assert re.search(rf"<think>{options}(x|y|depth): [\d.]+ vs [\d.]+; (\d[<=>]\d ?)+; so ", decided.actions[-1])
         assert " vs " not in plain.actions[-1]  # the default traces keep their thoughts
         assert decided.actions[:-1] == plain.actions[:-1]  # only the deciding thought changes
 

@@ -2,7 +2,8 @@
 
 The original CV-Bench 2D trace: two pointing calls, then the option letter. With
 ``thoughts="decisions"`` the last thought compares the one coordinate that decides, digit by digit
-(``y: 0.461 vs 0.824; 4<8; so above; above is (B)``), then names the option letter.
+(``below (A), above (B); y: 0.461 vs 0.824; 4<8; so above (B)``): the options restated word
+first, the comparison, then the decided word and its letter.
 """
 
 from __future__ import annotations
@@ -45,7 +46,11 @@ def program(question: str, thoughts: str = "default") -> Generator[str, list[str
         chain, sign = compare_digits(a, b)
         relation = ("left" if sign == "<" else "right") if horizontal else ("above" if sign == "<" else "below")
         letter = options.get(relation, "")
-        yield answer(letter, thought=f"{axis}: {a} vs {b}; {chain}; so {relation}; {relation} is ({letter}).")
+        # The options restated word-first ("right (A)") just before the decision, so the letter after
+        # the decided word is a copy of what followed that word a few tokens back (an induction step),
+        # not a lookup of the letter before it in the question: the student failed at that lookup.
+        listed = ", ".join(f"{text} ({key})" for key, text in _OPTION.findall(question))
+        yield answer(letter, thought=f"{listed}; {axis}: {a} vs {b}; {chain}; so {relation} ({letter}).")
         return
     relation = ("left" if xs < xr else "right") if horizontal else ("above" if ys < yr else "below")
     yield answer(

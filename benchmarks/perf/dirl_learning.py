@@ -78,6 +78,9 @@ class LearningConfig:
         eval_every: Steps between held-out evals of ``curve_episodes`` episodes per family (0: none).
         seed: Seed of the weights, the batch order and the bootstrap.
         threads: Torch threads.
+        init: A checkpoint to start SFT from (e.g. an earlier run's ``sft/``: a longer run in two legs,
+            each with its own warm-up and cosine); empty: the fresh ``base/``. The untrained floor is
+            ``base/`` either way.
     """
 
     families: tuple[str, ...] = ("Relation2D", "SpatialConfiguration")
@@ -97,6 +100,7 @@ class LearningConfig:
     curve_episodes: int = 48
     seed: int = 0
     threads: int = 1
+    init: str = ""
 
     def __post_init__(self) -> None:
         unknown = [f for f in self.families if f not in FAMILY_TOOLS]
@@ -108,6 +112,8 @@ class LearningConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
+        if self.init and not (Path(self.init) / "config.json").is_file():
+            raise ValueError(f"init {self.init!r} is not a checkpoint folder (no config.json); give an sft/ folder")
 
 
 # ---------------------------------------------------------------------------- envs and episodes
@@ -359,7 +365,7 @@ def run(config: LearningConfig, out: Path, progress: Any = print) -> dict[str, A
     lengths = [len(d.input_ids) for d in data]
     progress(f"{len(data)} teacher episodes, tokens per episode median {int(np.median(lengths))} max {max(lengths)}, "
              f"{time.perf_counter() - clock:.0f} s")
-    model = AutoModelForImageTextToText.from_pretrained(base)
+    model = AutoModelForImageTextToText.from_pretrained(config.init or base)
     sft = out / "sft"
 
     def save() -> None:
@@ -396,7 +402,7 @@ def run(config: LearningConfig, out: Path, progress: Any = print) -> dict[str, A
 
 
 def plot(out: Path) -> None:
-    """``learning.png``: the training loss per step and the held-out accuracy of the curve evals."""
+    """``learning.png``: the training loss per step and the held-out accuracy of the curve evals and the final one."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -405,6 +411,9 @@ def plot(out: Path) -> None:
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     steps = [r for r in records if "loss" in r and "eval" not in r]
     evals = [r for r in records if r.get("eval") == "curve"]
+    final = [r for r in records if r.get("eval") == "final"]
+    if final and steps:  # the last point: the final eval's SFT accuracy at the last step
+        evals.append({"step": steps[-1]["step"], **{f: row["sft"] for f, row in final[-1]["families"].items()}})
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     left.plot([r["step"] for r in steps], [r["loss"] for r in steps], linewidth=0.6)
     left.set(yscale="log", xlabel="step", ylabel="loss (assistant tokens)", title="SFT loss")
