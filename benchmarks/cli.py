@@ -342,6 +342,11 @@ def _dirl(args: argparse.Namespace) -> int:
     return int(commands.dirl_command(args))
 
 
+def _dirl_step(text: str) -> int | str:
+    """A DIRL step id: a number, or ``A`` (the ablation arm)."""
+    return int(text) if text.isdigit() else text.upper()
+
+
 def _add_dirl(sub: argparse._SubParsersAction) -> None:
     dirl = sub.add_parser(
         "dirl",
@@ -354,13 +359,14 @@ def _add_dirl(sub: argparse._SubParsersAction) -> None:
     )
     dirl.add_argument("--config", required=True, help="tiny (CPU), paper (Qwen2.5-VL-3B, GPUs) or a JSON file")
     dirl.add_argument("--out", help="run folder (created; resumed if it holds this config); needed unless --dry-run")
-    dirl.add_argument("--step", type=int, action="append", choices=[0, 1, 2, 3, 4],
-                      help="run only this step (repeatable); its inputs must exist (default: every step)")
+    dirl.add_argument("--step", type=_dirl_step, action="append", choices=[0, 1, 2, 3, 4, "A"],
+                      help="run only this step (repeatable; A: the ablation arm, GRPO from the base); its inputs "
+                      "must exist (default: every step, and A when the config has ablation on)")
     dirl.add_argument("--dry-run", action="store_true",
                       help="validate the config and build every step's trainer with a tiny stand-in model, then exit "
                       "(nothing is trained; a scratch folder under --out or a temporary one)")
     dirl.add_argument(
-        "--write-step-config", type=int, choices=[0, 1, 3, 4], metavar="N",
+        "--write-step-config", type=_dirl_step, choices=[0, 1, 3, 4, "A"], metavar="N",
         help="write step N's resolved config (models and data filled in) to OUT/<step folder>.json and exit, for "
         "`accelerate launch -m agents.dirl.grpo --config OUT/4-grpo.json --out OUT/4-grpo` (docs/dirl.md)",
     )

@@ -15,12 +15,22 @@ import torch
 
 from agents.dirl.collect import CollectConfig, FormatDataConfig, collected_datasets, run_collect, run_format_data
 from agents.dirl.common import read_metrics
-from agents.dirl.config import PRESETS, PRESETS_DIR, STEP_NAMES, dirl_config_from_dict, load_dirl_config
+from agents.dirl.config import (
+    PRESETS,
+    PRESETS_DIR,
+    STEP_NAMES,
+    ablation_step_config,
+    dirl_config_from_dict,
+    load_dirl_config,
+)
 from agents.dirl.pipeline import run_pipeline
+from agents.dirl.plots import dirl_curve
 from agents.traces import read_dataset, write_dataset
 from benchmarks.cli import main
 from tests.fixtures_trl import one_torch_thread  # noqa: F401  (autouse: torch on one thread here)
 
+FAULTS = {"roborefer": {"rate": 0.5, "kinds": ["failure"]}}
+"""The suite's faults: half the pointing calls answer ``Detected 0 instance(s)`` (the real model's failure)."""
 REFLOC = "SpaceTools-Synth-RefLocation-v0"
 RELATION = "SpaceTools-Synth-Relation2D-v0"
 
@@ -112,6 +122,7 @@ def _shortened_tiny() -> dict:
     data["step2"].update(episodes_per_env=3, policy_episodes_per_env=2)
     data["step3"].update(max_steps=4, save_steps=2, logging_steps=1)
     data["eval"].update(episodes=2)
+    data["faults"] = FAULTS  # the shipped tiny has none; the suite's run covers the faulted training and eval
     return data
 
 
@@ -161,11 +172,57 @@ def test_a_bad_config_file_names_the_file_the_field_and_the_fix(tmp_path, capsys
 def test_the_paper_config_builds_every_trainer_with_a_tiny_stand_in(tmp_path, capsys):
     assert main(["dirl", "--config", "paper", "--dry-run", "--out", str(tmp_path), "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert "config 'paper' is valid; 3 trainers built" in out
+    assert "config 'paper' is valid; 4 trainers built" in out
     assert ("step 1 (1-pointing-grpo): GRPOTrainer built, max_steps 937, lr 1e-06, per-device batch 4 x "
             "accumulation 10") in out
     assert "step 3 (3-sft): SFTTrainer built, max_steps 3000, lr 2e-05" in out
     assert "step 4 (4-grpo): GRPOTrainer built, max_steps 85, lr 1e-06" in out
+    assert "step A (A-grpo-from-base): GRPOTrainer built, max_steps 1022, lr 1e-06" in out  # 937 + 85
+
+
+def test_the_ablation_arm_is_step_4_with_the_grpo_budget_of_steps_1_and_4(tmp_path, capsys):
+    config = dirl_config_from_dict(_shortened_tiny(), "x")
+    arm = ablation_step_config(config)
+    assert arm.max_steps == config.step1.max_steps + config.step4.max_steps == 4
+    assert (arm.env_ids, arm.learning_rate, arm.num_generations) == (
+        config.step4.env_ids, config.step4.learning_rate, config.step4.num_generations)
+    assert arm.env_kwargs == {**config.step4.env_kwargs, "tool_options": {"faults": FAULTS}}
+    # Step 1 plays 8 completions per step, step 4 only 4: the arm keeps step 4's batch, matches the total.
+    data = _shortened_tiny()
+    data["step4"]["gradient_accumulation_steps"] = 1
+    arm = ablation_step_config(dirl_config_from_dict(data, "x"))
+    assert (arm.max_steps, arm.completions_per_process) == (6, 4)  # 2 x 8 + 2 x 4 = 24 = 6 x 4
+    data = _shortened_tiny()
+    data["ablation"] = False
+    path = tmp_path / "off.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=r"step A \(the ablation arm\) is off in config 'tiny'; set \"ablation\""):
+        run_pipeline(load_dirl_config(path), tmp_path / "run", steps=["A"])
+    data["ablation"] = "yes"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=rf"{path}: ablation must be true or false"):
+        load_dirl_config(path)
+
+
+def test_bad_faults_are_refused_when_the_config_is_read(tmp_path):
+    path = tmp_path / "mine.json"
+    cases = [
+        ({"roborfer": {"rate": 0.5}}, r"faults \(with step4.env_kwargs\): fault key 'roborfer' names no exposed tool"),
+        ({"roborefer": {"rate": 0.0}}, r"faults: no tool has a rate above 0, so nothing would be faulted"),
+        ({"sam2": {"rate": 0.5, "kinds": ["failure"]}}, r"a 'failure' cannot be injected into 'sam2.segment_from"),
+        ({"roborefer": {"rate": 2.0}}, r"faults\['roborefer'\]"),
+    ]
+    for faults, message in cases:
+        data = _shortened_tiny()
+        data["faults"] = faults
+        path.write_text(json.dumps(data))
+        with pytest.raises(ValueError, match=rf"{path}: .*{message}"):
+            load_dirl_config(path)
+    data = _shortened_tiny()
+    data["step4"]["env_kwargs"]["tool_options"] = {"faults": FAULTS}
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=r"step4.env_kwargs.tool_options.faults and faults are both set; keep faults"):
+        load_dirl_config(path)
 
 
 # ---------------------------------------------------------------------------- the whole tiny pipeline
@@ -191,7 +248,7 @@ def test_every_step_writes_its_checkpoint_config_and_finite_metrics(tiny_run):
     git = json.loads((run / "git.json").read_text())
     assert len(git["revision"]) == 40 and isinstance(git["dirty"], bool)
     assert load_dirl_config(run / "config.json") == load_dirl_config(tiny_run[0])
-    for step in (0, 1, 3, 4):
+    for step in (0, 1, 3, 4, "A"):
         folder = run / STEP_NAMES[step]
         assert (folder / "final" / "model.safetensors").is_file() and (folder / "config.json").is_file()
         lines = read_metrics(folder / "metrics.jsonl")
@@ -201,14 +258,23 @@ def test_every_step_writes_its_checkpoint_config_and_finite_metrics(tiny_run):
                 assert value is not None, (folder, key)  # JsonlMetrics writes a non-finite float as null
                 if isinstance(value, float):
                     assert math.isfinite(value), (folder, key)
-    for step in (1, 4):
+    for step in (1, 4, "A"):
         keys = set().union(*read_metrics(run / STEP_NAMES[step] / "metrics.jsonl"))
         assert {"reward/env", "tools/calls_per_episode", "rollout/turns", "loss/total"} <= keys
     # Steps 1 and 3 start from the shared base, step 4 from step 3 (the configs the steps saved say so).
     base = str(run / "0-base" / "final")
     assert json.loads((run / "1-pointing-grpo" / "config.json").read_text())["model"] == base
     assert json.loads((run / "3-sft" / "config.json").read_text())["model"] == base
-    assert json.loads((run / "4-grpo" / "config.json").read_text())["model"] == str(run / "3-sft" / "final")
+    step4 = json.loads((run / "4-grpo" / "config.json").read_text())
+    assert step4["model"] == str(run / "3-sft" / "final")
+    # The ablation arm: step 4's section from the shared base, steps 1 + 4 of budget; both train under the faults.
+    arm = json.loads((run / "A-grpo-from-base" / "config.json").read_text())
+    assert arm["model"] == base and arm["max_steps"] == 4
+    assert {k: v for k, v in arm.items() if k not in ("model", "max_steps")} == {
+        k: v for k, v in step4.items() if k not in ("model", "max_steps")}
+    assert max(m["step"] for m in read_metrics(run / "A-grpo-from-base" / "metrics.jsonl")) == 4
+    assert step4["env_kwargs"]["tool_options"] == {"faults": FAULTS}
+    assert "tool_options" not in json.loads((run / "1-pointing-grpo" / "config.json").read_text())["env_kwargs"]
     policy = json.loads((run / "2-traces" / "config.json").read_text())["policy"]
     assert policy == str(run / "1-pointing-grpo" / "final")
     timing = json.loads((run / "timing.json").read_text())
@@ -222,6 +288,9 @@ def test_parameters_moved_from_the_base_and_the_vision_tower_stayed(tiny_run):
     assert moved and any("layers" in k for k in moved)
     assert any(not torch.equal(init[k], base[k]) for k in init if "visual" not in k)
     assert all(torch.equal(init[k], final[k]) for k in init if "visual" in k)  # frozen in every step
+    arm = _weights(run / "A-grpo-from-base" / "final")
+    assert any("layers" in k and not torch.equal(base[k], arm[k]) for k in base if "visual" not in k)
+    assert all(torch.equal(init[k], arm[k]) for k in init if "visual" in k)
 
 
 def test_traces_are_collected_in_both_formats_with_the_mix_logged(tiny_run):
@@ -238,16 +307,53 @@ def test_traces_are_collected_in_both_formats_with_the_mix_logged(tiny_run):
 def test_held_out_evaluations_are_eval_runs_and_the_plots_are_written(tiny_run):
     _, run = tiny_run
     scores = json.loads((run / "eval" / "scores.json").read_text())
-    assert sorted(scores) == ["0-base", "1-pointing-grpo", "3-sft", "4-grpo"]
+    assert sorted(scores) == ["0-base", "1-pointing-grpo", "3-sft", "4-grpo", "A-grpo-from-base", "faulted"]
+    scores.pop("faulted")
     for name, families in scores.items():
         summary = json.loads((run / "eval" / name / "summary.json").read_text())
         manifest = json.loads((run / "eval" / name / "manifest.json").read_text())
         assert summary["complete"] and summary["agent"] == "hf" and summary["expected"] == 4
         assert manifest["agent"]["kwargs"]["model"] == str(run / name / "final")
         assert sorted(families) == ["RefLocation", "Relation2D"] and all(f["n"] == 2 for f in families.values())
-    for plot in ("learning_curves", "tool_rates", "heldout_scores"):
+    for plot in ("learning_curves", "tool_rates", "heldout_scores", "ablation", "recovery"):
         data = (run / "plots" / f"{plot}.png").read_bytes()
         assert data.startswith(b"\x89PNG") and len(data) > 5000
+    # The ablation plot's DIRL curve: step 1's updates 1-2, then step 4's as updates 3-4 (the arm's 1-4).
+    metrics = {name: read_metrics(run / name / "metrics.jsonl") for name in ("1-pointing-grpo", "4-grpo")}
+    steps, rewards = dirl_curve(metrics, offset=2)
+    assert steps == [1, 2, 3, 4] and rewards[2:] == [m["reward/env"] for m in metrics["4-grpo"] if "reward/env" in m]
+
+
+def test_faulted_held_out_evals_report_recovery_before_and_after_step_4(tiny_run):
+    _, run = tiny_run
+    faulted = json.loads((run / "eval" / "scores.json").read_text())["faulted"]
+    assert sorted(faulted) == ["0-base", "3-sft", "4-grpo", "A-grpo-from-base", "teacher"]
+    for name, row in faulted.items():
+        folder = run / "eval" / "faulted" / name
+        summary = json.loads((folder / "summary.json").read_text())
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert summary["complete"] and summary["expected"] == 4
+        assert manifest["env_kwargs"]["tool_options"] == {"faults": FAULTS}
+        # The same items and seeds as the clean evaluation.
+        records = [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines()]
+        assert sorted(r["seed"] for r in records) == sorted(
+            json.loads(line)["seed"] for line in (run / "eval" / "0-base" / "results.jsonl").read_text().splitlines())
+        faulted_calls = sum(bool(c.get("fault")) for r in records for turn in r["trajectory"]["tool_calls"]
+                            for c in turn)
+        assert (row["recovery"] is None) == (faulted_calls == 0)  # a model that called no tool met no fault
+        assert row["recovery"] == summary["stats"].get("recovery")  # the eval runner's own figure
+    teacher = faulted["teacher"]["recovery"]  # the tool-program agent calls on every episode: it meets faults
+    assert teacher is not None and teacher["faulted_episodes"] > 0 and 0.0 <= teacher["recovery_rate"] <= 1.0
+    assert set(teacher["by_kind"]) == {"failure"}
+    # The flag is in the records, never in what the model read.
+    lines = (run / "eval" / "faulted" / "teacher" / "results.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    flagged = [c for r in records for turn in r["trajectory"]["tool_calls"] for c in turn if c.get("fault")]
+    assert flagged and all(c["fault"] == "failure" for c in flagged)
+    texts = json.dumps([r["trajectory"]["messages"] for r in records])
+    assert "fault" not in texts.lower() and "Detected 0 instance(s)" in texts
+    # The clean evaluations stay exact.
+    assert "tool_options" not in json.loads((run / "eval" / "4-grpo" / "manifest.json").read_text())["env_kwargs"]
 
 
 def test_a_rerun_skips_finished_steps_and_same_seed_gives_same_metrics(tiny_run, tmp_path):

@@ -5,7 +5,9 @@ A config is one JSON object (``agents/dirl/configs/tiny.json``, ``paper.json``, 
     {"name": ..., "base_model": "tiny:qwen2_5_vl", "seed": 0,
      "step0_data": {FormatDataConfig}, "step0": {SFTStepConfig},     # null for an instruction-tuned base
      "step1": {GRPOStepConfig}, "step2": {CollectConfig}, "step3": {SFTStepConfig}, "step4": {GRPOStepConfig},
-     "eval": {EvalSpec}}
+     "eval": {EvalSpec},
+     "ablation": true,                                               # the arm A-grpo-from-base
+     "faults": null}                                                 # or {"roborefer": {"rate": 0.5, ...}}
 
 :func:`load_dirl_config` reads a preset name or a file; every unknown key is named with its closest
 field and the section it is in (``paper.json: step3: unknown SFTStepConfig field 'learning_rat'; did
@@ -28,6 +30,16 @@ Decisions made here, with the reason:
   :func:`agents.models.tiny.write_checkpoint` into the run folder (the CPU stand-in); the shipped
   tiny config uses the ``learn`` size (digits one per token, 4 image tokens), the kit's preset
   made for learning on a CPU, not the plumbing default.
+- ``ablation`` (the paper's ablation: full-tool GRPO straight from the base) is not a sixth section
+  of hyperparameters but step 4's section run from the shared base with DIRL's whole GRPO budget
+  (:func:`ablation_step_config`): an arm with its own learning rate or group size would compare two
+  recipes, not "with or without steps 1-3". Its held-out evaluation always runs (the arm exists to
+  be compared), so ``eval.steps`` does not list it.
+- ``faults`` is a :class:`~tool_backends.faults.ToolFaults` mapping merged into the ``tool_options``
+  of step 4 and the ablation arm (training) and of the faulted held-out evaluation only; the clean
+  held-out evaluation, steps 1-3 and the traces stay exact, so every other number reads as without
+  it. It is checked here against the tools step 4 exposes (``gym.make`` of its first env), so a bad
+  key fails when the config is read, not after three steps of training.
 """
 
 from __future__ import annotations
@@ -49,8 +61,13 @@ PRESETS = ("tiny", "paper")
 POINTING_TOOLS = ("roborefer.detect_one",)
 """Step 1's tool set: the point tool only, as the paper's first IRL stage."""
 TINY_PREFIX = "tiny:"
-STEP_NAMES = {0: "0-base", 1: "1-pointing-grpo", 2: "2-traces", 3: "3-sft", 4: "4-grpo"}
-"""Step number -> its folder in the run folder."""
+ABLATION = "A"
+"""The ablation arm's step id (``--step A``): full-tool GRPO from the shared base."""
+STEP_NAMES: dict[int | str, str] = {0: "0-base", 1: "1-pointing-grpo", 2: "2-traces", 3: "3-sft", 4: "4-grpo",
+                                    ABLATION: "A-grpo-from-base"}
+"""Step id -> its folder in the run folder."""
+FAULTED_STEPS: tuple[int | str, ...] = (0, 3, 4, ABLATION)
+"""Checkpoints evaluated again under ``faults`` (the base, before and after step 4, the arm)."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +131,12 @@ class DIRLConfig:
         step3: Step 3, SFT on the collected traces (its ``datasets`` are added to step 2's).
         step4: Step 4, interactive GRPO with all tools.
         eval: The held-out evaluation after each step.
+        ablation: Also run the arm ``A-grpo-from-base``: step 4's GRPO from the shared base with the
+            GRPO budget of steps 1 and 4 together (:func:`ablation_step_config`).
+        faults: Seeded tool faults (a :class:`~tool_backends.faults.ToolFaults` mapping, e.g.
+            ``{"roborefer": {"rate": 0.5, "kinds": ["failure"]}}``) that step 4 and the arm train
+            against, and a second, faulted held-out evaluation (``eval/faulted/``) with the
+            recovery figure; None: exact tools everywhere.
     """
 
     name: str
@@ -126,6 +149,8 @@ class DIRLConfig:
     step0: SFTStepConfig | None = None
     step0_data: FormatDataConfig | None = None
     seed: int = 0
+    ablation: bool = False
+    faults: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.base_model, str) or not self.base_model:
@@ -149,6 +174,10 @@ class DIRLConfig:
         if tools is None or tuple(tools) != POINTING_TOOLS:
             raise ValueError(f"step1.env_kwargs.tools must be {list(POINTING_TOOLS)} (point-tool GRPO), got {tools!r}")
         self._check_pixels()
+        if not isinstance(self.ablation, bool):
+            raise ValueError(f"ablation must be true or false (run the arm A-grpo-from-base), got {self.ablation!r}")
+        if self.faults is not None:
+            object.__setattr__(self, "faults", self._checked_faults())
         for name in ("step0_data", "step0", "step1", "step2", "step3", "step4", "eval"):
             section = getattr(self, name)
             if section is not None and getattr(section, "seed", self.seed) != self.seed:
@@ -177,6 +206,31 @@ class DIRLConfig:
                         "equal"
                     )
 
+    def _checked_faults(self) -> dict[str, Any]:
+        """``faults`` as plain JSON data, parsed, with at least one rate above 0, valid for step 4's tools."""
+        import gymnasium as gym
+
+        import spacetools_env  # noqa: F401  (registers the ids)
+        from tool_backends.faults import ToolFaults
+
+        try:
+            data = json.loads(json.dumps(self.faults))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"faults must be JSON data (it is saved with the run): {exc}") from None
+        parsed = ToolFaults.parse(data, "faults")
+        if not any(spec.rate > 0 for spec in parsed.specs.values()):
+            raise ValueError("faults: no tool has a rate above 0, so nothing would be faulted; give a spec such as "
+                             '{"roborefer": {"rate": 0.5, "kinds": ["failure"]}}, or set faults to null')
+        for name, section in (("step4", self.step4.env_kwargs), ("eval", self.eval.env_kwargs or {})):
+            if "faults" in (section.get("tool_options") or {}):
+                raise ValueError(f"{name}.env_kwargs.tool_options.faults and faults are both set; keep faults only "
+                                 "(it reaches step 4, the arm and the faulted evaluation, not the clean one)")
+        try:  # the env checks every key against the tools it exposes (FaultInjectingClient)
+            gym.make(self.step4.env_ids[0], **with_faults(self.step4.env_kwargs, data)).close()
+        except ValueError as exc:
+            raise ValueError(f"faults (with step4.env_kwargs): {exc}") from None
+        return dict(data)
+
     @property
     def tiny_model(self) -> tuple[str, str]:
         """(family, size) of a ``tiny:<family>[:<size>]`` base (size ``default`` when not given)."""
@@ -191,6 +245,31 @@ class DIRLConfig:
     def to_dict(self) -> dict[str, Any]:
         """The config as JSON data (what :func:`load_dirl_config` reads back to an equal config)."""
         return config_dict(self)
+
+
+def with_faults(env_kwargs: Mapping[str, Any], faults: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``env_kwargs`` with ``faults`` merged into its ``tool_options`` (a copy; unchanged when None)."""
+    merged = json.loads(json.dumps(dict(env_kwargs)))
+    if faults is not None:
+        merged["tool_options"] = {**(merged.get("tool_options") or {}), "faults": json.loads(json.dumps(faults))}
+    return merged
+
+
+def ablation_step_config(config: DIRLConfig) -> GRPOStepConfig:
+    """The ablation arm's GRPO config: step 4's, with the GRPO budget of steps 1 and 4 together.
+
+    ``max_steps`` is ``step1.max_steps + step4.max_steps`` when the two steps play the same
+    completions per optimizer step (one update per step, so updates and rollouts both match). When
+    they differ, the arm keeps step 4's batch (its hyperparameters are step 4's) and takes as many
+    steps as match the total completions, rounded up: ``ceil((step1.max_steps x c1 + step4.max_steps x
+    c4) / c4)``; the updates then differ, and the docs say so. ``model`` is filled in by the pipeline
+    (the shared base), ``env_kwargs`` carry ``faults`` when set.
+    """
+    one, four = config.step1, config.step4
+    c1, c4 = one.completions_per_process, four.completions_per_process
+    total = one.max_steps * c1 + four.max_steps * c4
+    steps = one.max_steps + four.max_steps if c1 == c4 else -(-total // c4)
+    return dataclasses.replace(four, max_steps=steps, env_kwargs=with_faults(four.env_kwargs, config.faults))
 
 
 # ---------------------------------------------------------------------------- reading configs

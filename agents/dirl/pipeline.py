@@ -10,19 +10,32 @@
     out/2-traces/            trace collection (agents.dirl.collect: policy/, teacher/, trl/, sharegpt/, mix.json)
     out/3-sft/               SFT on the traces
     out/4-grpo/              GRPO with all tools
+    out/A-grpo-from-base/    the ablation arm (``ablation``): step 4's GRPO from the shared base, DIRL's GRPO budget
     out/eval/<step folder>/  held-out eval of that step's checkpoint (results.jsonl, manifest.json, summary.json)
-    out/eval/scores.json     per step, per family: score, its standard error, valid tool-call rate, calls
+    out/eval/faulted/<...>/  with ``faults``: the base, steps 3, 4 and A again under the faults, and ``teacher``
+                             (the tool-program agent on the same faulted episodes, the reference)
+    out/eval/scores.json     per step, per family: score, its standard error, valid tool-call rate, calls; with
+                             ``faults`` also ``"faulted"``: per step, its families and ``recovery``
     out/plots/*.png          learning curves, tool-call rates, held-out scores (agents.dirl.plots)
     out/timing.json          wall seconds per step (and per evaluation) of this folder's runs
 
 Order and resumption: steps run in order; each step function skips a finished folder and resumes a
 killed one from its last checkpoint (:func:`agents.dirl.sft.run_sft`, :func:`agents.dirl.grpo.run_grpo`;
 the eval runner and the collection resume by themselves), so re-running the same command after a
-crash continues where it stopped. ``steps`` runs a subset (``--step N``); a step whose input is
-not there yet is an error naming the step to run first.
+crash continues where it stopped. ``steps`` runs a subset (``--step N``, ``--step A``); a step whose
+input is not there yet is an error naming the step to run first.
 
-Checkpoints: step 0's output is the shared base; steps 1 and 3 start from it, step 2's policy is
-step 1's output and step 4 starts from step 3's (the config's ``model`` fields are replaced; see
+Faults (``faults``): step 4 and the arm train with the faults in their env options; after the
+base, step 3, step 4 and the arm, a second held-out evaluation on the same items and seeds runs
+with the faults (``eval/faulted/<step folder>``), and once the tool-program agent on them
+(``eval/faulted/teacher``): its recovery rate says what the faulted episodes allow a scripted
+agent. The faults are drawn from each episode's reset seed and call number, so every checkpoint
+meets the same faults as long as it makes the same calls. The fault flag stays in the records
+(the env never shows it to the model).
+
+Checkpoints: step 0's output is the shared base; steps 1 and 3 start from it (and the ablation arm
+``A``, run after step 4 when ``ablation`` is on), step 2's policy is step 1's output and step 4
+starts from step 3's (the config's ``model`` fields are replaced; see
 :mod:`agents.dirl.config`). :func:`resolved_step_config` is each step's config as run;
 :func:`write_step_config` writes it for a step launched by hand (``accelerate launch``, docs/dirl.md).
 
@@ -44,11 +57,21 @@ from typing import Any
 
 from agents.dirl.collect import collected_datasets, run_collect, run_format_data
 from agents.dirl.common import config_dict, save_config
-from agents.dirl.config import STEP_NAMES, TINY_PREFIX, DIRLConfig
-from agents.dirl.plots import EVAL_DIR, heldout_table, write_plots
+from agents.dirl.config import (
+    ABLATION,
+    FAULTED_STEPS,
+    STEP_NAMES,
+    TINY_PREFIX,
+    DIRLConfig,
+    ablation_step_config,
+    with_faults,
+)
+from agents.dirl.plots import EVAL_DIR, FAULTED_DIR, TEACHER, faulted_table, heldout_table, write_plots
 
 Log = Callable[[str], None]
-STEPS = (0, 1, 2, 3, 4)
+Step = int | str
+STEPS: tuple[Step, ...] = (0, 1, 2, 3, 4, ABLATION)
+"""Every step id in the order they run (the ablation arm last: it needs only the base)."""
 FINAL = "final"
 
 
@@ -56,7 +79,7 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def step_folder(out: Path, step: int) -> Path:
+def step_folder(out: Path, step: Step) -> Path:
     """The folder of step ``step`` in the run folder ``out``."""
     return out / STEP_NAMES[step]
 
@@ -68,8 +91,8 @@ def base_checkpoint(config: DIRLConfig, out: Path) -> Path:
     return _initial_model(config, out)
 
 
-def step_checkpoint(config: DIRLConfig, out: Path, step: int) -> Path:
-    """The checkpoint step ``step`` (0, 1, 3 or 4) leaves behind."""
+def step_checkpoint(config: DIRLConfig, out: Path, step: Step) -> Path:
+    """The checkpoint step ``step`` (0, 1, 3, 4 or ``A``) leaves behind."""
     if step == 0:
         return base_checkpoint(config, out)
     if step == 2:
@@ -92,7 +115,7 @@ def _initial_model(config: DIRLConfig, out: Path) -> Path:
     return folder
 
 
-def _need(path: Path, step: int, needed_by: int) -> Path:
+def _need(path: Path, step: Step, needed_by: Step) -> Path:
     if not path.exists():
         raise FileNotFoundError(f"step {needed_by} needs {path}, written by step {step} ({STEP_NAMES[step]}); "
                                 f"run --step {step} first (or the whole pipeline)")
@@ -100,7 +123,7 @@ def _need(path: Path, step: int, needed_by: int) -> Path:
 
 
 # ---------------------------------------------------------------------------- the steps
-def resolved_step_config(config: DIRLConfig, out: Path, step: int, progress: bool = True) -> Any:
+def resolved_step_config(config: DIRLConfig, out: Path, step: Step, progress: bool = True) -> Any:
     """Step ``step``'s own config as the pipeline runs it in ``out``: its inputs (models, data) filled in.
 
     Step 0's data (:class:`~agents.dirl.collect.FormatDataConfig`) is played by :func:`run_step`
@@ -130,11 +153,14 @@ def resolved_step_config(config: DIRLConfig, out: Path, step: int, progress: boo
         return dataclasses.replace(config.step3, model=str(base), datasets=datasets)
     if step == 4:
         sft = _need(step_checkpoint(config, out, 3), 3, 4)
-        return dataclasses.replace(config.step4, model=str(sft), progress=progress)
+        return dataclasses.replace(config.step4, model=str(sft), progress=progress,
+                                   env_kwargs=with_faults(config.step4.env_kwargs, config.faults))
+    if step == ABLATION:
+        return dataclasses.replace(ablation_step_config(config), model=str(base), progress=progress)
     raise ValueError(f"unknown step {step}; the steps are {list(STEPS)}")
 
 
-def run_step(config: DIRLConfig, out: Path, step: int, log: Log = _stderr, progress: bool = True) -> Path:
+def run_step(config: DIRLConfig, out: Path, step: Step, log: Log = _stderr, progress: bool = True) -> Path:
     """Run (or resume, or skip when finished) step ``step`` in ``out``; returns its output folder or checkpoint."""
     from agents.dirl.grpo import run_grpo
     from agents.dirl.sft import run_sft
@@ -150,7 +176,7 @@ def run_step(config: DIRLConfig, out: Path, step: int, log: Log = _stderr, progr
     return (run_sft if step == 3 else run_grpo)(resolved, folder)
 
 
-def write_step_config(config: DIRLConfig, out: Path, step: int) -> Path:
+def write_step_config(config: DIRLConfig, out: Path, step: Step) -> Path:
     """Write step ``step``'s resolved config to ``out/<step folder>.json`` (for ``accelerate launch``); returns it.
 
     The step run that way into ``out/<step folder>`` then holds the config the pipeline would
@@ -163,8 +189,12 @@ def write_step_config(config: DIRLConfig, out: Path, step: int) -> Path:
     return save_config(resolved, out / f"{STEP_NAMES[step]}.json")
 
 
-def evaluate_step(config: DIRLConfig, out: Path, step: int, progress: bool = True) -> Any:
-    """The held-out evaluation of step ``step``'s checkpoint into ``out/eval/<step folder>`` (resumed); its Summary."""
+def evaluate_step(config: DIRLConfig, out: Path, step: Step, progress: bool = True, faulted: bool = False) -> Any:
+    """The held-out evaluation of step ``step``'s checkpoint into ``out/eval/<step folder>`` (resumed); its Summary.
+
+    ``faulted``: the same items and seeds with ``config.faults`` in the env's ``tool_options``, into
+    ``out/eval/faulted/<step folder>`` (its summary then has ``recovery`` when a call faulted).
+    """
     from benchmarks.eval import EvalConfig, run_eval
 
     spec = config.eval
@@ -173,9 +203,37 @@ def evaluate_step(config: DIRLConfig, out: Path, step: int, progress: bool = Tru
     options = {**_budgets(config.step4), **spec.agent_kwargs, "model": str(checkpoint)}
     return run_eval(EvalConfig(
         agent="hf", agent_kwargs=options, suite=",".join(spec.env_ids),
-        out=out / EVAL_DIR / STEP_NAMES[step], episodes=spec.episodes, split=spec.split, seed=spec.seed,
-        env_kwargs=config.eval_env_kwargs, batch_size=spec.batch_size, progress=progress,
+        out=_eval_folder(out, STEP_NAMES[step], faulted), episodes=spec.episodes, split=spec.split, seed=spec.seed,
+        env_kwargs=_eval_env_kwargs(config, faulted), batch_size=spec.batch_size, progress=progress,
     ))
+
+
+def evaluate_teacher_faulted(config: DIRLConfig, out: Path, progress: bool = True) -> Any:
+    """The tool-program agent on the faulted held-out episodes (``out/eval/faulted/teacher``): the reference.
+
+    A checkpoint that never calls a tool meets no fault (its ``recovery`` is absent); the teacher
+    calls on every episode, so its recovery rate says what these faulted episodes allow.
+    """
+    from benchmarks.eval import EvalConfig, run_eval
+
+    spec = config.eval
+    return run_eval(EvalConfig(
+        agent="tool-program", suite=",".join(spec.env_ids), out=_eval_folder(out, TEACHER, True),
+        episodes=spec.episodes, split=spec.split, seed=spec.seed, env_kwargs=_eval_env_kwargs(config, True),
+        batch_size=spec.batch_size, progress=progress,
+    ))
+
+
+def _eval_folder(out: Path, name: str, faulted: bool) -> Path:
+    return out / EVAL_DIR / FAULTED_DIR / name if faulted else out / EVAL_DIR / name
+
+
+def _eval_env_kwargs(config: DIRLConfig, faulted: bool) -> dict[str, Any]:
+    if not faulted:
+        return config.eval_env_kwargs
+    if config.faults is None:
+        raise ValueError("a faulted evaluation needs faults in the config (DIRLConfig.faults)")
+    return with_faults(config.eval_env_kwargs, config.faults)
 
 
 def _budgets(step: Any) -> dict[str, int]:
@@ -184,45 +242,71 @@ def _budgets(step: Any) -> dict[str, int]:
 
 
 def run_pipeline(
-    config: DIRLConfig, out: Path, steps: Sequence[int] | None = None, *, log: Log = _stderr, progress: bool = True,
+    config: DIRLConfig, out: Path, steps: Sequence[Step] | None = None, *, log: Log = _stderr, progress: bool = True,
 ) -> Path:
-    """Run ``steps`` (default: all) of ``config`` in the run folder ``out``, each followed by its held-out eval.
+    """Run ``steps`` (default: all; ``A`` when ``ablation`` is on) of ``config`` in ``out``, each with its eval.
 
     Returns ``out``. One line per step is logged (start, end, wall seconds); the eval runner shows
-    a progress bar unless ``progress`` is False.
+    a progress bar unless ``progress`` is False. With ``faults``, the steps of
+    :data:`~agents.dirl.config.FAULTED_STEPS` are evaluated a second time under the faults, and
+    the teacher once (:func:`evaluate_teacher_faulted`), each logged with its recovery rate.
 
     Raises:
-        ValueError: ``out`` holds a run of another config, or an unknown step.
+        ValueError: ``out`` holds a run of another config, an unknown step, or ``A`` with ``ablation`` off.
         FileNotFoundError: a step's input (an earlier step's output) is missing.
     """
-    chosen = tuple(STEPS if steps is None else steps)
+    default = STEPS if config.ablation else tuple(s for s in STEPS if s != ABLATION)
+    chosen = tuple(default if steps is None else steps)
     bad = [s for s in chosen if s not in STEPS]
     if bad:
         raise ValueError(f"unknown step(s) {bad}; the steps are {list(STEPS)}")
+    if ABLATION in chosen and not config.ablation:
+        raise ValueError(f"step {ABLATION} (the ablation arm) is off in config {config.name!r}; set \"ablation\": true")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     _claim(config, out)
     (out / "git.json").write_text(json.dumps(git_state(), indent=2) + "\n", encoding="utf-8")
     timing = _read_json(out / "timing.json")
-    for step in sorted(chosen):
+    for step in sorted(set(chosen), key=STEPS.index):
         name = STEP_NAMES[step]
         log(f"[dirl] step {step} ({name}): start")
         started = time.perf_counter()
         result = run_step(config, out, step, log=log, progress=progress)
         timing[name] = round(time.perf_counter() - started, 3)
         log(f"[dirl] step {step} ({name}): done in {timing[name]:.1f} s -> {result}")
-        if step in config.eval.steps:
+        if step in config.eval.steps or step == ABLATION:  # the arm exists to be compared: always evaluated
             started = time.perf_counter()
             summary = evaluate_step(config, out, step, progress=progress)
             timing[f"eval/{name}"] = round(time.perf_counter() - started, 3)
             log(f"[dirl] eval {name}: mean score {summary.mean_score} over {summary.recorded} episodes "
                 f"in {timing[f'eval/{name}']:.1f} s")
+        if config.faults is not None and step in FAULTED_STEPS:
+            started = time.perf_counter()
+            summary = evaluate_step(config, out, step, progress=progress, faulted=True)
+            timing[f"eval/{FAULTED_DIR}/{name}"] = round(time.perf_counter() - started, 3)
+            _log_faulted(log, name, out)
         _write_json(out / "timing.json", timing)
+    if config.faults is not None:
+        evaluate_teacher_faulted(config, out, progress=progress)
+        _log_faulted(log, TEACHER, out)
     folders = [STEP_NAMES[s] for s in STEPS]
-    _write_json(out / EVAL_DIR / "scores.json", heldout_table(out, folders))
-    for plot in write_plots(out, folders):
+    scores: dict[str, Any] = dict(heldout_table(out, folders))
+    if config.faults is not None:
+        scores[FAULTED_DIR] = faulted_table(out, [*folders, TEACHER])
+    _write_json(out / EVAL_DIR / "scores.json", scores)
+    for plot in write_plots(out, folders, dirl_offset=config.step1.max_steps):
         log(f"[dirl] plot {plot}")
     return out
+
+
+def _log_faulted(log: Log, name: str, out: Path) -> None:
+    row = faulted_table(out, [name]).get(name)
+    figure = (row or {}).get("recovery")
+    if figure is None:
+        log(f"[dirl] faulted eval {name}: no call faulted (no tool was called), no recovery figure")
+    else:
+        log(f"[dirl] faulted eval {name}: recovered {figure['recovered']} of {figure['faulted_episodes']} faulted "
+            f"episodes (rate {figure['recovery_rate']:.3f}), correct among them {figure['correct_rate']:.3f}")
 
 
 def _claim(config: DIRLConfig, out: Path) -> None:
@@ -288,7 +372,9 @@ def dry_run(config: DIRLConfig, out: Path, log: Log = _stderr) -> list[str]:
                                 released=(), released_only=False)
     traces = collected_datasets(run_collect(step2, out / "traces", log=quiet, progress=False))
     built: list[str] = []
-    sections: list[tuple[int, Any]] = [(1, config.step1), (3, config.step3), (4, config.step4)]
+    sections: list[tuple[Step, Any]] = [(1, config.step1), (3, config.step3), (4, config.step4)]
+    if config.ablation:
+        sections.append((ABLATION, ablation_step_config(config)))
     if config.step0 is not None and config.step0_data is not None:
         data0 = dataclasses.replace(config.step0_data, env_ids=config.step0_data.env_ids[:1], episodes_per_env=1)
         data = run_format_data(data0, out / "format-data", log=quiet, progress=False)
@@ -296,7 +382,7 @@ def dry_run(config: DIRLConfig, out: Path, log: Log = _stderr) -> list[str]:
     for step, section in sections:
         folder = out / STEP_NAMES[step]
         trainer: Any
-        if step in (0, 3):
+        if step == 0 or step == 3:
             datasets = section.datasets if step == 0 else tuple(str(p) for p in traces)
             trainer = build_sft_trainer(dataclasses.replace(section, model=str(tiny), datasets=datasets), folder)
         else:
