@@ -3,7 +3,8 @@
 The original CV-Bench 2D trace: two pointing calls, then the option letter. With
 ``thoughts="decisions"`` the last thought compares the one coordinate that decides, digit by digit
 (``below (A), above (B); y: 0.461 vs 0.824; 4<8; so above (B)``): the options restated word
-first, the comparison, then the decided word and its letter.
+first (also in the first thought, right after the question), the comparison, then the decided word
+and its letter.
 """
 
 from __future__ import annotations
@@ -33,10 +34,16 @@ def program(question: str, thoughts: str = "default") -> Generator[str, list[str
     options = {text: letter for letter, text in _OPTION.findall(question)}
     if not (set(options) <= {"left", "right", "above", "below"} and len(options) == 2):
         raise ProgramError(f"unexpected options {sorted(options)}")
+    # The options restated word-first ("right (A), left (B)"), so the letter after the decided word is
+    # a copy of what followed that word before (an induction step), not a lookup of the letter before
+    # it in the question. Decision thoughts restate them in the first thought, right after the question
+    # (a short-range copy: restated only at the end, the student wrote them in a fixed order).
+    listed = ", ".join(f"{text} ({key})" for key, text in _OPTION.findall(question))
+    first = f"I need where the {subject} and the {reference} are in the image."
     responses = yield turn(
         call("roborefer.detect_one", obj_name=subject, image_index=0),
         call("roborefer.detect_one", obj_name=reference, image_index=0),
-        thought=f"I need where the {subject} and the {reference} are in the image.",
+        thought=f"{listed}. {first}" if thoughts == "decisions" else first,
     )
     (xs, ys), (xr, yr) = first_point(responses[0]), first_point(responses[1])
     horizontal = "left" in options
@@ -46,10 +53,6 @@ def program(question: str, thoughts: str = "default") -> Generator[str, list[str
         chain, sign = compare_digits(a, b)
         relation = ("left" if sign == "<" else "right") if horizontal else ("above" if sign == "<" else "below")
         letter = options.get(relation, "")
-        # The options restated word-first ("right (A)") just before the decision, so the letter after
-        # the decided word is a copy of what followed that word a few tokens back (an induction step),
-        # not a lookup of the letter before it in the question: the student failed at that lookup.
-        listed = ", ".join(f"{text} ({key})" for key, text in _OPTION.findall(question))
         yield answer(letter, thought=f"{listed}; {axis}: {a} vs {b}; {chain}; so {relation} ({letter}).")
         return
     relation = ("left" if xs < xr else "right") if horizontal else ("above" if ys < yr else "below")
