@@ -388,3 +388,7 @@ def test_a_written_step_config_is_the_one_the_pipeline_ran(tiny_run, capsys):
     ran = json.loads((run / "4-grpo" / "config.json").read_text())
     assert capsys.readouterr().out.strip() == str(run / "4-grpo.json")
     assert {k: v for k, v in written.items() if k != "progress"} == {k: v for k, v in ran.items() if k != "progress"}
+    assert main(["dirl", "--config", str(path), "--out", str(run), "--write-step-config", "A"]) == 0
+    written = json.loads((run / "A-grpo-from-base.json").read_text())
+    ran = json.loads((run / "A-grpo-from-base" / "config.json").read_text())
+    assert {k: v for k, v in written.items() if k != "progress"} == {k: v for k, v in ran.items() if k != "progress"}

@@ -372,7 +372,8 @@ def dry_run(config: DIRLConfig, out: Path, log: Log = _stderr) -> list[str]:
                                 released=(), released_only=False)
     traces = collected_datasets(run_collect(step2, out / "traces", log=quiet, progress=False))
     built: list[str] = []
-    sections: list[tuple[Step, Any]] = [(1, config.step1), (3, config.step3), (4, config.step4)]
+    step4 = dataclasses.replace(config.step4, env_kwargs=with_faults(config.step4.env_kwargs, config.faults))
+    sections: list[tuple[Step, Any]] = [(1, config.step1), (3, config.step3), (4, step4)]
     if config.ablation:
         sections.append((ABLATION, ablation_step_config(config)))
     if config.step0 is not None and config.step0_data is not None:
