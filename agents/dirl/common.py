@@ -81,6 +81,22 @@ def truncate_metrics(path: Path, after_step: int) -> None:
         path.write_text("".join(json.dumps(m, sort_keys=True) + "\n" for m in kept), encoding="utf-8")
 
 
+def is_int(value: Any) -> bool:
+    """An int that is not a bool (JSON's ``true`` is no step count)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    """A finite int or float (not a bool)."""
+    return is_int(value) or (isinstance(value, float) and math.isfinite(value))
+
+
+def check_field(ok: bool, config: str, name: str, value: Any, expected: str) -> None:
+    """Raise ``ValueError("<config>.<name> must be <expected>, got <value>")`` unless ``ok``."""
+    if not ok:
+        raise ValueError(f"{config}.{name} must be {expected}, got {value!r}")
+
+
 def _callback_base() -> type:
     from transformers import TrainerCallback
 

@@ -85,7 +85,6 @@ import argparse
 import difflib
 import json
 import logging
-import math
 import os
 import shutil
 import statistics
@@ -95,7 +94,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agents.dirl.common import JsonlMetrics, checkpoint_step, config_dict, latest_checkpoint, load_config, save_config
+from agents.dirl.common import (
+    JsonlMetrics,
+    check_field,
+    checkpoint_step,
+    config_dict,
+    is_int,
+    is_number,
+    latest_checkpoint,
+    load_config,
+    save_config,
+)
 from agents.models.templates import TEMPLATES
 from spacetools_env.rewards import COMPONENTS
 
@@ -276,17 +285,11 @@ class GRPOStepConfig:
         return self.completions_per_process * num_processes // self.num_generations
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return _is_int(value) or (isinstance(value, float) and math.isfinite(value))
+_is_int, _is_number = is_int, is_number
 
 
 def _check(ok: bool, name: str, value: Any, expected: str) -> None:
-    if not ok:
-        raise ValueError(f"GRPOStepConfig.{name} must be {expected}, got {value!r}")
+    check_field(ok, "GRPOStepConfig", name, value, expected)
 
 
 def _check_env_ids(env_ids: Any) -> None:

@@ -82,7 +82,16 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 from PIL import Image
 
-from agents.dirl.common import JsonlMetrics, checkpoint_step, config_dict, latest_checkpoint, save_config
+from agents.dirl.common import (
+    JsonlMetrics,
+    check_field,
+    checkpoint_step,
+    config_dict,
+    is_int,
+    is_number,
+    latest_checkpoint,
+    save_config,
+)
 from agents.models.render import fit_pixels
 from agents.models.settings import template_name
 from agents.models.templates import TEMPLATES, load_template
@@ -189,17 +198,11 @@ class SFTStepConfig:
         return self.per_device_train_batch_size * self.gradient_accumulation_steps
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return _is_int(value) or (isinstance(value, float) and math.isfinite(value))
+_is_int, _is_number = is_int, is_number
 
 
 def _check(ok: bool, name: str, value: Any, expected: str) -> None:
-    if not ok:
-        raise ValueError(f"SFTStepConfig.{name} must be {expected}, got {value!r}")
+    check_field(ok, "SFTStepConfig", name, value, expected)
 
 
 # ---------------------------------------------------------------------------------------------- encoding
