@@ -452,19 +452,10 @@ def chat_template_text(config: GRPOStepConfig, model_type: str, processor: Any) 
     Raises:
         ValueError: the choice is the checkpoint's own template and it has none.
     """
-    from agents.models.settings import template_name
-    from agents.models.templates import load_template
+    from agents.models.settings import pick_template
 
-    kind, _, value = template_name(config.chat_template, model_type).partition(":")
-    if kind == "shipped":
-        return load_template(value)
-    if kind == "file":
-        return Path(value).read_text(encoding="utf-8")
-    own = getattr(processor, "chat_template", None)
-    if not own:
-        raise ValueError(f"GRPOStepConfig.model: the checkpoint at {config.model} has no chat template; set "
-                         f"chat_template to one of {list(TEMPLATES)} or a .jinja file")
-    return str(own)
+    where = f"GRPOStepConfig.model: the checkpoint at {config.model}"
+    return pick_template(config.chat_template, model_type, processor, where)[1]
 
 
 def build_grpo_trainer(config: GRPOStepConfig, out: Path) -> GRPOTrainer:

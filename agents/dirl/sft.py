@@ -93,8 +93,8 @@ from agents.dirl.common import (
     save_config,
 )
 from agents.models.render import fit_pixels
-from agents.models.settings import template_name
-from agents.models.templates import TEMPLATES, load_template
+from agents.models.settings import pick_template
+from agents.models.templates import TEMPLATES
 from agents.traces import Trace, TraceError, read_dataset
 from agents.traces.trace import assistant_text
 
@@ -403,17 +403,8 @@ def load_examples(config: SFTStepConfig, encoder: SFTEncoder) -> tuple[list[Exam
 # ---------------------------------------------------------------------------------------------- trainer
 def chat_template_of(config: SFTStepConfig, model_type: str, processor: Any) -> str:
     """The template text the eval agent would pick for this checkpoint with ``config.chat_template``."""
-    name = template_name(config.chat_template, model_type)
-    kind, _, value = name.partition(":")
-    if kind == "shipped":
-        return load_template(value)
-    if kind == "file":
-        return Path(value).read_text(encoding="utf-8")
-    own = getattr(processor, "chat_template", None)
-    if not own:
-        raise ValueError(f"SFTStepConfig.model: the checkpoint at {config.model} has no chat template; set "
-                         f"chat_template to one of {list(TEMPLATES)} or a .jinja file")
-    return str(own)
+    where = f"SFTStepConfig.model: the checkpoint at {config.model}"
+    return pick_template(config.chat_template, model_type, processor, where)[1]
 
 
 def freeze_vision(model: Any) -> list[str]:

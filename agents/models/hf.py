@@ -39,7 +39,6 @@ import warnings
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -55,9 +54,8 @@ from agents.models.settings import (
     description,
     manifest_entry,
     parse_settings,
-    template_name,
+    pick_template,
 )
-from agents.models.templates import TEMPLATES, load_template
 from spacetools_env.rollout import Turn
 
 ANSWER_END = "</answer>"
@@ -147,8 +145,8 @@ class HFAgent:
         self.processor = AutoProcessor.from_pretrained(self.path)
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "left"
-        self.template_name, self.chat_template = _pick_template(
-            chat_template, self.model.config.model_type, self.processor, self.path
+        self.template_name, self.chat_template = pick_template(
+            chat_template, self.model.config.model_type, self.processor, f"the checkpoint at {self.path}"
         )
         self.stop_ids = _stop_ids(self.tokenizer, self.model.generation_config)
         self.closers = closing_tokens(self.tokenizer, ANSWER_END)
@@ -423,23 +421,6 @@ def _texts(tokenizer: Any, new: Sequence[Sequence[int]], stop_ids: Sequence[int]
     texts = tokenizer.batch_decode([row[:count] for row, count in zip(new, counts, strict=True)],
                                    skip_special_tokens=True)
     return [(_cut_after_answer(text), count) for text, count in zip(texts, counts, strict=True)]
-
-
-def _pick_template(choice: str, model_type: str, processor: Any, path: Path) -> tuple[str, str]:
-    """(the name recorded in the manifest, the template text)."""
-    name = template_name(choice, model_type)
-    kind, _, value = name.partition(":")
-    if kind == "shipped":
-        return name, load_template(value)
-    if kind == "file":
-        return name, Path(value).read_text(encoding="utf-8")
-    own = getattr(processor, "chat_template", None)
-    if not own:
-        raise ValueError(
-            f"the checkpoint at {path} has no chat template; pass chat_template= one of {list(TEMPLATES)} "
-            "or a .jinja file"
-        )
-    return name, own
 
 
 def _stop_ids(tokenizer: Any, generation_config: Any) -> list[int]:

@@ -110,6 +110,30 @@ def template_name(choice: str, model_type: str | None) -> str:
     raise ValueError(f"chat_template must be 'auto', one of {list(TEMPLATES)} or a .jinja file; got {choice!r}")
 
 
+def pick_template(choice: str, model_type: str | None, processor: Any, where: str) -> tuple[str, str]:
+    """(the name the manifest records, the template text) for ``choice`` (:func:`template_name`): a shipped
+    template, a ``.jinja`` file, or the checkpoint's own, read from ``processor``. The eval agent, SFT and
+    GRPO all pick through here, so an episode renders alike in the three.
+
+    Raises:
+        ValueError: the checkpoint's own is asked for and it has none (``where`` names the checkpoint).
+    """
+    from agents.models.templates import load_template
+
+    name = template_name(choice, model_type)
+    kind, _, value = name.partition(":")
+    if kind == "shipped":
+        return name, load_template(value)
+    if kind == "file":
+        return name, Path(value).read_text(encoding="utf-8")
+    own = getattr(processor, "chat_template", None)
+    if not own:
+        raise ValueError(
+            f"{where} has no chat template; set chat_template to one of {list(TEMPLATES)} or a .jinja file"
+        )
+    return name, str(own)
+
+
 def description(
     model: str, path: Path, revision: str | None, device: str, dtype: str, template: str,
     settings: GenerationSettings,
