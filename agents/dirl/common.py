@@ -6,6 +6,8 @@
   as one JSON line (``{"step": N, **logs}``) to the step's ``metrics.jsonl``; on resume, lines past
   the checkpoint's step are dropped first, so a resumed run never duplicates a step.
 - :func:`latest_checkpoint`: the newest ``checkpoint-N`` folder a ``Trainer`` wrote (None: none).
+- :func:`finished_run` / :func:`save_final`: a step folder's run checked against the config (refused
+  when another config wrote it, returned when already finished) and its final model written whole.
 """
 
 from __future__ import annotations
@@ -14,14 +16,18 @@ import dataclasses
 import difflib
 import json
 import math
+import os
 import re
-from collections.abc import Mapping
+import shutil
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 Config = TypeVar("Config")
 
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+CONFIG, FINAL = "config.json", "final"
+"""A step folder's saved config and its final model folder."""
 
 
 def config_dict(config: Any) -> dict[str, Any]:
@@ -95,6 +101,42 @@ def check_field(ok: bool, config: str, name: str, value: Any, expected: str) -> 
     """Raise ``ValueError("<config>.<name> must be <expected>, got <value>")`` unless ``ok``."""
     if not ok:
         raise ValueError(f"{config}.{name} must be {expected}, got {value!r}")
+
+
+def finished_run(config: Any, out: Path, kind: str, mutable: Sequence[str]) -> Path | None:
+    """``out/final`` when ``out`` already holds the finished run of ``config``; None when there is training to do.
+
+    Raises:
+        ValueError: ``out/config.json`` is unreadable, or holds a config differing in a field outside
+            ``mutable`` (the fields are named; ``kind`` says what run it is, e.g. "an SFT").
+    """
+    path = out / CONFIG
+    if not path.is_file():
+        return None
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable JSON config ({exc}); remove the folder or pass a new out") from None
+    if not isinstance(saved, dict):
+        return None
+    differ = sorted(k for k, v in config_dict(config).items() if saved.get(k) != v and k not in mutable)
+    if differ:
+        raise ValueError(f"{path}: this folder holds {kind} run with other {differ}; pass a new out folder "
+                         f"(only {list(mutable)} may change)")
+    final = out / FINAL
+    return final if saved.get("max_steps") == config.max_steps and final.is_dir() else None
+
+
+def save_final(trainer: Any, out: Path) -> Path:
+    """The trainer's model and processor saved to ``out/final``, which appears complete or not at all."""
+    final, staging = out / FINAL, out / f".{FINAL}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    trainer.save_model(str(staging))
+    if trainer.processing_class is not None:
+        trainer.processing_class.save_pretrained(str(staging))  # with the chat template it trained with
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(staging, final)
+    return final
 
 
 def _callback_base() -> type:

@@ -95,15 +95,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agents.dirl.common import (
+    CONFIG,
     JsonlMetrics,
     check_field,
     checkpoint_step,
-    config_dict,
+    finished_run,
     is_int,
     is_number,
     latest_checkpoint,
     load_config,
     save_config,
+    save_final,
 )
 from agents.models.templates import TEMPLATES
 from spacetools_env.rewards import COMPONENTS
@@ -113,7 +115,7 @@ if TYPE_CHECKING:
 
     from agents.trl import SpaceToolsRollout
 
-FINAL, TRAINER, CONFIG, METRICS, ROWS = "final", "trainer", "config.json", "metrics.jsonl", "rows"
+TRAINER, METRICS, ROWS = "trainer", "metrics.jsonl", "rows"
 LOSS_TYPES = ("dapo", "grpo", "dr_grpo", "bnpo")
 """TRL's token-level GRPO losses (``dapo``: verl's ``token-mean``, the paper's)."""
 SCALE_REWARDS = ("group", "batch", "none")
@@ -521,15 +523,9 @@ def run_grpo(config: GRPOStepConfig, out: Path) -> Path:
         ValueError: ``out`` holds a run of another config (the differing fields are named).
     """
     out = Path(out)
-    final = out / FINAL
-    saved = _saved_config(out)
-    if saved is not None:
-        differ = sorted(k for k, v in config_dict(config).items() if saved.get(k) != v and k not in MUTABLE)
-        if differ:
-            raise ValueError(f"{out / CONFIG}: this folder holds a GRPO run with other {differ}; pass a new out "
-                             f"folder (only {list(MUTABLE)} may change)")
-        if saved.get("max_steps") == config.max_steps and final.is_dir():
-            return final
+    finished = finished_run(config, out, "a GRPO", MUTABLE)
+    if finished is not None:
+        return finished
     checkpoint = latest_checkpoint(out / TRAINER)
     save_config(config, out / CONFIG)
     trainer = build_grpo_trainer(config, out)
@@ -544,14 +540,7 @@ def run_grpo(config: GRPOStepConfig, out: Path) -> Path:
         close = getattr(trainer.rollout_func, "close", None)
         if close is not None:
             close()  # the rollout's envs
-    staging = out / f".{FINAL}.partial"  # out/final appears complete or not at all
-    shutil.rmtree(staging, ignore_errors=True)
-    trainer.save_model(str(staging))
-    if trainer.processing_class is not None:
-        trainer.processing_class.save_pretrained(str(staging))
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(staging, final)
-    return final
+    return save_final(trainer, out)
 
 
 def restore_weights(model: Any, checkpoint: Path) -> None:
@@ -571,17 +560,6 @@ def restore_weights(model: Any, checkpoint: Path) -> None:
 
     loaded = AutoModelForImageTextToText.from_pretrained(str(checkpoint))
     model.load_state_dict(loaded.state_dict(), strict=True)
-
-
-def _saved_config(out: Path) -> dict[str, Any] | None:
-    path = out / CONFIG
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: not a readable JSON config ({exc}); remove the folder or pass a new out") from None
-    return data if isinstance(data, dict) else None
 
 
 def main(argv: Sequence[str] | None = None) -> Path:

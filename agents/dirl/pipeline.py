@@ -56,7 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.dirl.collect import collected_datasets, run_collect, run_format_data
-from agents.dirl.common import config_dict, save_config
+from agents.dirl.common import FINAL, config_dict, save_config
 from agents.dirl.config import (
     ABLATION,
     FAULTED_STEPS,
@@ -72,7 +72,6 @@ Log = Callable[[str], None]
 Step = int | str
 STEPS: tuple[Step, ...] = (0, 1, 2, 3, 4, ABLATION)
 """Every step id in the order they run (the ablation arm last: it needs only the base)."""
-FINAL = "final"
 
 
 def _stderr(message: str) -> None:

@@ -72,8 +72,6 @@ import io
 import json
 import logging
 import math
-import os
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,14 +81,16 @@ import numpy as np
 from PIL import Image
 
 from agents.dirl.common import (
+    CONFIG,
     JsonlMetrics,
     check_field,
     checkpoint_step,
-    config_dict,
+    finished_run,
     is_int,
     is_number,
     latest_checkpoint,
     save_config,
+    save_final,
 )
 from agents.models.render import fit_pixels
 from agents.models.settings import pick_template
@@ -106,7 +106,7 @@ IGNORE_INDEX = -100
 SCHEDULERS = ("constant", "constant_with_warmup", "linear", "cosine")
 VISION_MODULES = ("visual", "vision_tower", "vision_model", "multi_modal_projector")
 """Module names, anywhere in a parameter's dotted name, of the vision tower and projector (Qwen-VL, LLaVA)."""
-FINAL, TRAINER, CONFIG, METRICS, DATA = "final", "trainer", "config.json", "metrics.jsonl", "data.json"
+TRAINER, METRICS, DATA = "trainer", "metrics.jsonl", "data.json"
 
 log = logging.getLogger(__name__)
 
@@ -498,15 +498,9 @@ def run_sft(config: SFTStepConfig, out: Path) -> Path:
         ValueError: ``out`` holds a run of another config (the differing fields are named).
     """
     out = Path(out)
-    final = out / FINAL
-    saved = _saved_config(out)
-    if saved is not None:
-        differ = sorted(k for k, v in config_dict(config).items() if saved.get(k) != v and k != "max_steps")
-        if differ:
-            raise ValueError(f"{out / CONFIG}: this folder holds an SFT run with other {differ}; pass a new out "
-                             "folder (only max_steps may change, to train longer)")
-        if saved.get("max_steps") == config.max_steps and final.is_dir():
-            return final
+    finished = finished_run(config, out, "an SFT", ("max_steps",))  # max_steps may grow, to train longer
+    if finished is not None:
+        return finished
     checkpoint = latest_checkpoint(out / TRAINER)
     save_config(config, out / CONFIG)
     trainer = _build_trainer(config, out, checkpoint)
@@ -514,21 +508,4 @@ def run_sft(config: SFTStepConfig, out: Path) -> Path:
     (out / DATA).write_text(json.dumps(dataclasses.asdict(collator.report), indent=2) + "\n", encoding="utf-8")
     trainer.add_callback(JsonlMetrics(out / METRICS, resume_step=checkpoint_step(checkpoint)))
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint is not None else None)
-    staging = out / f".{FINAL}.partial"  # out/final appears complete or not at all
-    shutil.rmtree(staging, ignore_errors=True)
-    trainer.save_model(str(staging))
-    collator.encoder.processor.save_pretrained(str(staging))  # with the chat template it trained with
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(staging, final)
-    return final
-
-
-def _saved_config(out: Path) -> dict[str, Any] | None:
-    path = out / CONFIG
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: not a readable JSON config ({exc}); remove the folder or pass a new out") from None
-    return data if isinstance(data, dict) else None
+    return save_final(trainer, out)
