@@ -19,15 +19,14 @@ from agents.models.prompt_prefix import PrefixTokens  # noqa: E402
 from spacetools_env import messages as msg  # noqa: E402
 from spacetools_env.batch_rollout import BatchRollout, WorkItem  # noqa: E402
 from spacetools_env.rollout import Turn  # noqa: E402
+from tests.fixtures_trl import one_torch_thread, tiny_checkpoints  # noqa: E402, F401  (autouse: one thread)
 
-torch.set_num_threads(1)
 ENV_ID = "SpaceTools-Synth-RelativeDepth-v0"
 
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("tiny-kv")
-    return {family: tiny.write_checkpoint(family, root / family) for family in tiny.FAMILIES}
+    return tiny_checkpoints(tmp_path_factory, tiny.FAMILIES)
 
 
 def _play(path: Path, kv_cache: bool, batch_size: int) -> tuple[dict[str, list[str]], HFAgent]:

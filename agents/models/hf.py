@@ -192,15 +192,20 @@ class HFAgent:
     def model_inputs(self, turns: Sequence[Turn]) -> Any:
         """The processor's padded output for the turns' whole prompts (ids, pixel values, grids), images from
         the episodes' caches: what ``generate`` reads on the uncached path."""
-        pils, caches = [], []
-        texts = []
-        for turn in turns:
-            episode = self._episode(turn.episode_id)
+        _, texts, pils, caches = self._render_turns(turns)
+        return self._inputs(texts, [image for row in pils for image in row], caches)
+
+    def _render_turns(
+        self, turns: Sequence[Turn]
+    ) -> tuple[list[_Episode], list[str], list[list[Any]], list[ImageCache]]:
+        """Each turn's episode, rendered prompt text, images (cached PIL, in prompt order) and image cache."""
+        episodes = [self._episode(turn.episode_id) for turn in turns]
+        texts, pils = [], []
+        for turn, episode in zip(turns, episodes, strict=True):
             messages, arrays = template_messages(turn.messages)
             texts.append(self._render(messages))
-            pils += episode.images.pil_images(arrays)
-            caches.append(episode.images)
-        return self._inputs(texts, pils, caches)
+            pils.append(episode.images.pil_images(arrays))
+        return episodes, texts, pils, [episode.images for episode in episodes]
 
     def _render(self, messages: list[dict[str, Any]]) -> str:
         return str(self.processor.apply_chat_template(
@@ -229,14 +234,8 @@ class HFAgent:
     def _prepare(self, turns: Sequence[Turn]) -> _Batch:
         """The batch's prompts: rendered, tokenized (whole, or from each episode's prefix when the cached
         path runs), images from the episode caches; and each row's token limit."""
-        texts, caches, pils = [], [], []
         start = time.perf_counter()
-        episodes = [self._episode(turn.episode_id) for turn in turns]
-        for turn, episode in zip(turns, episodes, strict=True):
-            messages, arrays = template_messages(turn.messages)
-            texts.append(self._render(messages))
-            pils.append(episode.images.pil_images(arrays))
-            caches.append(episode.images)
+        episodes, texts, pils, caches = self._render_turns(turns)
         rendered = time.perf_counter()
         by_prefix = self.incremental is not None and self.cache_images is True and self.prefixes.enabled
         if by_prefix:
@@ -361,13 +360,9 @@ class HFAgent:
         used = length - episode.prompt_tokens
         return max(0, min(self.settings.max_turn_tokens, self.settings.max_episode_tokens - used))
 
-    def _generate(self, inputs: Any, turns: Sequence[Turn], limits: list[int]) -> list[tuple[str, int]]:
-        """Each row's action text and how many new tokens it took (up to its end-of-turn token)."""
-        import torch
-        from transformers import GenerationConfig, LogitsProcessorList
-
-        prompt_length = int(inputs["input_ids"].shape[1])
-        decoder = TurnDecoder(
+    def _decoder(self, turns: Sequence[Turn], limits: list[int], prompt_length: int) -> TurnDecoder:
+        """The turn's decoding rule: per-row limits and stops, each episode's own generator."""
+        return TurnDecoder(
             settings=self.settings,
             prompt_length=prompt_length,
             limits=limits,
@@ -377,6 +372,14 @@ class HFAgent:
             answer_end=ANSWER_END,
             closers=self.closers,
         )
+
+    def _generate(self, inputs: Any, turns: Sequence[Turn], limits: list[int]) -> list[tuple[str, int]]:
+        """Each row's action text and how many new tokens it took (up to its end-of-turn token)."""
+        import torch
+        from transformers import GenerationConfig, LogitsProcessorList
+
+        prompt_length = int(inputs["input_ids"].shape[1])
+        decoder = self._decoder(turns, limits, prompt_length)
         # A config of our own: the checkpoint's sampling defaults (temperature, repetition penalty) do not apply.
         config = GenerationConfig(
             max_new_tokens=max(limits) + 1, do_sample=False, eos_token_id=self.stop_ids, pad_token_id=self.pad_id
@@ -397,16 +400,7 @@ class HFAgent:
             Row(ids, types, self.episodes[turn.episode_id].images.features(pils), self.episodes[turn.episode_id].kv)
             for turn, ids, types, pils in zip(turns, batch.ids, batch.types, batch.pils, strict=True)
         ]
-        decoder = TurnDecoder(
-            settings=self.settings,
-            prompt_length=0,
-            limits=limits,
-            generators=[self.episodes[t.episode_id].generator for t in turns],
-            stop_ids=self.stop_ids,
-            decode=self.tokenizer.decode,
-            answer_end=ANSWER_END,
-            closers=self.closers,
-        )
+        decoder = self._decoder(turns, limits, prompt_length=0)
         start = time.perf_counter()
         generated, caches = self.incremental.generate(rows, decoder, max(limits) + 1)
         self.timing["generate_s"] += time.perf_counter() - start

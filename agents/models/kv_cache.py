@@ -53,6 +53,8 @@ from typing import Any
 
 import torch
 
+from agents.models.prompt_prefix import image_starts
+
 MROPE_TYPES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
 """Models whose positions are 3-D rotary positions from ``model.model.get_rope_index``."""
 LINEAR_TYPES = ("llava",)
@@ -141,24 +143,20 @@ class IncrementalDecoder:
         reused = [self._reused(row) for row in rows]
         self.stats["prompt_tokens"] += sum(len(row.ids) for row in rows)
         self.stats["computed_tokens"] += sum(len(row.ids) - n for row, n in zip(rows, reused, strict=True))
-        first: dict[int, torch.Tensor] = {}
-        caches: list[EpisodeKV | None] = [None] * len(rows)
-        last_positions: list[torch.Tensor] = [torch.empty(0)] * len(rows)
-        for group in _prefill_groups([len(row.ids) - n for row, n in zip(rows, reused, strict=True)]):
-            group_logits, group_caches, group_last = self._prefill(
-                [rows[r] for r in group], [reused[r] for r in group]
-            )
-            for k, r in enumerate(group):
-                first[r], caches[r], last_positions[r] = group_logits[k], group_caches[k], group_last[k]
-        logits = torch.stack([first[r] for r in range(len(rows))])
-        held = [c for c in caches if c is not None]
-        length = max(len(c.tokens) for c in held)
         batch = len(rows)
+        first: list[Any] = [None] * batch  # per row: its next-token logits, its cache, its last position
+        for group in _prefill_groups([len(row.ids) - n for row, n in zip(rows, reused, strict=True)]):
+            outputs = self._prefill([rows[r] for r in group], [reused[r] for r in group])
+            for k, r in enumerate(group):
+                first[r] = tuple(part[k] for part in outputs)
+        logits = torch.stack([f[0] for f in first])
+        held: list[EpisodeKV] = [f[1] for f in first]
+        length = max(len(c.tokens) for c in held)
         fed = torch.zeros((batch, length), dtype=torch.long)
         for r, c in enumerate(held):
             fed[r, length - len(c.tokens) :] = 1
         cache = self._batch_cache(held, length, max_new_tokens)
-        last_pos = torch.stack(last_positions, dim=1)
+        last_pos = torch.stack([f[2] for f in first], dim=1)
 
         generated: list[list[int]] = [[] for _ in rows]
         finished = [False] * batch
@@ -192,22 +190,15 @@ class IncrementalDecoder:
 
     def _shared_start(self, row: Row) -> EpisodeKV | None:
         """The shared prompt start with the most tokens in common with ``row``'s prompt (None: none)."""
-        best, best_n = None, 0
         prompt = row.ids.tolist()
-        for start in self.shared:
-            n = 0
-            for a, b in zip(start.tokens, prompt, strict=False):
-                if a != b:
-                    break
-                n += 1
-            if n > best_n:
-                best, best_n = start, n
-        return best
+        counted = [(_common_prefix(start.tokens, prompt), k) for k, start in enumerate(self.shared)]
+        n, k = max(counted, key=lambda c: (c[0], -c[1]), default=(0, -1))  # the earliest of the longest
+        return self.shared[k] if n else None
 
     def _share(self, row: Row, kv: EpisodeKV) -> None:
         """Keep the keys and values of ``row``'s prompt before its first image for episodes to come."""
-        images = row.type_ids.nonzero().view(-1)
-        end = int(images[0]) if len(images) else len(row.ids)
+        starts = image_starts(row.type_ids)
+        end = starts[0] if starts else len(row.ids)
         if end < 16 or any(s.tokens == kv.tokens[:end] for s in self.shared):
             return
         layers = [(k[:, :end].clone(), v[:, :end].clone()) for k, v in kv.layers]
@@ -255,12 +246,8 @@ class IncrementalDecoder:
         """Tokens of the row's prompt whose keys and values its cache already holds."""
         if row.cache is None:
             return 0
-        held = row.cache.tokens
-        limit = min(len(held), len(row.ids) - 1)  # at least one token is computed: its logits start the turn
-        prompt = row.ids[:limit].tolist()
-        n = 0
-        while n < limit and held[n] == prompt[n]:
-            n += 1
+        limit = len(row.ids) - 1  # at least one token is computed: its logits start the turn
+        n = _common_prefix(row.cache.tokens, row.ids[:limit].tolist())
         types = row.type_ids.tolist()
         while n > 0 and types[n] != 0 and types[n - 1] != 0:  # never cut through an image's tokens
             n -= 1
@@ -295,8 +282,7 @@ class IncrementalDecoder:
     @staticmethod
     def _new_images(row: Row, reused: int) -> list[Any]:
         """The processor outputs of the images whose tokens are not cached (the last ones of the prompt)."""
-        types = row.type_ids.tolist()
-        starts = [i for i, t in enumerate(types) if t != 0 and (i == 0 or types[i - 1] == 0)]
+        starts = image_starts(row.type_ids)
         if len(starts) != len(row.images):
             raise ValueError(
                 f"the prompt has {len(starts)} runs of image tokens but {len(row.images)} images; "
@@ -399,6 +385,16 @@ class _ReservedLayer(_reserved_layer_base()):  # type: ignore[misc]
 
     def get_seq_length(self) -> int:
         return self.filled
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading tokens ``a`` and ``b`` share."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def _prefill_groups(lengths: Sequence[int], waste: float = 1.5) -> list[list[int]]:

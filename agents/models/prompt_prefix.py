@@ -41,6 +41,12 @@ class PromptPrefix:
     images: int
 
 
+def image_starts(types: torch.Tensor) -> list[int]:
+    """Where each image's run of tokens starts in a row's modality types (0 text, non-zero image)."""
+    flags = types.tolist()
+    return [i for i, t in enumerate(flags) if t != 0 and (i == 0 or flags[i - 1] == 0)]
+
+
 EMPTY = PromptPrefix("", torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long), 0)
 
 
@@ -92,23 +98,21 @@ class PrefixTokens:
         ``text`` holds none). Only ``text``, the part tokenized this turn, is searched."""
         if not self.enabled or self.pattern is None:
             return EMPTY
-        cut = None
+        cut, occurrence, seen = None, 0, dict.fromkeys(self.token_ids, 0)
         for match in self.pattern.finditer(text):
+            seen[match.group()] += 1
             if self.token_ids[match.group()] not in self.placeholders:
-                cut = match
+                cut, occurrence = match, seen[match.group()]
         if cut is None:
             return prefix
-        token = self.token_ids[cut.group()]
-        occurrence = sum(1 for m in self.pattern.finditer(text, 0, cut.end()) if m.group() == cut.group())
-        where = (ids == token).nonzero().view(-1)
+        where = (ids == self.token_ids[cut.group()]).nonzero().view(-1)
         if len(where) < occurrence:
             return EMPTY
         end = int(where[occurrence - 1]) + 1
         kept = types[:end]
-        runs = int(((kept[1:] != 0) & (kept[:-1] == 0)).sum()) + int(bool(len(kept) and kept[0]))  # images in it
         return PromptPrefix(
             prefix.text + text[: cut.end()], torch.cat([prefix.ids, ids[:end]]), torch.cat([prefix.types, kept]),
-            prefix.images + runs,
+            prefix.images + len(image_starts(kept)),
         )
 
     def check(self, joined: Sequence[tuple[torch.Tensor, torch.Tensor]],
